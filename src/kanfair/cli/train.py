@@ -1,0 +1,111 @@
+"""`python train.py ...`: the Hydra app that wires data -> model -> trainer -> record.
+
+This is the only module that knows about Hydra and about all the others; each piece it
+calls is a plain function usable from Python.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Optional
+
+import hydra
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+import kanfair
+from kanfair.config import TrainConfig, register_configs, validate
+from kanfair.cli.errors import hydra_main_with_one_line_errors, one_line_errors
+from kanfair.data import Task, load_task
+from kanfair.models import build, count_params, spec_dict
+from kanfair.results import Record, config_hash, run_id_for, write_record
+from kanfair.trainer import FitResult, fit
+
+CONFIG_DIR = str(Path(__file__).resolve().parents[3] / "configs")
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def make_record(conf: TrainConfig, resolved: dict[str, Any], task: Task, params: int,
+                result: Optional[FitResult], started_at: str, status: str = "",
+                message: str = "") -> Record:
+    """The record of one run; `result` is None when the run failed before training ended."""
+    hash_ = config_hash(resolved)
+    sel = result.selected if result else {}
+    metric = result.metric if result else task.metric
+    epochs_run = len(result.history) if result else 0
+    train_time = result.train_time_s if result else 0.0
+    n_train = result.n_train if result else len(task.x_train)
+    metric_of = lambda split: sel.get(f"{split}_{metric}")  # noqa: E731
+    return Record(
+        run_id=run_id_for(conf.model.name, conf.dataset.name, conf.seed, hash_),
+        status=status or (result.status if result else "failed"),
+        model=conf.model.name, dataset=conf.dataset.name, task=task.kind, metric=metric,
+        protocol=conf.trainer.protocol, seed=conf.seed, hidden=list(conf.model.hidden),
+        params=params, flops=None, flops_convention=None,
+        test_metric=metric_of("test"),
+        final_test=result.history[-1][f"test_{metric}"] if result and result.history else None,
+        best_epoch=result.best_epoch if result else None,
+        val_metric=metric_of("val"), train_metric=metric_of("train"),
+        test_metrics={k[5:]: v for k, v in sel.items() if k.startswith("test_")},
+        epochs=conf.trainer.epochs, epochs_run=epochs_run,
+        train_time_s=train_time, eval_time_s=result.eval_time_s if result else 0.0,
+        time_per_epoch_s=train_time / epochs_run if epochs_run else None,
+        samples_per_s=n_train * epochs_run / train_time if train_time > 0 else None,
+        n_train=n_train, n_val=result.n_val if result else 0,
+        n_test=result.n_test if result else len(task.x_test),
+        compiled=result.compiled if result else False,
+        config=resolved, config_hash=hash_,
+        history=result.history if result else [],
+        started_at=started_at, finished_at=_now(), kanfair_version=kanfair.__version__,
+        message=message or (result.message if result else ""))
+
+
+def summary_line(record: Record) -> str:
+    value = "n/a" if record.test_metric is None else f"{record.test_metric:.6g}"
+    where = f"epoch {record.best_epoch}" if record.best_epoch else "no epoch"
+    return (f"kanfair: {record.status} | {record.model} on {record.dataset} | "
+            f"params {record.params:,} | test {record.metric} {value} "
+            f"({where}, protocol {record.protocol}) | train {record.train_time_s:.1f} s | "
+            f"{record.run_id}")
+
+
+def run(cfg: DictConfig, job_dir: Optional[str] = None) -> Record:
+    """One run from a composed config; writes its record and returns it."""
+    conf = validate(cfg)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    if conf.trainer.threads:
+        torch.set_num_threads(conf.trainer.threads)
+    task = load_task(conf.dataset, conf.paths.data_dir)
+    torch.manual_seed(conf.seed)
+    model = build(spec_dict(conf.model), task.in_dim, task.out_dim)
+    params = count_params(model)
+    started = _now()
+    try:
+        result = fit(model, task, conf.trainer, conf.seed)
+    except Exception as error:
+        failed = make_record(conf, resolved, task, params, None, started, "failed", str(error))
+        write_record(failed, conf.paths.results_dir, job_dir)
+        raise
+    record = make_record(conf, resolved, task, params, result, started)
+    write_record(record, conf.paths.results_dir, job_dir)
+    print(summary_line(record), flush=True)
+    return record
+
+
+@hydra.main(config_path=CONFIG_DIR, config_name="train", version_base="1.3")
+def _app(cfg: DictConfig) -> None:
+    with one_line_errors():
+        run(cfg, job_dir=HydraConfig.get().runtime.output_dir)
+
+
+def main() -> None:
+    register_configs()
+    hydra_main_with_one_line_errors(_app)
+
+
+if __name__ == "__main__":
+    main()

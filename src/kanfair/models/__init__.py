@@ -1,0 +1,40 @@
+"""Model registry: `build(spec, in_dim, out_dim)` for every model family by name."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+from torch import nn
+
+from kanfair.models.mlp import MLP
+
+Builder = Callable[[dict[str, Any], int, int], nn.Module]
+
+
+def _mlp(spec: dict[str, Any], in_dim: int, out_dim: int) -> nn.Module:
+    return MLP([in_dim, *spec["hidden"], out_dim], spec["activation"], spec["batch_norm"])
+
+
+MODELS: dict[str, Builder] = {"mlp": _mlp}
+
+
+def spec_dict(spec: Any) -> dict[str, Any]:
+    """A model spec as a plain dict, from a config dataclass or any mapping."""
+    return dataclasses.asdict(spec) if dataclasses.is_dataclass(spec) else dict(spec)
+
+
+def build(spec: Any, in_dim: int, out_dim: int) -> nn.Module:
+    """Build the model that `spec["name"]` names; unknown names raise with the known ones."""
+    spec = spec_dict(spec)
+    name = spec.get("name")
+    if name not in MODELS:
+        raise ValueError(f"unknown model '{name}'; choose one of {', '.join(MODELS)}")
+    return MODELS[name](spec, in_dim, out_dim)
+
+
+def count_params(model: nn.Module) -> int:
+    """Trainable parameters (the values the optimizer updates)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+__all__ = ["MODELS", "build", "count_params", "spec_dict"]

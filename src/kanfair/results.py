@@ -1,0 +1,101 @@
+"""Run records: one JSON file per run, written atomically, keyed by the resolved config.
+
+A record is the unit every table and plot is cut from, so it carries the model's cost,
+the protocol and the full config. Writing goes through a temp file and a rename, so a
+killed run leaves either the old file or the new one, never half of one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+STATUSES = ("ok", "diverged", "failed")
+
+
+@dataclass
+class Record:
+    run_id: str
+    status: str
+    model: str
+    dataset: str
+    task: str
+    metric: str
+    protocol: str
+    seed: int
+    hidden: list[int]
+    params: int
+    flops: Optional[float]
+    flops_convention: Optional[str]
+    test_metric: Optional[float]
+    final_test: Optional[float]
+    best_epoch: Optional[int]
+    val_metric: Optional[float]
+    train_metric: Optional[float]
+    test_metrics: dict[str, float]
+    epochs: int
+    epochs_run: int
+    train_time_s: float
+    eval_time_s: float
+    time_per_epoch_s: Optional[float]
+    samples_per_s: Optional[float]
+    n_train: int
+    n_val: int
+    n_test: int
+    compiled: bool
+    config: dict[str, Any]
+    config_hash: str
+    history: list[dict[str, float]]
+    started_at: str
+    finished_at: str
+    kanfair_version: str
+    message: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"record status must be one of {STATUSES}, got '{self.status}'")
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """Hash of the resolved config without `paths` (where results go is not what was run)."""
+    relevant = {k: v for k, v in config.items() if k != "paths"}
+    blob = json.dumps(relevant, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def run_id_for(model: str, dataset: str, seed: int, hash_: str) -> str:
+    return f"{dataset}-{model}-s{seed}-{hash_}"
+
+
+def atomic_write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write JSON to `path` via a temp file in the same directory and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(payload, handle, indent=1, allow_nan=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_record(record: Record, results_dir: str | Path, job_dir: Optional[str | Path] = None) -> Path:
+    """Store the record as `<results_dir>/runs/<run_id>.json` (and a copy in the job dir)."""
+    payload = asdict(record)
+    path = Path(results_dir) / "runs" / f"{record.run_id}.json"
+    atomic_write_json(path, payload)
+    if job_dir is not None:
+        atomic_write_json(Path(job_dir) / "result.json", payload)
+    return path
+
+
+def read_record(path: str | Path) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())

@@ -1,0 +1,197 @@
+"""The shared training loop: one optimizer setting, one data order, one protocol for all models.
+
+Knows nothing of Hydra: it takes a model, a Task and a TrainerConfig. Data live on the
+device as tensors and are batched by shuffled index, so a step has no per-sample Python.
+"""
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import torch
+import torch.nn.functional as F
+from sklearn.model_selection import train_test_split
+from torch import nn
+from tqdm.auto import tqdm
+
+from kanfair.config import TrainerConfig
+from kanfair.data import Task
+
+VAL_SPLIT_SEED = 0  # fixed: every model and seed of a comparison sees the same split
+STEP_BAR_MIN_STEPS = 200  # show a per-step bar only on epochs at least this long
+
+
+@dataclass
+class Splits:
+    """The tensors a run trains, selects and reports on (val is None under kanbefair)."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: Optional[torch.Tensor]
+    y_val: Optional[torch.Tensor]
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+
+@dataclass
+class FitResult:
+    status: str  # "ok" | "diverged"
+    metric: str  # the selection/report metric name, e.g. "accuracy" or "kanbefair_rmse"
+    history: list[dict[str, float]]
+    best_epoch: Optional[int]
+    train_time_s: float
+    eval_time_s: float
+    n_train: int
+    n_val: int
+    n_test: int
+    compiled: bool
+    message: str = ""
+    selected: dict[str, float] = field(default_factory=dict)  # history row of best_epoch
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("trainer.device=cuda but no CUDA device is available; use trainer.device=auto")
+    return torch.device(name)
+
+
+def make_splits(task: Task, protocol: str, val_fraction: float) -> Splits:
+    """Hold out a seeded (stratified for classification) validation share under protocol=val."""
+    if protocol == "kanbefair":
+        return Splits(task.x_train, task.y_train, None, None, task.x_test, task.y_test)
+    stratify = task.y_train.numpy() if task.kind == "classification" else None
+    idx_tr, idx_val = train_test_split(
+        torch.arange(len(task.x_train)).numpy(), test_size=val_fraction,
+        stratify=stratify, random_state=VAL_SPLIT_SEED)
+    idx_tr, idx_val = torch.as_tensor(idx_tr), torch.as_tensor(idx_val)
+    return Splits(task.x_train[idx_tr], task.y_train[idx_tr], task.x_train[idx_val],
+                  task.y_train[idx_val], task.x_test, task.y_test)
+
+
+def make_optimizer(cfg: TrainerConfig, params) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.LBFGS(params, lr=cfg.lr, history_size=10, line_search_fn="strong_wolfe")
+
+
+def loss_fn(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    return F.cross_entropy if kind == "classification" else F.mse_loss
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, kind: str,
+             batch_size: int) -> dict[str, float]:
+    """Metrics over a whole split: accuracy in % for classification; for regression the
+    true RMSE and KANbeFair's mean per-sample sqrt of the squared error."""
+    model.eval()
+    outputs = torch.cat([model(xb) for xb in x.split(batch_size)])
+    loss = float(loss_fn(kind)(outputs, y))
+    if kind == "classification":
+        return {"loss": loss, "accuracy": float((outputs.argmax(1) == y).float().mean() * 100)}
+    sq = (outputs - y).pow(2)
+    return {"loss": loss, "rmse": float(sq.mean().sqrt()),
+            "kanbefair_rmse": float(sq.mean(dim=1).sqrt().mean())}
+
+
+def maybe_compile(model: nn.Module, enabled: bool) -> tuple[nn.Module, bool]:
+    """torch.compile the model when asked; fall back to eager with a warning if it fails."""
+    if not enabled:
+        return model, False
+    try:
+        return torch.compile(model), True
+    except Exception as error:  # compile support varies by platform and Python version
+        warnings.warn(f"torch.compile unavailable ({error}); training eagerly")
+        return model, False
+
+
+def _select(history: list[dict[str, float]], key: str, higher_is_better: bool) -> Optional[int]:
+    """Index of the best epoch by `key` (first one on ties)."""
+    if not history:
+        return None
+    sign = 1.0 if higher_is_better else -1.0
+    return max(range(len(history)), key=lambda i: (sign * history[i][key], -i))
+
+
+def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
+        on_epoch: Optional[Callable[[dict[str, float]], None]] = None) -> FitResult:
+    """Train `model` on `task` and select the reported epoch as the protocol says.
+
+    protocol=val: select on the validation split, report test at that epoch.
+    protocol=kanbefair: no validation split; report the best test metric over epochs.
+    A non-finite loss stops the run with status "diverged" (the epochs done so far count).
+    """
+    device = resolve_device(cfg.device)
+    splits = make_splits(task, cfg.protocol, cfg.val_fraction)
+    to_dev = lambda t: None if t is None else t.to(device)  # noqa: E731
+    x_tr, y_tr, x_val, y_val, x_te, y_te = map(to_dev, vars(splits).values())
+    model = model.to(device)
+    trained, compiled = maybe_compile(model, cfg.compile)
+    optimizer = make_optimizer(cfg, [p for p in model.parameters() if p.requires_grad])
+    criterion = loss_fn(task.kind)
+    generator = torch.Generator().manual_seed(seed)
+    metric = "accuracy" if task.kind == "classification" else (
+        "kanbefair_rmse" if cfg.protocol == "kanbefair" else "rmse")
+
+    history: list[dict[str, float]] = []
+    status, message = "ok", ""
+    train_time = eval_time = 0.0
+    steps_per_epoch = math.ceil(len(x_tr) / cfg.batch_size)
+    epochs = tqdm(range(1, cfg.epochs + 1), desc=f"{task.name}", unit="epoch", disable=None)
+    for epoch in epochs:
+        trained.train()
+        start = time.perf_counter()
+        order = torch.randperm(len(x_tr), generator=generator).to(device)
+        batches = order.split(cfg.batch_size)
+        if steps_per_epoch >= STEP_BAR_MIN_STEPS:
+            batches = tqdm(batches, leave=False, unit="step", disable=None)
+        loss_sum = 0.0
+        for idx in batches:
+            xb, yb = x_tr[idx], y_tr[idx]
+
+            def closure() -> torch.Tensor:
+                optimizer.zero_grad(set_to_none=True)
+                batch_loss = criterion(trained(xb), yb)
+                batch_loss.backward()
+                return batch_loss
+
+            loss = optimizer.step(closure) if cfg.optimizer == "lbfgs" else closure()
+            if not torch.isfinite(loss):
+                status, message = "diverged", f"non-finite loss ({float(loss)}) in epoch {epoch}"
+                break
+            if cfg.optimizer != "lbfgs":
+                optimizer.step()
+            loss_sum += float(loss.detach()) * len(idx)
+        train_time += time.perf_counter() - start
+        if status != "ok":
+            break
+
+        start = time.perf_counter()
+        row: dict[str, float] = {"epoch": epoch, "train_loss": loss_sum / len(x_tr)}
+        for split, x, y in (("train", x_tr, y_tr), ("val", x_val, y_val), ("test", x_te, y_te)):
+            if x is not None:
+                row.update({f"{split}_{k}": v for k, v in
+                            evaluate(trained, x, y, task.kind, cfg.eval_batch_size).items()})
+        eval_time += time.perf_counter() - start
+        history.append(row)
+        epochs.set_postfix(loss=f"{row['train_loss']:.4g}", test=f"{row[f'test_{metric}']:.4g}")
+        if on_epoch is not None:
+            on_epoch(row)
+
+    select_on = f"val_{metric}" if cfg.protocol == "val" else f"test_{metric}"
+    best = _select(history, select_on, higher_is_better=task.kind == "classification")
+    return FitResult(
+        status=status, metric=metric, history=history,
+        best_epoch=None if best is None else history[best]["epoch"],
+        train_time_s=train_time, eval_time_s=eval_time,
+        n_train=len(x_tr), n_val=0 if x_val is None else len(x_val), n_test=len(x_te),
+        compiled=compiled, message=message,
+        selected={} if best is None else history[best])
