@@ -109,6 +109,11 @@ class BSplineMLPConfig(SplineConfig):
 
 
 @dataclass
+class BSplineFirstMLPConfig(BSplineMLPConfig):
+    name: str = "bspline_first_mlp"
+
+
+@dataclass
 class DatasetConfig:
     name: str = MISSING
 
@@ -180,7 +185,7 @@ MODEL_SCHEMAS: dict[str, type] = {
     "mlp": MLPConfig,
     "kan": KANConfig,
     "bspline_mlp": BSplineMLPConfig,
-    "bspline_first_mlp": BSplineMLPConfig,
+    "bspline_first_mlp": BSplineFirstMLPConfig,
 }
 
 
@@ -189,7 +194,7 @@ def register_configs() -> None:
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConfig)
     for name, schema in MODEL_SCHEMAS.items():
-        store.store(group="schema/model", name=name, node=schema(name=name))
+        store.store(group="schema/model", name=name, node=schema)
     for group, schema in (("dataset", DatasetConfig), ("trainer", TrainerConfig),
                           ("budget", BudgetConfig), ("logger", LoggerConfig),
                           ("paths", PathsConfig)):

@@ -165,7 +165,7 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
 
             loss = optimizer.step(closure) if cfg.optimizer == "lbfgs" else closure()
             if not torch.isfinite(loss):
-                status, message = "diverged", f"non-finite loss ({float(loss)}) in epoch {epoch}"
+                status, message = "diverged", f"non-finite loss ({float(loss.detach())}) in epoch {epoch}"
                 break
             if cfg.optimizer != "lbfgs":
                 optimizer.step()

@@ -6,6 +6,8 @@ from typing import Any, Callable
 
 from torch import nn
 
+from kanfair.models.bspline_mlp import BSplineMLP
+from kanfair.models.kan import KAN
 from kanfair.models.mlp import MLP
 
 Builder = Callable[[dict[str, Any], int, int], nn.Module]
@@ -15,7 +17,21 @@ def _mlp(spec: dict[str, Any], in_dim: int, out_dim: int) -> nn.Module:
     return MLP([in_dim, *spec["hidden"], out_dim], spec["activation"], spec["batch_norm"])
 
 
-MODELS: dict[str, Builder] = {"mlp": _mlp}
+def _kan(spec: dict[str, Any], in_dim: int, out_dim: int) -> nn.Module:
+    return KAN([in_dim, *spec["hidden"], out_dim], spec["grid_size"], spec["spline_order"],
+               tuple(spec["grid_range"]), spec["shortcut"], spec["init"],
+               spec.get("grid_update_every", 0))
+
+
+def _bspline_mlp(spec: dict[str, Any], in_dim: int, out_dim: int) -> nn.Module:
+    return BSplineMLP([in_dim, *spec["hidden"], out_dim], spec["grid_size"], spec["spline_order"],
+                      tuple(spec["grid_range"]), spec.get("batch_norm", False),
+                      spline_first=spec["name"] == "bspline_first_mlp")
+
+
+MODELS: dict[str, Builder] = {
+    "kan": _kan, "mlp": _mlp, "bspline_mlp": _bspline_mlp, "bspline_first_mlp": _bspline_mlp,
+}
 
 
 def spec_dict(spec: Any) -> dict[str, Any]:

@@ -1,0 +1,37 @@
+"""Shared helpers: compose configs in-process, and run the real CLI in a subprocess."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from kanfair.cli.train import CONFIG_DIR
+from kanfair.config import register_configs
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def compose_config(*overrides: str):
+    register_configs()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name="train", overrides=list(overrides))
+
+
+def run_train(*overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "train.py"), *overrides],
+                          capture_output=True, text=True, cwd=REPO, timeout=600)
+
+
+def only_record(results_dir: Path) -> dict:
+    files = sorted((results_dir / "runs").glob("*.json"))
+    assert len(files) == 1, files
+    return json.loads(files[0].read_text())
+
+
+@pytest.fixture
+def tmp_results(tmp_path: Path) -> Path:
+    return tmp_path / "results"

@@ -1,0 +1,123 @@
+"""The B-spline engine against an independent Cox-de Boor recursion written here."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from kanfair.models.bspline import _locate, _Pieces, bspline_basis, make_knots, spline_linear
+
+
+def knots_by_definition(grid_size: int, order: int, low: float, high: float, dtype) -> torch.Tensor:
+    """t_j = a + (j - K)·h, j = 0..G+2K, in float64, then cast (the documented convention)."""
+    h = (high - low) / grid_size
+    return torch.tensor([low + (j - order) * h for j in range(grid_size + 2 * order + 1)],
+                        dtype=torch.float64).to(dtype)
+
+
+def cox_de_boor(x: torch.Tensor, knots: torch.Tensor, order: int) -> torch.Tensor:
+    """B_{j,k}(x) = (x-t_j)/(t_{j+k}-t_j) B_{j,k-1} + (t_{j+k+1}-x)/(t_{j+k+1}-t_{j+1}) B_{j+1,k-1}."""
+    x = x.unsqueeze(-1)
+    bases = ((x >= knots[:-1]) & (x < knots[1:])).to(x.dtype)
+    for k in range(1, order + 1):
+        left = (x - knots[:-(k + 1)]) / (knots[k:-1] - knots[:-(k + 1)])
+        right = (knots[k + 1:] - x) / (knots[k + 1:] - knots[1:-k])
+        bases = left * bases[..., :-1] + right * bases[..., 1:]
+    return bases
+
+
+def probe_inputs(knots: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """Random points inside the extended grid, every knot exactly, and points outside."""
+    gen = torch.Generator().manual_seed(seed)
+    span = knots[-1] - knots[0]
+    inside = knots[0] + torch.rand(n, generator=gen, dtype=knots.dtype) * span
+    outside = torch.tensor([-1e3, 1e3], dtype=knots.dtype)
+    outside = torch.cat([outside, (knots[0] - 0.25 * span).reshape(1), (knots[-1] + 0.25 * span).reshape(1)])
+    return torch.cat([inside, knots, outside])
+
+
+GRID = list(itertools.product([0, 1, 2, 3, 5], [1, 3, 5, 10, 20, 50], [(-1.0, 1.0), (-4.0, 4.0)]))
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.float64, 1e-12)])
+def test_basis_equals_cox_de_boor_inside_on_knots_and_outside(dtype, tol):
+    worst = 0.0
+    for order, grid_size, (low, high) in GRID:
+        knots = knots_by_definition(grid_size, order, low, high, dtype)
+        x = probe_inputs(knots, 300, seed=grid_size * 10 + order)
+        expected = cox_de_boor(x, knots, order)
+        got = bspline_basis(x.reshape(-1, 1), grid_size, order, (low, high))[:, 0, :]
+        assert got.shape == (len(x), grid_size + order) and got.dtype == dtype
+        worst = max(worst, float((got - expected).abs().max()))
+    assert worst <= tol
+
+
+def test_make_knots_follows_the_definition():
+    for order, grid_size, (low, high) in GRID:
+        assert torch.equal(make_knots(grid_size, order, (low, high)),
+                           knots_by_definition(grid_size, order, low, high, torch.float32))
+
+
+def test_partition_of_unity_inside_the_grid_and_zero_outside():
+    for order, grid_size, (low, high) in GRID:
+        x = torch.linspace(low, high, 997, dtype=torch.float64)[:-1].reshape(-1, 1)
+        total = bspline_basis(x, grid_size, order, (low, high)).sum(-1)
+        assert torch.allclose(total, torch.ones_like(total), atol=1e-12)
+        ends = make_knots(grid_size, order, (low, high), torch.float64)[[0, -1]]
+        far = torch.stack([ends[0] - 1.0, ends[1] + 1.0]).reshape(-1, 1)
+        assert bspline_basis(far, grid_size, order, (low, high)).abs().max() == 0
+        at_end = bspline_basis(ends[1].reshape(1, 1), grid_size, order, (low, high))
+        assert at_end.abs().max() <= 1e-12  # continuous for K >= 1: zero to rounding
+
+
+def test_leading_dimensions_are_kept():
+    x = torch.rand(2, 3, 4) * 2 - 1
+    basis = bspline_basis(x, 5, 3)
+    assert basis.shape == (2, 3, 4, 8)
+    assert torch.equal(basis[1, 2], bspline_basis(x[1, 2], 5, 3))
+
+
+def test_per_input_grids_match_the_recursion_on_each_input():
+    ranges = torch.tensor([[-1.0, 1.0], [0.0, 3.0], [-4.0, -2.0]], dtype=torch.float64)
+    for order in (0, 1, 3):
+        knots = make_knots(6, order, ranges, torch.float64)
+        x = torch.stack([probe_inputs(knots[i], 200, seed=i)[:210] for i in range(3)], -1)
+        got = bspline_basis(x, 6, order, ranges)
+        for i in range(3):
+            expected = cox_de_boor(x[:, i], knots_by_definition(6, order, *ranges[i].tolist(),
+                                                                torch.float64), order)
+            assert (got[:, i] - expected).abs().max() <= 1e-12
+
+
+@pytest.mark.parametrize("order", [0, 1, 2, 3, 5])
+def test_basis_gradient_passes_gradcheck(order):
+    x = (torch.rand(6, 4, dtype=torch.float64) * 2.4 - 1.2).requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: bspline_basis(t, 4, order), (x,))
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 5])
+def test_spline_linear_gradients_pass_gradcheck(order):
+    x = (torch.rand(5, 4, dtype=torch.float64) * 2.4 - 1.2).requires_grad_()
+    weight = torch.randn(3, 4, 4 + order, dtype=torch.float64, requires_grad=True)
+    knots = make_knots(4, order, (-1.0, 1.0), torch.float64)
+    assert torch.autograd.gradcheck(lambda a, w: spline_linear(a, w, knots, 4, order), (x, weight))
+
+
+def test_spline_linear_equals_basis_times_weight():
+    x = torch.rand(7, 5, dtype=torch.float64) * 3 - 1.5
+    weight = torch.randn(2, 5, 8, dtype=torch.float64)
+    knots = make_knots(5, 3, (-1.0, 1.0), torch.float64)
+    expected = torch.einsum("bij,oij->bo", bspline_basis(x, 5, 3), weight)
+    assert torch.allclose(spline_linear(x, weight, knots, 5, 3), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("order", [0, 1, 3, 5])
+def test_fused_placement_used_under_compile_equals_the_eager_one(order):
+    """torch.compile takes the select-based placement; it must give the same numbers."""
+    x = torch.rand(9, 6, dtype=torch.float64) * 3 - 1.5
+    knots = make_knots(5, order, (-1.0, 1.0), torch.float64)
+    grad_basis = torch.randn(9, 6, 5 + order, dtype=torch.float64)
+    eager, fused = (_Pieces(*_locate(x, knots, 5, order), 5, order, True, fused=f) for f in (False, True))
+    assert torch.allclose(eager.dense(), fused.dense(), atol=1e-14)
+    assert torch.allclose(eager.grad_input(grad_basis), fused.grad_input(grad_basis), atol=1e-12)

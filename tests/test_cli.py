@@ -1,0 +1,42 @@
+"""The CLI end to end: one record per run, reproducible, and one-line errors."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import only_record, run_train
+
+
+def test_mlp_on_digits_writes_one_record_and_is_bit_reproducible(tmp_path):
+    args = ["model=mlp", "model.hidden=[64]", "dataset=digits", "trainer.epochs=20", "seed=1"]
+    first, second = tmp_path / "a", tmp_path / "b"
+    for out in (first, second):
+        done = run_train(*args, f"paths.results_dir={out}")
+        assert done.returncode == 0, done.stderr
+    record = only_record(first)
+    assert record["status"] == "ok"
+    assert record["params"] == 64 * 64 + 64 + 64 * 10 + 10 == 4810
+    assert record["test_metric"] > 90
+    assert record["metric"] == "accuracy" and record["protocol"] == "val"
+    assert (first / "jobs").exists() and list((first / "jobs").rglob("result.json"))
+    again = only_record(second)
+    assert again["test_metric"] == record["test_metric"]
+    assert again["history"] == record["history"]
+    assert again["config_hash"] == record["config_hash"]  # paths are not part of the hash
+
+
+@pytest.mark.parametrize("override, named", [
+    ("model=mpl", "unknown model 'mpl'"),
+    ("trainer.lr=-1", "trainer.lr"),
+    ("model.hiden=[3]", "model.hiden"),
+    ("dataset=mnst", "unknown dataset 'mnst'"),
+    ("trainer.epochs=abc", "trainer.epochs"),
+    ("trainer.val_fraction=1.5", "trainer.val_fraction"),
+])
+def test_bad_input_exits_nonzero_with_one_line(tmp_path, override, named):
+    done = run_train(override, f"paths.results_dir={tmp_path}")
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("kanfair: error:") and named in lines[0]
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "runs").exists()

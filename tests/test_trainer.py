@@ -1,0 +1,126 @@
+"""The shared trainer: protocols, metrics, optimizers, seeding and divergence."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from conftest import compose_config
+from kanfair.cli import train as train_cli
+from kanfair.config import DatasetConfig, TrainerConfig
+from kanfair.data import Task, load_task
+from kanfair.models import build
+from kanfair.trainer import evaluate, fit
+
+MLP = {"name": "mlp", "hidden": [16], "activation": "relu", "batch_norm": False}
+
+
+def _fit(task: Task, seed: int = 0, **trainer) -> tuple[nn.Module, object]:
+    torch.manual_seed(seed)
+    model = build(MLP, task.in_dim, task.out_dim)
+    return model, fit(model, task, TrainerConfig(**{"epochs": 5, **trainer}), seed)
+
+
+@pytest.fixture(scope="module")
+def iris() -> Task:
+    return load_task(DatasetConfig(name="iris"))
+
+
+def test_val_protocol_reports_test_at_the_best_validation_epoch(iris):
+    _, result = _fit(iris, epochs=8)
+    vals = [row["val_accuracy"] for row in result.history]
+    best = int(np.argmax(vals))
+    assert result.best_epoch == best + 1
+    assert result.selected["test_accuracy"] == result.history[best]["test_accuracy"]
+    assert result.n_train + result.n_val == len(iris.x_train) and result.n_val == 12
+
+
+def test_kanbefair_protocol_reports_best_test_and_has_no_validation(iris):
+    _, result = _fit(iris, epochs=8, protocol="kanbefair")
+    assert result.n_val == 0 and "val_accuracy" not in result.history[0]
+    assert result.selected["test_accuracy"] == max(r["test_accuracy"] for r in result.history)
+
+
+def test_validation_split_is_stratified_and_fixed(iris):
+    _, first = _fit(iris, seed=0, epochs=1)
+    _, second = _fit(iris, seed=5, epochs=1)
+    assert first.n_val == second.n_val == 12
+
+
+def test_same_seed_gives_identical_history_and_different_seed_differs(iris):
+    _, a = _fit(iris, seed=3)
+    _, b = _fit(iris, seed=3)
+    _, c = _fit(iris, seed=4)
+    assert a.history == b.history
+    assert a.history != c.history
+
+
+def test_building_a_model_never_reseeds_the_global_rng():
+    draws = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        build({"name": "kan", "hidden": [3], "grid_size": 5, "spline_order": 3,
+               "grid_range": [-1, 1], "shortcut": "silu", "init": "kanbefair"}, 4, 2)
+        draws.append(torch.rand(4))
+    assert not torch.equal(draws[0], draws[1])
+
+
+@pytest.mark.parametrize("optimizer, lr", [("adam", 1e-2), ("adamw", 1e-2), ("sgd", 0.1), ("lbfgs", 0.5)])
+def test_every_optimizer_lowers_the_training_loss(iris, optimizer, lr):
+    _, result = _fit(iris, optimizer=optimizer, lr=lr, epochs=6)
+    assert result.status == "ok"
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+
+
+def test_regression_metrics_match_an_independent_computation():
+    x = torch.randn(50, 3)
+    y = torch.randn(50, 2)
+    model = nn.Linear(3, 2)
+    pred = model(x).detach().numpy()
+    err = (pred - y.numpy()) ** 2
+    got = evaluate(model, x, y, "regression", batch_size=7)
+    assert got["rmse"] == pytest.approx(np.sqrt(err.mean()), rel=1e-5)
+    assert got["kanbefair_rmse"] == pytest.approx(np.sqrt(err.mean(axis=1)).mean(), rel=1e-5)
+
+
+def test_kanbefair_regression_records_both_rmse_values(tmp_results):
+    cfg = compose_config("model=mlp", "model.hidden=[8]", "dataset=special_ellipkinc",
+                         "trainer.protocol=kanbefair", "trainer.epochs=3",
+                         f"paths.results_dir={tmp_results}")
+    record = train_cli.run(cfg)
+    assert record.metric == "kanbefair_rmse"
+    assert set(record.test_metrics) >= {"rmse", "kanbefair_rmse", "loss"}
+    assert record.test_metric == record.test_metrics["kanbefair_rmse"]
+    cfg = compose_config("model=mlp", "model.hidden=[8]", "dataset=special_ellipkinc",
+                         "trainer.epochs=3", f"paths.results_dir={tmp_results}")
+    assert train_cli.run(cfg).metric == "rmse"
+
+
+class _Exploding(nn.Module):
+    """Finite for the first `good` training calls, NaN afterwards."""
+
+    def __init__(self, in_dim: int, out_dim: int, good: int) -> None:
+        super().__init__()
+        self.linear, self.calls, self.good = nn.Linear(in_dim, out_dim), 0, good
+
+    def forward(self, x):
+        self.calls += self.training
+        out = self.linear(x)
+        return out * float("nan") if self.training and self.calls > self.good else out
+
+
+def test_nan_loss_stops_the_run_and_the_record_says_diverged(tmp_results, monkeypatch, capsys):
+    iris_task = load_task(DatasetConfig(name="iris"))
+    steps_per_epoch = -(-int(len(iris_task.x_train) * 0.9) // 128)
+    monkeypatch.setattr(train_cli, "build", lambda spec, i, o: _Exploding(i, o, 2 * steps_per_epoch))
+    cfg = compose_config("model=mlp", "dataset=iris", "trainer.epochs=10",
+                         f"paths.results_dir={tmp_results}")
+    record = train_cli.run(cfg)
+    assert record.status == "diverged" and "non-finite loss" in record.message
+    assert record.epochs_run == 2 and record.best_epoch in (1, 2)
+    stored = json.loads(next((tmp_results / "runs").glob("*.json")).read_text())
+    assert stored["status"] == "diverged"
+    assert "diverged" in capsys.readouterr().out
