@@ -13,9 +13,10 @@ ops, instead of the Cox-de Boor recursion over every basis function (O(K·(G+2K)
 The cell is found by comparing x with the knot table itself (bucketize), so inputs
 exactly on a knot land in the same cell as under the recursion's `t_j <= x < t_{j+1}`.
 
-The autograd Functions save only their inputs (x, and the weight for the fused layer)
-and recompute the basis and its derivative, dB_j/dx = (N_{K-1}(s-j) - N_{K-1}(s-j-1))/h,
-in backward: the dense basis is never kept alive between forward and backward.
+The autograd Functions never keep the dense basis alive between forward and backward:
+the basis Function saves x, the fused spline-linear Function saves each input's cell and
+local coordinate (a few bytes per input), and backward rebuilds the basis and its
+derivative, dB_j/dx = (N_{K-1}(s-j) - N_{K-1}(s-j-1))/h.
 """
 from __future__ import annotations
 
