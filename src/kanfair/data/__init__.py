@@ -1,0 +1,60 @@
+"""Tasks: one entry point, `load_task`, that turns a dataset config into tensors."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from kanfair.config import DatasetConfig
+
+
+@dataclass
+class Task:
+    """A supervised task held in memory: inputs are float32, labels int64 or float32."""
+
+    name: str
+    kind: str  # "classification" | "regression"
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    out_dim: int
+
+    @property
+    def in_dim(self) -> int:
+        return self.x_train.shape[1]
+
+    @property
+    def metric(self) -> str:
+        """The task's headline metric (regression reports `rmse` or `kanbefair_rmse`)."""
+        return "accuracy" if self.kind == "classification" else "rmse"
+
+
+@dataclass(frozen=True)
+class TaskSource:
+    domain: str
+    load: Callable[[DatasetConfig, str], Task]
+
+
+def _registry() -> dict[str, TaskSource]:
+    from kanfair.data import symbolic, tabular
+
+    sources = {name: TaskSource("tabular", tabular.load_bundled) for name in tabular.BUNDLED}
+    sources.update({name: TaskSource("symbolic", symbolic.load) for name in symbolic.FORMULAS})
+    return sources
+
+
+def task_names() -> list[str]:
+    return sorted(_registry())
+
+
+def load_task(cfg: DatasetConfig, data_dir: str = "data") -> Task:
+    """Load the task that `cfg.name` names; unknown names raise with the closest ones."""
+    sources = _registry()
+    if cfg.name not in sources:
+        close = difflib.get_close_matches(cfg.name, sources, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ValueError(f"unknown dataset '{cfg.name}'{hint}; see configs/dataset/ for the list")
+    return sources[cfg.name].load(cfg, data_dir)
