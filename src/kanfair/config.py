@@ -43,6 +43,9 @@ KAN_INITS = ("kanbefair", "efficient")
 OPTIMIZERS = ("adam", "adamw", "sgd", "lbfgs")
 PROTOCOLS = ("val", "kanbefair")
 DEVICES = ("auto", "cpu", "cuda")
+BUDGET_KINDS = ("none", "params", "flops")
+BUDGET_VARY = ("width", "grid")
+FLOP_CONVENTIONS = ("kanbefair", "ops", "macs")
 
 
 @dataclass
@@ -153,7 +156,28 @@ class TrainerConfig:
 
 @dataclass
 class BudgetConfig:
+    """kind=none trains the model as configured; params/flops size it to `target` (or to
+    the cost of the model spec `match`) in `convention`, varying `vary`."""
+
     kind: str = "none"
+    target: Optional[float] = None
+    match: Any = None  # a model spec (dict); untyped so that an override replaces it whole
+    convention: str = "kanbefair"
+    tolerance: float = 0.02
+    vary: str = "width"
+
+    def __post_init__(self) -> None:
+        _check_choice(self.kind, BUDGET_KINDS, "budget.kind")
+        _check_choice(self.convention, FLOP_CONVENTIONS, "budget.convention")
+        _check_choice(self.vary, BUDGET_VARY, "budget.vary")
+        _check(self.tolerance > 0, "budget.tolerance", f"must be > 0 (got {self.tolerance})",
+               "set e.g. budget.tolerance=0.02")
+        if self.kind != "none":
+            _check((self.target is None) != (self.match is None), "budget.target",
+                   "give exactly one of budget.target and budget.match",
+                   "e.g. budget.target=1e5, or budget.match={name:kan,hidden:[16]}")
+            _check(self.target is None or self.target > 0, "budget.target",
+                   f"must be > 0 (got {self.target})", "set e.g. budget.target=1e5")
 
 
 @dataclass

@@ -29,8 +29,11 @@ class Record:
     seed: int
     hidden: list[int]
     params: int
-    flops: Optional[float]
-    flops_convention: Optional[str]
+    params_kanbefair: int
+    flops: float
+    flops_convention: str
+    model_spec: dict[str, Any]
+    budget: Optional[dict[str, Any]]
     test_metric: Optional[float]
     final_test: Optional[float]
     best_epoch: Optional[int]

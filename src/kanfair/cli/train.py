@@ -15,8 +15,10 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 import kanfair
-from kanfair.config import TrainConfig, register_configs, validate
+from kanfair import budget as budgets
+from kanfair.config import BudgetConfig, TrainConfig, register_configs, validate
 from kanfair.cli.errors import hydra_main_with_one_line_errors, one_line_errors
+from kanfair.cost import count
 from kanfair.data import Task, load_task
 from kanfair.models import build, count_params, spec_dict
 from kanfair.results import Record, config_hash, run_id_for, write_record
@@ -29,9 +31,23 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def make_record(conf: TrainConfig, resolved: dict[str, Any], task: Task, params: int,
-                result: Optional[FitResult], started_at: str, status: str = "",
-                message: str = "") -> Record:
+def size_model(conf: TrainConfig, in_dim: int, out_dim: int) -> tuple[dict[str, Any], Optional[budgets.Match]]:
+    """The concrete model spec: as configured, or matched to the budget."""
+    spec = spec_dict(conf.model)
+    plan: BudgetConfig = conf.budget
+    if plan.kind == "none":
+        return spec, None
+    target = plan.target
+    if plan.match is not None:
+        target = budgets.target_of(plan.match, in_dim, out_dim, plan.kind, plan.convention)
+    matched = budgets.match(spec, in_dim, out_dim, plan.kind, target, plan.convention,
+                            plan.tolerance, plan.vary)
+    return matched.model, matched
+
+
+def make_record(conf: TrainConfig, resolved: dict[str, Any], task: Task, spec: dict[str, Any],
+                matched: Optional[budgets.Match], params: int, result: Optional[FitResult],
+                started_at: str, status: str = "", message: str = "") -> Record:
     """The record of one run; `result` is None when the run failed before training ended."""
     hash_ = config_hash(resolved)
     sel = result.selected if result else {}
@@ -44,8 +60,11 @@ def make_record(conf: TrainConfig, resolved: dict[str, Any], task: Task, params:
         run_id=run_id_for(conf.model.name, conf.dataset.name, conf.seed, hash_),
         status=status or (result.status if result else "failed"),
         model=conf.model.name, dataset=conf.dataset.name, task=task.kind, metric=metric,
-        protocol=conf.trainer.protocol, seed=conf.seed, hidden=list(conf.model.hidden),
-        params=params, flops=None, flops_convention=None,
+        protocol=conf.trainer.protocol, seed=conf.seed, hidden=list(spec["hidden"]),
+        params=params, params_kanbefair=count(spec, task.in_dim, task.out_dim, "kanbefair").params,
+        flops=count(spec, task.in_dim, task.out_dim, conf.budget.convention).flops,
+        flops_convention=conf.budget.convention, model_spec=spec,
+        budget=matched.as_dict() if matched else None,
         test_metric=metric_of("test"),
         final_test=result.history[-1][f"test_{metric}"] if result and result.history else None,
         best_epoch=result.best_epoch if result else None,
@@ -67,8 +86,9 @@ def make_record(conf: TrainConfig, resolved: dict[str, Any], task: Task, params:
 def summary_line(record: Record) -> str:
     value = "n/a" if record.test_metric is None else f"{record.test_metric:.6g}"
     where = f"epoch {record.best_epoch}" if record.best_epoch else "no epoch"
-    return (f"kanfair: {record.status} | {record.model} on {record.dataset} | "
-            f"params {record.params:,} | test {record.metric} {value} "
+    return (f"kanfair: {record.status} | {record.model} {record.hidden} on {record.dataset} | "
+            f"params {record.params:,} | {record.flops_convention} FLOPs {record.flops:,.0f} | "
+            f"test {record.metric} {value} "
             f"({where}, protocol {record.protocol}) | train {record.train_time_s:.1f} s | "
             f"{record.run_id}")
 
@@ -80,17 +100,19 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None) -> Record:
     if conf.trainer.threads:
         torch.set_num_threads(conf.trainer.threads)
     task = load_task(conf.dataset, conf.paths.data_dir)
+    spec, matched = size_model(conf, task.in_dim, task.out_dim)
     torch.manual_seed(conf.seed)
-    model = build(spec_dict(conf.model), task.in_dim, task.out_dim)
+    model = build(spec, task.in_dim, task.out_dim)
     params = count_params(model)
     started = _now()
     try:
         result = fit(model, task, conf.trainer, conf.seed)
     except Exception as error:
-        failed = make_record(conf, resolved, task, params, None, started, "failed", str(error))
+        failed = make_record(conf, resolved, task, spec, matched, params, None, started,
+                             "failed", str(error))
         write_record(failed, conf.paths.results_dir, job_dir)
         raise
-    record = make_record(conf, resolved, task, params, result, started)
+    record = make_record(conf, resolved, task, spec, matched, params, result, started)
     write_record(record, conf.paths.results_dir, job_dir)
     print(summary_line(record), flush=True)
     return record
