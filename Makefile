@@ -17,7 +17,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(PY) train.py model=mlp dataset=digits
+	$(PY) train.py
 
 test: install
 	$(PY) -m pytest -q -m "not slow"
