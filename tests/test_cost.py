@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kanfair.cost import basis_ops, count, macs_by_fvcore, with_defaults
+from kanfair.config import model_spec
+from kanfair.cost import basis_ops, count, macs_by_fvcore
 from kanfair.models import build, count_params
 
 # Rows of KANbeFair's published results table (dataset, in, out, model, hidden, shortcut or
@@ -97,12 +98,12 @@ FAMILIES = [
 @pytest.mark.parametrize("spec", FAMILIES, ids=lambda s: f"{s['name']}-{s['hidden']}")
 @pytest.mark.parametrize("convention", ["ops", "macs"])
 def test_trainable_count_equals_the_built_model(spec, convention):
-    assert count(spec, 9, 4, convention).params == count_params(build(with_defaults(spec), 9, 4))
+    assert count(spec, 9, 4, convention).params == count_params(build(model_spec(spec), 9, 4))
 
 
 @pytest.mark.parametrize("spec", FAMILIES, ids=lambda s: f"{s['name']}-{s['hidden']}")
 def test_macs_equal_fvcores_count_of_the_built_model(spec):
-    model = build(with_defaults(spec), 9, 4)
+    model = build(model_spec(spec), 9, 4)
     assert macs_by_fvcore(model, 9) == count(spec, 9, 4, "macs").flops
 
 

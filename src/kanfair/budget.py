@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping, Optional
 
-from kanfair.cost import CONVENTIONS, count, with_defaults
+from kanfair.config import model_spec
+from kanfair.cost import CONVENTIONS, count
 
 KINDS = ("params", "flops")
 VARY = ("width", "grid")
@@ -75,7 +76,7 @@ def match(model: Mapping[str, Any], in_dim: int, out_dim: int, kind: str = "para
           tolerance: float = 0.02, vary: str = "width") -> Match:
     """Size `model` (a dict with the keys of configs/model/*.yaml plus `name`) so that its
     `kind` cost in `convention` is within `tolerance` of `target`."""
-    spec = with_defaults(model)
+    spec = model_spec(model)
     if kind not in KINDS:
         raise BudgetError(f"budget kind must be one of {', '.join(KINDS)}, got '{kind}'")
     if convention not in CONVENTIONS:

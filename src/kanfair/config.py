@@ -6,6 +6,7 @@ misspelt key or a wrong type fails at composition, and the range checks in
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
@@ -211,6 +212,16 @@ MODEL_SCHEMAS: dict[str, type] = {
     "bspline_mlp": BSplineMLPConfig,
     "bspline_first_mlp": BSplineFirstMLPConfig,
 }
+
+
+def model_spec(model: Any) -> dict[str, Any]:
+    """A model spec as a plain dict with every key of its family's schema (defaults filled
+    in and range-checked), from a config dataclass or any mapping with a `name`."""
+    fields = dataclasses.asdict(model) if dataclasses.is_dataclass(model) else dict(model)
+    name = fields.get("name")
+    _check(name in MODEL_SCHEMAS, "model.name", f"unknown model '{name}'",
+           f"choose one of {', '.join(MODEL_SCHEMAS)}")
+    return dataclasses.asdict(MODEL_SCHEMAS[name](**fields))
 
 
 def register_configs() -> None:

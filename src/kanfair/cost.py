@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import torch
 from torch import nn
 
-from kanfair.config import MODEL_SCHEMAS
+from kanfair.config import model_spec
 
 CONVENTIONS = ("kanbefair", "ops", "macs")
 
@@ -52,14 +52,6 @@ class Cost:
     flops: float
     convention: str
     layers: list[LayerCost] = field(default_factory=list)
-
-
-def with_defaults(model: Mapping[str, Any]) -> dict[str, Any]:
-    """A model spec with the config defaults filled in (and validated by the schema)."""
-    name = model.get("name")
-    if name not in MODEL_SCHEMAS:
-        raise ValueError(f"unknown model '{name}'; choose one of {', '.join(MODEL_SCHEMAS)}")
-    return asdict(MODEL_SCHEMAS[name](**dict(model)))
 
 
 def basis_ops(spline_order: int) -> int:
@@ -163,7 +155,7 @@ def count(model: Mapping[str, Any], in_dim: int, out_dim: int,
     configs/model/*.yaml plus `name`; missing keys take the config defaults)."""
     if convention not in CONVENTIONS:
         raise ValueError(f"unknown FLOP convention '{convention}'; choose one of {', '.join(CONVENTIONS)}")
-    spec = with_defaults(model)
+    spec = model_spec(model)
     widths = [in_dim, *spec["hidden"], out_dim]
     layers = FAMILIES[spec["name"]](spec, widths, convention)
     return Cost(sum(row.params for row in layers), float(sum(row.flops for row in layers)),

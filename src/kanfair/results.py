@@ -99,6 +99,3 @@ def write_record(record: Record, results_dir: str | Path, job_dir: Optional[str 
         atomic_write_json(Path(job_dir) / "result.json", payload)
     return path
 
-
-def read_record(path: str | Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())

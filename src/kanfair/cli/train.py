@@ -16,11 +16,11 @@ from omegaconf import DictConfig, OmegaConf
 
 import kanfair
 from kanfair import budget as budgets
-from kanfair.config import BudgetConfig, TrainConfig, register_configs, validate
+from kanfair.config import BudgetConfig, TrainConfig, model_spec, register_configs, validate
 from kanfair.cli.errors import hydra_main_with_one_line_errors, one_line_errors
 from kanfair.cost import count
 from kanfair.data import Task, load_task
-from kanfair.models import build, count_params, spec_dict
+from kanfair.models import build, count_params
 from kanfair.results import Record, config_hash, run_id_for, write_record
 from kanfair.trainer import FitResult, fit
 
@@ -33,7 +33,7 @@ def _now() -> str:
 
 def size_model(conf: TrainConfig, in_dim: int, out_dim: int) -> tuple[dict[str, Any], Optional[budgets.Match]]:
     """The concrete model spec: as configured, or matched to the budget."""
-    spec = spec_dict(conf.model)
+    spec = model_spec(conf.model)
     plan: BudgetConfig = conf.budget
     if plan.kind == "none":
         return spec, None
