@@ -103,3 +103,30 @@ def test_a_matched_run_records_its_budget(tmp_results):
     assert record.hidden == record.model_spec["hidden"] == record.budget["model"]["hidden"]
     assert record.flops_convention == "kanbefair"
     assert record.flops == count(record.model_spec, 64, 10).flops
+
+
+def test_width_grid_finds_the_nearest_grid_that_fits_for_every_family():
+    for name in FAMILIES:
+        found = match({"name": name}, 784, 10, "flops", 1e6, vary="width_grid")
+        assert abs(found.deviation) <= 0.02
+    kan = match(KAN, 784, 10, "flops", 1e6, vary="width_grid")
+
+    def fits(grid):
+        try:
+            match({**KAN, "grid_size": grid}, 784, 10, "flops", 1e6)
+            return True
+        except BudgetError:
+            return False
+    nearest = min((g for g in range(1, 101) if fits(g)), key=lambda g: (abs(g - 5), g))
+    assert kan.model["grid_size"] == nearest == 18 and kan.model["hidden"] == [2]
+
+
+def test_width_grid_without_a_grid_is_the_width_search():
+    spec = {"name": "mlp", "hidden": [8]}
+    assert match(spec, 784, 10, "flops", 1e6, vary="width_grid").model == \
+        match(spec, 784, 10, "flops", 1e6, vary="width").model
+
+
+def test_width_grid_refusal_says_no_grid_helps():
+    with pytest.raises(BudgetError, match="no grid size in 1..100 does better"):
+        match(KAN, 784, 10, "params", 10, vary="width_grid")

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping, Optional
 
-from kanfair.config import model_spec
+from kanfair.config import BudgetConfig, model_spec
 from kanfair.cost import CONVENTIONS, count
 
 KINDS = ("params", "flops")
-VARY = ("width", "grid")
+VARY = ("width", "grid", "width_grid")
 MAX_SIZE = 1 << 24
+GRID_LIMIT = 100  # largest grid size vary=width_grid tries
 
 
 class BudgetError(ValueError):
@@ -31,7 +32,7 @@ class Match:
     deviation: float  # (achieved - target) / target
     convention: str
     vary: str
-    size: int  # the width of the first hidden layer, or the grid size
+    size: int  # the width of the first hidden layer, or the grid size (vary=grid)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,7 +76,11 @@ def match(model: Mapping[str, Any], in_dim: int, out_dim: int, kind: str = "para
           target: Optional[float] = None, convention: str = "kanbefair",
           tolerance: float = 0.02, vary: str = "width") -> Match:
     """Size `model` (a dict with the keys of configs/model/*.yaml plus `name`) so that its
-    `kind` cost in `convention` is within `tolerance` of `target`."""
+    `kind` cost in `convention` is within `tolerance` of `target`.
+
+    vary=width scales all hidden widths together; vary=grid searches the grid size;
+    vary=width_grid searches the width at grid sizes ever further from the configured one
+    and takes the first that lands within tolerance (models without a grid: width only)."""
     spec = model_spec(model)
     if kind not in KINDS:
         raise BudgetError(f"budget kind must be one of {', '.join(KINDS)}, got '{kind}'")
@@ -85,27 +90,55 @@ def match(model: Mapping[str, Any], in_dim: int, out_dim: int, kind: str = "para
         raise BudgetError(f"budget.vary must be one of {', '.join(VARY)}, got '{vary}'")
     if target is None or not target > 0:
         raise BudgetError(f"budget target must be a positive number, got {target}")
-    if vary == "grid" and "grid_size" not in spec:
+    has_grid = "grid_size" in spec
+    if vary == "grid" and not has_grid:
         raise BudgetError(f"budget.vary=grid needs a model with a grid; '{spec['name']}' has none, use budget.vary=width")
-    if vary == "width" and not spec["hidden"]:
+    if vary != "grid" and not spec["hidden"]:
         raise BudgetError(f"{spec['name']} has no hidden layer to widen; give model.hidden or use budget.vary=grid")
 
-    def cost_at(size: int) -> float:
-        cost = count(sized(spec, vary, size), in_dim, out_dim, convention)
+    def cost_of(candidate: dict[str, Any]) -> float:
+        cost = count(candidate, in_dim, out_dim, convention)
         return float(cost.params if kind == "params" else cost.flops)
 
-    sizes = _search(cost_at, target)
-    costs = {size: cost_at(size) for size in sizes}
-    best = min(sizes, key=lambda size: abs(costs[size] - target))
-    deviation = (costs[best] - target) / target
-    if abs(deviation) > tolerance:
-        what = "hidden" if vary == "width" else "grid_size"
-        sides = ", ".join(
-            f"{what}={sized(spec, vary, s)['hidden'] if vary == 'width' else s} -> "
-            f"{costs[s]:,.0f} {kind} ({(costs[s] - target) / target:+.1%})" for s in sizes)
-        below = "" if len(sizes) == 2 else " (nothing smaller exists)" if sizes == [1] else " (search limit)"
-        raise BudgetError(
-            f"no {spec['name']} {vary} is within {tolerance:.0%} of {target:,.0f} {kind} "
-            f"({convention}); closest: {sides}{below}; change budget.target or budget.tolerance")
-    return Match(sized(spec, vary, best), kind, float(target), costs[best], deviation,
-                 convention, vary, best)
+    def closest(base: dict[str, Any], axis: str) -> list[tuple[int, dict[str, Any], float]]:
+        """(size, spec, cost) on either side of the target along one axis, best first."""
+        sizes = _search(lambda size: cost_of(sized(base, axis, size)), target)
+        found = [(size, sized(base, axis, size), cost_of(sized(base, axis, size))) for size in sizes]
+        return sorted(found, key=lambda item: abs(item[2] - target))
+
+    axis = "grid" if vary == "grid" else "width"
+    grids = [spec.get("grid_size")]
+    if vary == "width_grid" and has_grid:
+        grids = sorted(range(1, GRID_LIMIT + 1), key=lambda g: (abs(g - spec["grid_size"]), g))
+    for grid in grids:
+        base = {**spec, "grid_size": grid} if has_grid else spec
+        (size, best, achieved), *_ = closest(base, axis)
+        if abs(achieved - target) <= tolerance * target:
+            return Match(best, kind, float(target), achieved, (achieved - target) / target,
+                         convention, vary, size)
+    candidates = closest(spec, axis)
+    sides = ", ".join(
+        f"{'hidden' if axis == 'width' else 'grid_size'}={found['hidden'] if axis == 'width' else size}"
+        f" -> {cost:,.0f} {kind} ({(cost - target) / target:+.1%})"
+        for size, found, cost in sorted(candidates))
+    if len(candidates) == 1:
+        sides += " (nothing smaller exists)" if candidates[0][0] == 1 else " (search limit)"
+    if len(grids) > 1:
+        sides += f"; no grid size in 1..{GRID_LIMIT} does better"
+    raise BudgetError(
+        f"no {spec['name']} {axis} is within {tolerance:.0%} of {target:,.0f} {kind} "
+        f"({convention}); closest: {sides}; change budget.target, budget.tolerance or budget.vary")
+
+
+def plan(budget: BudgetConfig, model: Any, in_dim: int, out_dim: int) -> tuple[dict[str, Any], Optional[Match]]:
+    """The concrete model spec a run uses: as configured (budget.kind=none) or matched to
+    budget.target, or to the cost of the model spec budget.match."""
+    spec = model_spec(model)
+    if budget.kind == "none":
+        return spec, None
+    target = budget.target
+    if budget.match is not None:
+        target = target_of(budget.match, in_dim, out_dim, budget.kind, budget.convention)
+    matched = match(spec, in_dim, out_dim, budget.kind, target, budget.convention,
+                    budget.tolerance, budget.vary)
+    return matched.model, matched

@@ -45,7 +45,7 @@ OPTIMIZERS = ("adam", "adamw", "sgd", "lbfgs")
 PROTOCOLS = ("val", "kanbefair")
 DEVICES = ("auto", "cpu", "cuda")
 BUDGET_KINDS = ("none", "params", "flops")
-BUDGET_VARY = ("width", "grid")
+BUDGET_VARY = ("width", "grid", "width_grid")
 FLOP_CONVENTIONS = ("kanbefair", "ops", "macs")
 
 
@@ -206,6 +206,14 @@ class TrainConfig:
     seed: int = 0
 
 
+@dataclass
+class SizeConfig(TrainConfig):
+    """scripts/size.py: a run's config plus the input/output sizes (default: the dataset's)."""
+
+    in_dim: Optional[int] = None
+    out_dim: Optional[int] = None
+
+
 MODEL_SCHEMAS: dict[str, type] = {
     "mlp": MLPConfig,
     "kan": KANConfig,
@@ -228,6 +236,7 @@ def register_configs() -> None:
     """Make the schemas available to the group files as `/schema/<group>/<name>`."""
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConfig)
+    store.store(name="size_schema", node=SizeConfig)
     for name, schema in MODEL_SCHEMAS.items():
         store.store(group="schema/model", name=name, node=schema)
     for group, schema in (("dataset", DatasetConfig), ("trainer", TrainerConfig),

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import kanfair
 from kanfair import budget as budgets
-from kanfair.config import BudgetConfig, TrainConfig, model_spec, register_configs, validate
+from kanfair.config import TrainConfig, register_configs, validate
 from kanfair.cli.errors import hydra_main_with_one_line_errors, one_line_errors
 from kanfair.cost import count
 from kanfair.data import Task, load_task
@@ -29,20 +29,6 @@ CONFIG_DIR = str(Path(__file__).resolve().parents[3] / "configs")
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def size_model(conf: TrainConfig, in_dim: int, out_dim: int) -> tuple[dict[str, Any], Optional[budgets.Match]]:
-    """The concrete model spec: as configured, or matched to the budget."""
-    spec = model_spec(conf.model)
-    plan: BudgetConfig = conf.budget
-    if plan.kind == "none":
-        return spec, None
-    target = plan.target
-    if plan.match is not None:
-        target = budgets.target_of(plan.match, in_dim, out_dim, plan.kind, plan.convention)
-    matched = budgets.match(spec, in_dim, out_dim, plan.kind, target, plan.convention,
-                            plan.tolerance, plan.vary)
-    return matched.model, matched
 
 
 def make_record(conf: TrainConfig, resolved: dict[str, Any], task: Task, spec: dict[str, Any],
@@ -100,7 +86,7 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None) -> Record:
     if conf.trainer.threads:
         torch.set_num_threads(conf.trainer.threads)
     task = load_task(conf.dataset, conf.paths.data_dir)
-    spec, matched = size_model(conf, task.in_dim, task.out_dim)
+    spec, matched = budgets.plan(conf.budget, conf.model, task.in_dim, task.out_dim)
     torch.manual_seed(conf.seed)
     model = build(spec, task.in_dim, task.out_dim)
     params = count_params(model)
