@@ -14,9 +14,9 @@ The cell is found by comparing x with the knot table itself (bucketize), so inpu
 exactly on a knot land in the same cell as under the recursion's `t_j <= x < t_{j+1}`.
 
 The autograd Functions never keep the dense basis alive between forward and backward:
-the basis Function saves x, the fused spline-linear Function saves each input's cell and
-local coordinate (a few bytes per input), and backward rebuilds the basis and its
-derivative, dB_j/dx = (N_{K-1}(s-j) - N_{K-1}(s-j-1))/h.
+the basis Function saves x; the fused spline-linear Function saves each input's cell,
+local coordinate and K+1 non-zero values (not the G+K dense ones), and backward rebuilds
+the dense basis and the derivative, dB_j/dx = (N_{K-1}(s-j) - N_{K-1}(s-j-1))/h.
 """
 from __future__ import annotations
 
@@ -114,14 +114,19 @@ class _Pieces:
 
     def __init__(self, cell: torch.Tensor, u: torch.Tensor, inside: torch.Tensor,
                  inv_h: torch.Tensor, grid_size: int, spline_order: int, derivative: bool,
-                 fused: bool = False):
+                 fused: bool = False, values: torch.Tensor | None = None):
+        """`values`: the stacked pieces from an earlier eager call with the same cells
+        (backward passes forward's), so that only the order K-1 level is recomputed."""
         self.cell, self.order, self.n_basis = cell, spline_order, grid_size + spline_order
         self.fused = fused
         lower = [inside.to(u.dtype)]  # order K-1 pieces times (K-1)!, zero outside the grid
         v = 1.0 - u
-        for k in range(1, spline_order):
-            lower = _de_boor_step(u, v, lower, k)
-        values = _de_boor_step(u, v, lower, spline_order) if spline_order > 0 else lower
+        if values is None or derivative:
+            for k in range(1, spline_order):
+                lower = _de_boor_step(u, v, lower, k)
+        pieces = None
+        if values is None:
+            pieces = _de_boor_step(u, v, lower, spline_order) if spline_order > 0 else lower
         slopes = None
         if derivative:
             zero = torch.zeros_like(u)
@@ -130,13 +135,13 @@ class _Pieces:
             self.slope_scale = inv_h * spline_order  # pieces carry 1/K!; slopes need 1/(K-1)!
         if self.fused:
             norm = 1.0 / math.factorial(spline_order)
-            self.values = [p * norm for p in values]
+            self.values = [p * norm for p in pieces]
             self.slopes = slopes and [p * norm for p in slopes]
             return
         index_table, weight_table = _cell_tables(grid_size, spline_order, u.dtype, u.device)
         self.index = _lookup(index_table, cell)
-        weight = _lookup(weight_table, cell)
-        self.values = torch.stack(values, -1).mul_(weight)
+        weight = _lookup(weight_table, cell) if pieces is not None or slopes else None
+        self.values = values if pieces is None else torch.stack(pieces, -1).mul_(weight)
         self.slopes = slopes and torch.stack(slopes, -1).mul_(weight)
 
     def _select(self, pieces: list[torch.Tensor]) -> torch.Tensor:
@@ -186,25 +191,28 @@ class _BasisFunction(torch.autograd.Function):
 
 
 class _SplineLinearFunction(torch.autograd.Function):
-    """y = basis(x).flatten(1) @ weight.flatten(1).T without keeping the basis alive: it
-    saves x's cell indices and local coordinates (a few bytes per input) and rebuilds the
-    basis and its derivative in backward."""
+    """y = basis(x).flatten(1) @ weight.flatten(1).T without keeping the dense basis alive:
+    it saves each input's cell, local coordinate and K+1 non-zero values and rebuilds the
+    dense basis and its derivative in backward."""
 
     @staticmethod
     def forward(ctx, x, weight, knots, grid_size, spline_order):
         located = _locate(x, knots, grid_size, spline_order)
         ctx.fused = torch.compiler.is_compiling()
         pieces = _Pieces(*located, grid_size, spline_order, False, ctx.fused)
-        ctx.save_for_backward(weight, *located)
+        # eager: keep the K+1 values per input (not the dense basis) for backward;
+        # compiled: the recomputation fuses into backward's loops
+        ctx.save_for_backward(weight, *located, *([] if ctx.fused else [pieces.values]))
         ctx.grid = (grid_size, spline_order)
         return pieces.dense().flatten(1) @ weight.flatten(1).t()
 
     @staticmethod
     def backward(ctx, grad_out):
-        weight, cell, *located = ctx.saved_tensors
+        weight, cell, u, inside, inv_h, *values = ctx.saved_tensors
         grid_size, spline_order = ctx.grid
         need_x, need_w = ctx.needs_input_grad[:2]
-        pieces = _Pieces(cell, *located, grid_size, spline_order, need_x, ctx.fused)
+        pieces = _Pieces(cell, u, inside, inv_h, grid_size, spline_order, need_x, ctx.fused,
+                         values[0] if values else None)
         grad_x = grad_w = None
         if need_w:
             basis = pieces.dense()
