@@ -47,6 +47,8 @@ DEVICES = ("auto", "cpu", "cuda")
 BUDGET_KINDS = ("none", "params", "flops")
 BUDGET_VARY = ("width", "grid", "width_grid")
 FLOP_CONVENTIONS = ("kanbefair", "ops", "macs")
+DOWNLOAD = ("auto", "never", "always")
+TASK_KINDS = ("classification", "regression")
 
 
 @dataclass
@@ -118,8 +120,32 @@ class BSplineFirstMLPConfig(BSplineMLPConfig):
 
 
 @dataclass
+class ContinualConfig:
+    """Class-incremental learning: the classes of each task, trained in sequence."""
+
+    tasks: List[List[int]] = field(default_factory=list)
+
+
+@dataclass
 class DatasetConfig:
+    """`root`: a folder holding the data set (else data_dir/<name>, then system locations);
+    `download`: auto (when not found), never, or always. `path`, `target`, `task`: a user
+    table for dataset=csv."""
+
     name: str = MISSING
+    root: Optional[str] = None
+    download: str = "auto"
+    path: Optional[str] = None
+    target: Optional[str] = None
+    task: str = "classification"
+    continual: ContinualConfig = field(default_factory=ContinualConfig)
+
+    def __post_init__(self) -> None:
+        _check_choice(self.download, DOWNLOAD, "dataset.download")
+        _check_choice(self.task, TASK_KINDS, "dataset.task")
+        for classes in self.continual.tasks:
+            _check(len(classes) > 0, "dataset.continual.tasks", "a task has no classes",
+                   "e.g. dataset.continual.tasks=[[0,1,2],[3,4,5],[6,7,8]]")
 
 
 @dataclass

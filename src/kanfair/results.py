@@ -42,6 +42,7 @@ class Record:
     test_metrics: dict[str, float]
     epochs: int
     epochs_run: int
+    data_time_s: float
     train_time_s: float
     eval_time_s: float
     time_per_epoch_s: Optional[float]

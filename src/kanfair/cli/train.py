@@ -6,6 +6,7 @@ calls is a plain function usable from Python.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -33,7 +34,7 @@ def _now() -> str:
 
 def make_record(conf: TrainConfig, resolved: dict[str, Any], task: Task, spec: dict[str, Any],
                 matched: Optional[budgets.Match], params: int, result: Optional[FitResult],
-                started_at: str, status: str = "", message: str = "") -> Record:
+                started_at: str, data_time: float, status: str = "", message: str = "") -> Record:
     """The record of one run; `result` is None when the run failed before training ended."""
     hash_ = config_hash(resolved)
     sel = result.selected if result else {}
@@ -57,7 +58,7 @@ def make_record(conf: TrainConfig, resolved: dict[str, Any], task: Task, spec: d
         val_metric=metric_of("val"), train_metric=metric_of("train"),
         test_metrics={k[5:]: v for k, v in sel.items() if k.startswith("test_")},
         epochs=conf.trainer.epochs, epochs_run=epochs_run,
-        train_time_s=train_time, eval_time_s=result.eval_time_s if result else 0.0,
+        data_time_s=data_time, train_time_s=train_time, eval_time_s=result.eval_time_s if result else 0.0,
         time_per_epoch_s=train_time / epochs_run if epochs_run else None,
         samples_per_s=n_train * epochs_run / train_time if train_time > 0 else None,
         n_train=n_train, n_val=result.n_val if result else 0,
@@ -85,7 +86,9 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None) -> Record:
     resolved = OmegaConf.to_container(cfg, resolve=True)
     if conf.trainer.threads:
         torch.set_num_threads(conf.trainer.threads)
+    start = time.perf_counter()
     task = load_task(conf.dataset, conf.paths.data_dir)
+    data_time = time.perf_counter() - start
     spec, matched = budgets.plan(conf.budget, conf.model, task.in_dim, task.out_dim)
     torch.manual_seed(conf.seed)
     model = build(spec, task.in_dim, task.out_dim)
@@ -95,10 +98,10 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None) -> Record:
         result = fit(model, task, conf.trainer, conf.seed)
     except Exception as error:
         failed = make_record(conf, resolved, task, spec, matched, params, None, started,
-                             "failed", str(error))
+                             data_time, "failed", str(error))
         write_record(failed, conf.paths.results_dir, job_dir)
         raise
-    record = make_record(conf, resolved, task, spec, matched, params, result, started)
+    record = make_record(conf, resolved, task, spec, matched, params, result, started, data_time)
     write_record(record, conf.paths.results_dir, job_dir)
     print(summary_line(record), flush=True)
     return record

@@ -39,9 +39,10 @@ class TaskSource:
 
 
 def _registry() -> dict[str, TaskSource]:
-    from kanfair.data import symbolic, tabular
+    from kanfair.data import symbolic, tabular, vision
 
-    sources = {name: TaskSource("tabular", tabular.load_bundled) for name in tabular.BUNDLED}
+    sources = {name: TaskSource("vision", vision.load) for name in vision.VISION}
+    sources.update({name: TaskSource("tabular", tabular.load_bundled) for name in tabular.BUNDLED})
     sources.update({name: TaskSource("symbolic", symbolic.load) for name in symbolic.FORMULAS})
     return sources
 

@@ -1,0 +1,67 @@
+"""Where a data set's files are: one search order for every loader, one clear failure.
+
+Order: `dataset.root` if given, then `<data_dir>/<name>`, then known system locations
+(Fashion-MNIST from the Debian/Ubuntu package `dataset-fashion-mnist`), then a download
+through the real library when `dataset.download` allows it (`auto`, the default, or
+`always`, which downloads first). Compute nodes are often offline: `prepare` (the
+`kanfair.cli.data` command) fetches once into data_dir so that later runs need no network.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+from kanfair.config import DatasetConfig
+
+SYSTEM_LOCATIONS: dict[str, list[str]] = {
+    "fmnist": ["/usr/share/datasets/fashion-mnist"],
+}
+SYSTEM_PACKAGES = {"fmnist": "dataset-fashion-mnist"}
+
+
+class DataUnavailable(RuntimeError):
+    """The data set is neither on disk nor downloadable; the message says how to get it."""
+
+
+def prepare_command(name: str) -> str:
+    return f"python -m kanfair.cli.data prepare {name}"
+
+
+def candidate_roots(cfg: DatasetConfig, data_dir: str | Path) -> list[Path]:
+    """The folders to look in, in order."""
+    roots = [Path(cfg.root)] if cfg.root else []
+    roots.append(Path(data_dir) / cfg.name)
+    roots += [Path(p) for p in SYSTEM_LOCATIONS.get(cfg.name, [])]
+    return roots
+
+
+def find(cfg: DatasetConfig, data_dir: str | Path, present: Callable[[Path], bool],
+         download: Callable[[Path], None]) -> Path:
+    """The first folder where `present` holds; else download into <data_dir>/<name> when
+    allowed; else raise DataUnavailable naming the folders tried and the fix."""
+    target = Path(data_dir) / cfg.name
+    roots = candidate_roots(cfg, data_dir)
+    if cfg.download != "always":
+        for root in roots:
+            if present(root):
+                return root
+    reason = "dataset.download=never"
+    if cfg.download != "never":
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            download(target)
+            if present(target):
+                return target
+            reason = "the download left no usable files"
+        except Exception as error:  # offline, mirror down, permission: all say the same
+            detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            reason = f"download failed, no network? ({detail.rstrip(':')})"
+    raise DataUnavailable(missing_message(cfg.name, roots, reason))
+
+
+def missing_message(name: str, roots: Sequence[Path], reason: str) -> str:
+    package = SYSTEM_PACKAGES.get(name)
+    extra = f", or install the package `{package}`" if package else ""
+    return (f"dataset '{name}' not found (looked in {', '.join(str(r) for r in roots)}; "
+            f"{reason}); get it with `{prepare_command(name)}` on a machine with internet"
+            f"{extra}, or point dataset.root at a copy")
