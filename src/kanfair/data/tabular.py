@@ -1,13 +1,24 @@
-"""Tabular tasks. For now scikit-learn's bundled sets, which need no download."""
+"""Tabular tasks: scikit-learn's bundled sets, the paper's UCI sets, and any user table.
+
+The UCI, CSV and Titanic tasks use KANbeFair's preprocessing: string columns lower-cased,
+stripped of punctuation and label-encoded; other non-numeric columns dropped; NaN -> 0;
+StandardScaler fitted on all rows; targets label-encoded (classification); a fixed seeded
+random 80/20 split. UCI sets come through ucimlrepo and are stored as parquet under
+<data_dir>/<name>/ the first time, so later runs need no network.
+"""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import torch
 from sklearn import datasets as skdatasets
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import LabelEncoder, StandardScaler
 
 from kanfair.config import DatasetConfig
+from kanfair.data.sources import DataUnavailable, find
 
 BUNDLED = {
     "digits": skdatasets.load_digits,
@@ -15,19 +26,137 @@ BUNDLED = {
     "wine": skdatasets.load_wine,
     "iris": skdatasets.load_iris,
 }
+UCI_IDS = {
+    "abalone": 1, "income": 2, "mushroom": 73, "wine_quality": 186, "bank": 222, "rice": 545,
+    "bean": 602, "student": 697, "spam": 94, "card": 350, "telescope": 159, "dota": 367,
+    "darwin": 732, "toxicity": 728,
+}
+TITANIC_TARGET = "Survived"
+TITANIC_IDENTIFIERS = ("PassengerId", "Name")
 SPLIT_SEED = 0
 TEST_FRACTION = 0.2
+FEATURES_FILE, TARGETS_FILE = "features.parquet", "targets.parquet"
+
+
+def _as_task(name: str, kind: str, x: np.ndarray, y: np.ndarray, out_dim: int,
+             stratify: bool) -> "Task":
+    from kanfair.data import Task
+
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=TEST_FRACTION,
+                                              stratify=y if stratify else None,
+                                              random_state=SPLIT_SEED)
+    as_x = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+    if kind == "classification":
+        as_y = lambda a: torch.as_tensor(a, dtype=torch.int64)  # noqa: E731
+    else:
+        as_y = lambda a: torch.as_tensor(a, dtype=torch.float32).reshape(-1, 1)  # noqa: E731
+    return Task(name, kind, as_x(x_tr), as_y(y_tr), as_x(x_te), as_y(y_te), out_dim=out_dim)
 
 
 def load_bundled(cfg: DatasetConfig, data_dir: str) -> "Task":
     """Stratified 80/20 split with a fixed seed; features standardised with train statistics."""
-    from kanfair.data import Task
-
     x, y = BUNDLED[cfg.name](return_X_y=True)
     x_tr, x_te, y_tr, y_te = train_test_split(
         x, y, test_size=TEST_FRACTION, stratify=y, random_state=SPLIT_SEED)
     scaler = StandardScaler().fit(x_tr)
+    from kanfair.data import Task
+
     as_x = lambda a: torch.as_tensor(scaler.transform(a), dtype=torch.float32)  # noqa: E731
     as_y = lambda a: torch.as_tensor(a, dtype=torch.int64)  # noqa: E731
     return Task(cfg.name, "classification", as_x(x_tr), as_y(y_tr), as_x(x_te), as_y(y_te),
                 out_dim=int(np.max(y)) + 1)
+
+
+def encode_features(frame: pd.DataFrame) -> np.ndarray:
+    """The paper's feature preprocessing (see the module docstring)."""
+    columns = []
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_bool_dtype(column):
+            columns.append(column.astype(float))
+        elif pd.api.types.is_numeric_dtype(column):
+            columns.append(column.astype(float))
+        elif pd.api.types.is_string_dtype(column) or column.dtype == object:
+            # a missing string is the text "nan", as pandas < 3 (the paper's) made it
+            text = (column.fillna("nan").astype(str).str.lower()
+                    .str.replace(r"[^\w\s]", "", regex=True).str.strip())
+            columns.append(pd.Series(LabelEncoder().fit_transform(text), index=frame.index,
+                                     dtype=float))
+    if not columns:
+        raise ValueError("the table has no numeric or string feature columns")
+    values = pd.concat(columns, axis=1).fillna(0.0).to_numpy()
+    return StandardScaler().fit_transform(values)
+
+
+def table_task(name: str, features: pd.DataFrame, target: pd.Series, kind: str) -> "Task":
+    x = encode_features(features)
+    if kind == "classification":
+        labels = target.astype(str).str.strip().to_numpy()
+        y = LabelEncoder().fit_transform(labels)
+        return _as_task(name, kind, x, y, int(y.max()) + 1, stratify=False)
+    y = pd.to_numeric(target, errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    return _as_task(name, kind, x, y, 1, stratify=False)
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise DataUnavailable(f"table '{path}' does not exist; set dataset.path to a CSV or parquet file")
+    return pd.read_parquet(path) if path.suffix in (".parquet", ".pq") else pd.read_csv(path)
+
+
+def load_csv(cfg: DatasetConfig, data_dir: str) -> "Task":
+    """dataset=csv: any user table (dataset.path, dataset.target, dataset.task)."""
+    if not cfg.path or not cfg.target:
+        raise DataUnavailable("dataset=csv needs dataset.path=<CSV or parquet file> and "
+                              "dataset.target=<column>")
+    frame = read_table(cfg.path)
+    if cfg.target not in frame.columns:
+        raise DataUnavailable(f"column '{cfg.target}' is not in {cfg.path}; its columns are "
+                              f"{', '.join(map(str, frame.columns))}")
+    return table_task(Path(cfg.path).stem, frame.drop(columns=[cfg.target]), frame[cfg.target],
+                      cfg.task)
+
+
+def load_titanic(cfg: DatasetConfig, data_dir: str) -> "Task":
+    """Kaggle's Titanic train.csv (dataset.path, or <root>|<data_dir>/titanic/train.csv)."""
+    found: dict[str, Path] = {}
+
+    def present(root: Path) -> bool:
+        found["path"] = root / "train.csv"
+        return found["path"].exists()
+
+    def download(root: Path) -> None:
+        raise RuntimeError("Titanic is Kaggle's train.csv and has no open download; "
+                           "place it there or set dataset.path")
+
+    path = Path(cfg.path) if cfg.path else None
+    if path is None:
+        find(DatasetConfig(name="titanic", root=cfg.root, download="never"), data_dir, present, download)
+        path = found["path"]
+    frame = read_table(path)
+    features = frame.drop(columns=[c for c in (TITANIC_TARGET, *TITANIC_IDENTIFIERS) if c in frame])
+    return table_task("titanic", features, frame[TITANIC_TARGET], "classification")
+
+
+def fetch_uci(uci_id: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Features and targets of a UCI data set through ucimlrepo (needs the network)."""
+    from ucimlrepo import fetch_ucirepo
+
+    repo = fetch_ucirepo(id=uci_id)
+    return repo.data.features, repo.data.targets
+
+
+def load_uci(cfg: DatasetConfig, data_dir: str) -> "Task":
+    def present(root: Path) -> bool:
+        return (root / FEATURES_FILE).exists() and (root / TARGETS_FILE).exists()
+
+    def download(root: Path) -> None:
+        features, targets = fetch_uci(UCI_IDS[cfg.name])
+        features.to_parquet(root / FEATURES_FILE)
+        targets.to_parquet(root / TARGETS_FILE)
+
+    root = find(cfg, data_dir, present, download)
+    targets = pd.read_parquet(root / TARGETS_FILE)
+    return table_task(cfg.name, pd.read_parquet(root / FEATURES_FILE), targets.iloc[:, 0],
+                      "classification")
