@@ -5,7 +5,6 @@ device as tensors and are batched by shuffled index, so a step has no per-sample
 """
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -50,6 +49,7 @@ class FitResult:
     compiled: bool
     message: str = ""
     selected: dict[str, float] = field(default_factory=dict)  # history row of best_epoch
+    extra: dict = field(default_factory=dict)  # e.g. the continual-learning block
 
 
 def resolve_device(name: str) -> torch.device:
@@ -121,6 +121,42 @@ def _select(history: list[dict[str, float]], key: str, higher_is_better: bool) -
     return max(range(len(history)), key=lambda i: (sign * history[i][key], -i))
 
 
+def _train_epoch(trained: nn.Module, optimizer: torch.optim.Optimizer, criterion, x: torch.Tensor,
+                 y: torch.Tensor, cfg: TrainerConfig, generator: torch.Generator) -> tuple[float, str]:
+    """One pass over (x, y) in shuffled mini-batches: (mean loss, "" or why it diverged)."""
+    trained.train()
+    order = torch.randperm(len(x), generator=generator).to(x.device)
+    batches = order.split(cfg.batch_size)
+    if len(batches) >= STEP_BAR_MIN_STEPS:
+        batches = tqdm(batches, leave=False, unit="step", disable=None)
+    loss_sum = 0.0
+    for idx in batches:
+        xb, yb = x[idx], y[idx]
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            batch_loss = criterion(trained(xb), yb)
+            batch_loss.backward()
+            return batch_loss
+
+        loss = optimizer.step(closure) if cfg.optimizer == "lbfgs" else closure()
+        if not torch.isfinite(loss):
+            return loss_sum / len(x), f"non-finite loss ({float(loss.detach())})"
+        if cfg.optimizer != "lbfgs":
+            optimizer.step()
+        loss_sum += float(loss.detach()) * len(idx)
+    return loss_sum / len(x), ""
+
+
+def _setup(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int):
+    """Device, the (possibly compiled) model, one optimizer, the loss and the data-order RNG."""
+    device = resolve_device(cfg.device)
+    model = model.to(device)
+    trained, compiled = maybe_compile(model, cfg.compile)
+    optimizer = make_optimizer(cfg, [p for p in model.parameters() if p.requires_grad])
+    return device, trained, compiled, optimizer, loss_fn(task.kind), torch.Generator().manual_seed(seed)
+
+
 def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
         on_epoch: Optional[Callable[[dict[str, float]], None]] = None) -> FitResult:
     """Train `model` on `task` and select the reported epoch as the protocol says.
@@ -129,53 +165,27 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
     protocol=kanbefair: no validation split; report the best test metric over epochs.
     A non-finite loss stops the run with status "diverged" (the epochs done so far count).
     """
-    device = resolve_device(cfg.device)
+    device, trained, compiled, optimizer, criterion, generator = _setup(model, task, cfg, seed)
     splits = make_splits(task, cfg.protocol, cfg.val_fraction)
     to_dev = lambda t: None if t is None else t.to(device)  # noqa: E731
     x_tr, y_tr, x_val, y_val, x_te, y_te = map(to_dev, vars(splits).values())
-    model = model.to(device)
-    trained, compiled = maybe_compile(model, cfg.compile)
-    optimizer = make_optimizer(cfg, [p for p in model.parameters() if p.requires_grad])
-    criterion = loss_fn(task.kind)
-    generator = torch.Generator().manual_seed(seed)
     metric = "accuracy" if task.kind == "classification" else (
         "kanbefair_rmse" if cfg.protocol == "kanbefair" else "rmse")
 
     history: list[dict[str, float]] = []
     status, message = "ok", ""
     train_time = eval_time = 0.0
-    steps_per_epoch = math.ceil(len(x_tr) / cfg.batch_size)
     epochs = tqdm(range(1, cfg.epochs + 1), desc=f"{task.name}", unit="epoch", disable=None)
     for epoch in epochs:
-        trained.train()
         start = time.perf_counter()
-        order = torch.randperm(len(x_tr), generator=generator).to(device)
-        batches = order.split(cfg.batch_size)
-        if steps_per_epoch >= STEP_BAR_MIN_STEPS:
-            batches = tqdm(batches, leave=False, unit="step", disable=None)
-        loss_sum = 0.0
-        for idx in batches:
-            xb, yb = x_tr[idx], y_tr[idx]
-
-            def closure() -> torch.Tensor:
-                optimizer.zero_grad(set_to_none=True)
-                batch_loss = criterion(trained(xb), yb)
-                batch_loss.backward()
-                return batch_loss
-
-            loss = optimizer.step(closure) if cfg.optimizer == "lbfgs" else closure()
-            if not torch.isfinite(loss):
-                status, message = "diverged", f"non-finite loss ({float(loss.detach())}) in epoch {epoch}"
-                break
-            if cfg.optimizer != "lbfgs":
-                optimizer.step()
-            loss_sum += float(loss.detach()) * len(idx)
+        train_loss, problem = _train_epoch(trained, optimizer, criterion, x_tr, y_tr, cfg, generator)
         train_time += time.perf_counter() - start
-        if status != "ok":
+        if problem:
+            status, message = "diverged", f"{problem} in epoch {epoch}"
             break
 
         start = time.perf_counter()
-        row: dict[str, float] = {"epoch": epoch, "train_loss": loss_sum / len(x_tr)}
+        row: dict[str, float] = {"epoch": epoch, "train_loss": train_loss}
         for split, x, y in (("train", x_tr, y_tr), ("val", x_val, y_val), ("test", x_te, y_te)):
             if x is not None:
                 row.update({f"{split}_{k}": v for k, v in
@@ -195,3 +205,58 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
         n_train=len(x_tr), n_val=0 if x_val is None else len(x_val), n_test=len(x_te),
         compiled=compiled, message=message,
         selected={} if best is None else history[best])
+
+
+def fit_continual(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
+                  tasks: list[list[int]]) -> FitResult:
+    """Class-incremental learning: train on each task's classes in turn (trainer.epochs each,
+    one optimizer, one shared head) and after each task test every task seen so far.
+
+    Reports the T x T accuracy matrix (row t: after task t; null for tasks not yet seen),
+    the average final accuracy, and the
+    average backward transfer mean_{i<T-1}(acc[T-1][i] - acc[i][i])."""
+    if task.kind != "classification":
+        raise ValueError("continual learning needs a classification task")
+    device, trained, compiled, optimizer, criterion, generator = _setup(model, task, cfg, seed)
+
+    def of(x, y, classes):
+        keep = torch.isin(y, torch.tensor(classes))
+        return x[keep].to(device), y[keep].to(device)
+
+    test_sets = [of(task.x_test, task.y_test, classes) for classes in tasks]
+    history: list[dict[str, float]] = []
+    matrix: list[list[Optional[float]]] = []
+    status, message = "ok", ""
+    train_time = eval_time = 0.0
+    n_train = 0
+    for t, classes in enumerate(tqdm(tasks, desc=f"{task.name} tasks", unit="task", disable=None)):
+        x_tr, y_tr = of(task.x_train, task.y_train, classes)
+        n_train += len(x_tr)
+        for epoch in range(1, cfg.epochs + 1):
+            start = time.perf_counter()
+            train_loss, problem = _train_epoch(trained, optimizer, criterion, x_tr, y_tr, cfg, generator)
+            train_time += time.perf_counter() - start
+            if problem:
+                status, message = "diverged", f"{problem} in task {t}, epoch {epoch}"
+                break
+            history.append({"task": t, "epoch": epoch, "train_loss": train_loss})
+        if status != "ok":
+            break
+        start = time.perf_counter()
+        seen = [evaluate(trained, x, y, task.kind, cfg.eval_batch_size)["accuracy"]
+                for x, y in test_sets[:t + 1]]
+        matrix.append(seen + [None] * (len(tasks) - t - 1))  # tasks not yet seen: null
+        eval_time += time.perf_counter() - start
+        history[-1]["test_accuracy"] = sum(seen) / len(seen)
+
+    final = matrix[-1] if len(matrix) == len(tasks) else []
+    average = sum(final) / len(final) if final else None
+    transfer = (sum(final[i] - matrix[i][i] for i in range(len(tasks) - 1)) / (len(tasks) - 1)
+                if final and len(tasks) > 1 else None)
+    return FitResult(
+        status=status, metric="accuracy", history=history, best_epoch=None,
+        train_time_s=train_time, eval_time_s=eval_time, n_train=n_train, n_val=0,
+        n_test=sum(len(x) for x, _ in test_sets), compiled=compiled, message=message,
+        selected={} if average is None else {"test_accuracy": average},
+        extra={"continual": {"tasks": tasks, "accuracy_matrix": matrix,
+                             "average_accuracy": average, "backward_transfer": transfer}})

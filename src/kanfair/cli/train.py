@@ -23,7 +23,8 @@ from kanfair.cost import count
 from kanfair.data import Task, load_task
 from kanfair.models import build, count_params
 from kanfair.results import Record, config_hash, run_id_for, write_record
-from kanfair.trainer import FitResult, fit
+from kanfair.data import continual
+from kanfair.trainer import FitResult, fit, fit_continual
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[3] / "configs")
 
@@ -47,7 +48,7 @@ def make_record(conf: TrainConfig, resolved: dict[str, Any], task: Task, spec: d
         run_id=run_id_for(conf.model.name, conf.dataset.name, conf.seed, hash_),
         status=status or (result.status if result else "failed"),
         model=conf.model.name, dataset=conf.dataset.name, task=task.kind, metric=metric,
-        protocol=conf.trainer.protocol, seed=conf.seed, hidden=list(spec["hidden"]),
+        protocol="continual" if conf.dataset.continual.tasks else conf.trainer.protocol, seed=conf.seed, hidden=list(spec["hidden"]),
         params=params, params_kanbefair=count(spec, task.in_dim, task.out_dim, "kanbefair").params,
         flops=count(spec, task.in_dim, task.out_dim, conf.budget.convention).flops,
         flops_convention=conf.budget.convention, model_spec=spec,
@@ -67,12 +68,14 @@ def make_record(conf: TrainConfig, resolved: dict[str, Any], task: Task, spec: d
         config=resolved, config_hash=hash_,
         history=result.history if result else [],
         started_at=started_at, finished_at=_now(), kanfair_version=kanfair.__version__,
-        message=message or (result.message if result else ""))
+        message=message or (result.message if result else ""),
+        extra=result.extra if result else {})
 
 
 def summary_line(record: Record) -> str:
     value = "n/a" if record.test_metric is None else f"{record.test_metric:.6g}"
-    where = f"epoch {record.best_epoch}" if record.best_epoch else "no epoch"
+    where = (f"epoch {record.best_epoch}" if record.best_epoch
+             else "final" if record.protocol == "continual" else "no epoch")
     return (f"kanfair: {record.status} | {record.model} {record.hidden} on {record.dataset} | "
             f"params {record.params:,} | {record.flops_convention} FLOPs {record.flops:,.0f} | "
             f"test {record.metric} {value} "
@@ -89,13 +92,19 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None) -> Record:
     start = time.perf_counter()
     task = load_task(conf.dataset, conf.paths.data_dir)
     data_time = time.perf_counter() - start
+    tasks = conf.dataset.continual.tasks
+    if tasks:
+        task = continual.for_tasks(task, tasks)
     spec, matched = budgets.plan(conf.budget, conf.model, task.in_dim, task.out_dim)
     torch.manual_seed(conf.seed)
     model = build(spec, task.in_dim, task.out_dim)
     params = count_params(model)
     started = _now()
     try:
-        result = fit(model, task, conf.trainer, conf.seed)
+        if tasks:
+            result = fit_continual(model, task, conf.trainer, conf.seed, tasks)
+        else:
+            result = fit(model, task, conf.trainer, conf.seed)
     except Exception as error:
         failed = make_record(conf, resolved, task, spec, matched, params, None, started,
                              data_time, "failed", str(error))
