@@ -54,6 +54,11 @@ def task_names() -> list[str]:
     return sorted(_registry())
 
 
+def task_domains() -> dict[str, str]:
+    """Every task name with its domain (vision, tabular, symbolic, ...)."""
+    return {name: source.domain for name, source in _registry().items()}
+
+
 def load_task(cfg: DatasetConfig, data_dir: str = "data") -> Task:
     """Load the task that `cfg.name` names; unknown names raise with the closest ones."""
     sources = _registry()
