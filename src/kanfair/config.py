@@ -49,6 +49,7 @@ BUDGET_VARY = ("width", "grid", "width_grid")
 FLOP_CONVENTIONS = ("kanbefair", "ops", "macs")
 DOWNLOAD = ("auto", "never", "always")
 TASK_KINDS = ("classification", "regression")
+AUDIO_FEATURES = ("waveform", "mfcc", "melspec")
 
 
 @dataclass
@@ -130,7 +131,8 @@ class ContinualConfig:
 class DatasetConfig:
     """`root`: a folder holding the data set (else data_dir/<name>, then system locations);
     `download`: auto (when not found), never, or always. `path`, `target`, `task`: a user
-    table for dataset=csv."""
+    table for dataset=csv; `path`, `text_column`, `label_column`: dataset=text_csv;
+    `features`: audio input (waveform as the paper, or mfcc / melspec)."""
 
     name: str = MISSING
     root: Optional[str] = None
@@ -138,10 +140,14 @@ class DatasetConfig:
     path: Optional[str] = None
     target: Optional[str] = None
     task: str = "classification"
+    features: str = "waveform"
+    text_column: str = "text"
+    label_column: str = "label"
     continual: ContinualConfig = field(default_factory=ContinualConfig)
 
     def __post_init__(self) -> None:
         _check_choice(self.download, DOWNLOAD, "dataset.download")
+        _check_choice(self.features, AUDIO_FEATURES, "dataset.features")
         _check_choice(self.task, TASK_KINDS, "dataset.task")
         for classes in self.continual.tasks:
             _check(len(classes) > 0, "dataset.continual.tasks", "a task has no classes",

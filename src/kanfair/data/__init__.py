@@ -39,13 +39,14 @@ class TaskSource:
 
 
 def _registry() -> dict[str, TaskSource]:
-    from kanfair.data import symbolic, tabular, vision
+    from kanfair.data import audio, symbolic, tabular, vision
 
     sources = {name: TaskSource("vision", vision.load) for name in vision.VISION}
     sources.update({name: TaskSource("tabular", tabular.load_bundled) for name in tabular.BUNDLED})
     sources.update({name: TaskSource("tabular", tabular.load_uci) for name in tabular.UCI_IDS})
     sources["csv"] = TaskSource("tabular", tabular.load_csv)
     sources["titanic"] = TaskSource("tabular", tabular.load_titanic)
+    sources.update({name: TaskSource("audio", audio.load) for name in audio.AUDIO})
     sources.update({name: TaskSource("symbolic", symbolic.load) for name in symbolic.FORMULAS})
     return sources
 

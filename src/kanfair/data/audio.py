@@ -1,0 +1,129 @@
+"""Audio classification: Speech Commands (torchaudio's official splits) and UrbanSound8K.
+
+Files are read with soundfile. Features: `waveform` (the paper: mono, resampled to 1 kHz,
+cut or zero-padded to 1000 samples), or `mfcc` / `melspec` (torchaudio transforms on the
+16 kHz mono clip cut or padded to 1 s, flattened). Decoded features are cached as a .pt
+file under <data_dir>/<name>/.
+"""
+from __future__ import annotations
+
+import csv
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import soundfile
+import torch
+
+from kanfair.config import DatasetConfig
+from kanfair.data.sources import find
+
+PAPER_RATE, PAPER_SAMPLES = 1000, 1000
+FEATURE_RATE = 16000
+N_MELS = N_MFCC = 40
+URBANSOUND_TEST_FOLD = 10  # fixed split: folds 1-9 train, fold 10 test
+
+
+def read_mono(path: str | Path) -> tuple[torch.Tensor, int]:
+    data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    return torch.from_numpy(data.mean(axis=1)), rate
+
+
+def _fit_length(signal: torch.Tensor, length: int) -> torch.Tensor:
+    signal = signal[:length]
+    return torch.nn.functional.pad(signal, (0, length - len(signal)))
+
+
+def featurizer(kind: str) -> Callable[[torch.Tensor, int], torch.Tensor]:
+    """mono signal at its rate -> flat feature vector."""
+    import torchaudio
+
+    if kind == "waveform":
+        return lambda signal, rate: _fit_length(
+            torchaudio.functional.resample(signal, rate, PAPER_RATE), PAPER_SAMPLES)
+    transform = (torchaudio.transforms.MFCC(FEATURE_RATE, n_mfcc=N_MFCC, melkwargs={"n_mels": N_MELS})
+                 if kind == "mfcc"
+                 else torchaudio.transforms.MelSpectrogram(FEATURE_RATE, n_mels=N_MELS))
+
+    def features(signal: torch.Tensor, rate: int) -> torch.Tensor:
+        clip = _fit_length(torchaudio.functional.resample(signal, rate, FEATURE_RATE), FEATURE_RATE)
+        return transform(clip).flatten()
+    return features
+
+
+def _encode(files: list[Path], labels: list[str], classes: list[str], kind: str):
+    make = featurizer(kind)
+    index = {name: i for i, name in enumerate(classes)}
+    x = torch.stack([make(*read_mono(f)) for f in files]) if files else torch.zeros(0)
+    return x, torch.tensor([index[label] for label in labels], dtype=torch.int64)
+
+
+def _speech_commands(cfg: DatasetConfig, data_dir: str) -> dict:
+    from torchaudio.datasets import SPEECHCOMMANDS
+
+    opened = {}
+
+    def present(root: Path) -> bool:
+        try:
+            opened["train"] = SPEECHCOMMANDS(str(root), subset="training")
+            opened["test"] = SPEECHCOMMANDS(str(root), subset="testing")
+            return True
+        except (RuntimeError, FileNotFoundError, OSError):
+            return False
+
+    find(cfg, data_dir, present, lambda root: SPEECHCOMMANDS(str(root), download=True))
+    base = Path(opened["train"]._path)
+    classes = sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith("_"))
+    arrays = {}
+    for split in ("train", "test"):
+        files = [Path(p) for p in opened[split]._walker]
+        arrays[split] = _encode(files, [f.parent.name for f in files], classes, cfg.features)
+    return {"classes": classes, **arrays}
+
+
+def _urbansound8k(cfg: DatasetConfig, data_dir: str) -> dict:
+    """UrbanSound8K's own layout: metadata/UrbanSound8K.csv and audio/fold<k>/<file>."""
+    found = {}
+
+    def present(root: Path) -> bool:
+        for base in (root, root / "UrbanSound8K"):
+            if (base / "metadata" / "UrbanSound8K.csv").exists():
+                found["base"] = base
+                return True
+        return False
+
+    def no_download(root: Path) -> None:
+        raise RuntimeError("UrbanSound8K has no open download; place the unpacked folder there")
+
+    find(cfg, data_dir, present, no_download)
+    base = found["base"]
+    with open(base / "metadata" / "UrbanSound8K.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    classes = [name for _, name in sorted({(int(r["classID"]), r["class"]) for r in rows})]
+    arrays = {}
+    for split, in_split in (("train", lambda f: f != URBANSOUND_TEST_FOLD),
+                            ("test", lambda f: f == URBANSOUND_TEST_FOLD)):
+        chosen = [r for r in rows if in_split(int(r["fold"]))]
+        files = [base / "audio" / f"fold{r['fold']}" / r["slice_file_name"] for r in chosen]
+        arrays[split] = _encode(files, [r["class"] for r in chosen], classes, cfg.features)
+    return {"classes": classes, **arrays}
+
+
+AUDIO = {"speech_commands": _speech_commands, "urbansound8k": _urbansound8k}
+
+
+def load(cfg: DatasetConfig, data_dir: str) -> "Task":
+    from kanfair.data import Task
+
+    cache = Path(data_dir) / cfg.name / f"kanfair-cache-{cfg.features}.pt"
+    if cache.exists() and cfg.download != "always" and not cfg.root:
+        arrays = torch.load(cache, weights_only=True)
+    else:
+        arrays = AUDIO[cfg.name](cfg, data_dir)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=cache.parent, suffix=".tmp", delete=False) as handle:
+            torch.save(arrays, handle)
+        Path(handle.name).replace(cache)
+    (x_tr, y_tr), (x_te, y_te) = arrays["train"], arrays["test"]
+    return Task(cfg.name, "classification", x_tr, y_tr, x_te, y_te, out_dim=len(arrays["classes"]))
