@@ -7,21 +7,24 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 import hydra
 import torch
+from torch import nn
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 import kanfair
 from kanfair import budget as budgets
-from kanfair.config import TrainConfig, register_configs, validate
+from kanfair.config import TrainConfig, model_spec, register_configs, validate
 from kanfair.cli.errors import hydra_main_with_one_line_errors, one_line_errors
 from kanfair.cost import count
 from kanfair.data import Task, load_task
 from kanfair.models import build, count_params
+from kanfair.models.text import EmbeddingBagFront
 from kanfair.results import Record, config_hash, run_id_for, write_record
 from kanfair.data import continual
 from kanfair.trainer import FitResult, fit, fit_continual
@@ -33,9 +36,46 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def make_record(conf: TrainConfig, resolved: dict[str, Any], task: Task, spec: dict[str, Any],
-                matched: Optional[budgets.Match], params: int, result: Optional[FitResult],
-                started_at: str, data_time: float, status: str = "", message: str = "") -> Record:
+@dataclass
+class SizedModel:
+    """The model a run trains: concrete spec, budget match, the width it takes as input
+    and, for text, the EmbeddingBag in front of it (left out of params, FLOPs and budget)."""
+
+    spec: dict[str, Any]
+    matched: Optional[budgets.Match]
+    in_dim: int
+    embedding: Optional[dict[str, int]] = None
+
+    @classmethod
+    def for_task(cls, conf: TrainConfig, task: Task) -> "SizedModel":
+        spec, in_dim, embedding = model_spec(conf.model), task.in_dim, None
+        if task.vocab_size:
+            if not spec["hidden"]:
+                raise ValueError("a text task needs model.hidden: its first width is the "
+                                 "EmbeddingBag size, e.g. model.hidden=[64]")
+            in_dim = spec["hidden"][0]
+            spec = {**spec, "hidden": spec["hidden"][1:]}
+            embedding = {"vocab_size": task.vocab_size, "dim": in_dim,
+                         "params": task.vocab_size * in_dim}
+        spec, matched = budgets.plan(conf.budget, spec, in_dim, task.out_dim)
+        return cls(spec, matched, in_dim, embedding)
+
+    @property
+    def hidden(self) -> list[int]:
+        return ([self.in_dim] if self.embedding else []) + list(self.spec["hidden"])
+
+    def build(self, out_dim: int) -> tuple[nn.Module, int]:
+        """The model, and its parameter count without the embedding."""
+        body = build(self.spec, self.in_dim, out_dim)
+        if not self.embedding:
+            return body, count_params(body)
+        front = EmbeddingBagFront(self.embedding["vocab_size"], self.in_dim, body)
+        return front, count_params(body)
+
+
+def make_record(conf: TrainConfig, resolved: dict[str, Any], task: Task, sized: SizedModel,
+                params: int, result: Optional[FitResult], started_at: str, data_time: float,
+                status: str = "", message: str = "") -> Record:
     """The record of one run; `result` is None when the run failed before training ended."""
     hash_ = config_hash(resolved)
     sel = result.selected if result else {}
@@ -48,11 +88,12 @@ def make_record(conf: TrainConfig, resolved: dict[str, Any], task: Task, spec: d
         run_id=run_id_for(conf.model.name, conf.dataset.name, conf.seed, hash_),
         status=status or (result.status if result else "failed"),
         model=conf.model.name, dataset=conf.dataset.name, task=task.kind, metric=metric,
-        protocol="continual" if conf.dataset.continual.tasks else conf.trainer.protocol, seed=conf.seed, hidden=list(spec["hidden"]),
-        params=params, params_kanbefair=count(spec, task.in_dim, task.out_dim, "kanbefair").params,
-        flops=count(spec, task.in_dim, task.out_dim, conf.budget.convention).flops,
-        flops_convention=conf.budget.convention, model_spec=spec,
-        budget=matched.as_dict() if matched else None,
+        protocol="continual" if conf.dataset.continual.tasks else conf.trainer.protocol, seed=conf.seed, hidden=sized.hidden,
+        params=params,
+        params_kanbefair=count(sized.spec, sized.in_dim, task.out_dim, "kanbefair").params,
+        flops=count(sized.spec, sized.in_dim, task.out_dim, conf.budget.convention).flops,
+        flops_convention=conf.budget.convention, model_spec=sized.spec,
+        budget=sized.matched.as_dict() if sized.matched else None,
         test_metric=metric_of("test"),
         final_test=result.history[-1][f"test_{metric}"] if result and result.history else None,
         best_epoch=result.best_epoch if result else None,
@@ -69,7 +110,8 @@ def make_record(conf: TrainConfig, resolved: dict[str, Any], task: Task, spec: d
         history=result.history if result else [],
         started_at=started_at, finished_at=_now(), kanfair_version=kanfair.__version__,
         message=message or (result.message if result else ""),
-        extra=result.extra if result else {})
+        extra={**(result.extra if result else {}),
+               **({"embedding": sized.embedding} if sized.embedding else {})})
 
 
 def summary_line(record: Record) -> str:
@@ -95,10 +137,9 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None) -> Record:
     tasks = conf.dataset.continual.tasks
     if tasks:
         task = continual.for_tasks(task, tasks)
-    spec, matched = budgets.plan(conf.budget, conf.model, task.in_dim, task.out_dim)
+    sized = SizedModel.for_task(conf, task)
     torch.manual_seed(conf.seed)
-    model = build(spec, task.in_dim, task.out_dim)
-    params = count_params(model)
+    model, params = sized.build(task.out_dim)
     started = _now()
     try:
         if tasks:
@@ -106,11 +147,11 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None) -> Record:
         else:
             result = fit(model, task, conf.trainer, conf.seed)
     except Exception as error:
-        failed = make_record(conf, resolved, task, spec, matched, params, None, started,
-                             data_time, "failed", str(error))
+        failed = make_record(conf, resolved, task, sized, params, None, started, data_time,
+                             "failed", str(error))
         write_record(failed, conf.paths.results_dir, job_dir)
         raise
-    record = make_record(conf, resolved, task, spec, matched, params, result, started, data_time)
+    record = make_record(conf, resolved, task, sized, params, result, started, data_time)
     write_record(record, conf.paths.results_dir, job_dir)
     print(summary_line(record), flush=True)
     return record

@@ -21,6 +21,7 @@ class Task:
     x_test: torch.Tensor
     y_test: torch.Tensor
     out_dim: int
+    vocab_size: int = 0  # text: inputs are padded token ids for an EmbeddingBag front
 
     @property
     def in_dim(self) -> int:
@@ -39,7 +40,7 @@ class TaskSource:
 
 
 def _registry() -> dict[str, TaskSource]:
-    from kanfair.data import audio, symbolic, tabular, vision
+    from kanfair.data import audio, symbolic, tabular, text, vision
 
     sources = {name: TaskSource("vision", vision.load) for name in vision.VISION}
     sources.update({name: TaskSource("tabular", tabular.load_bundled) for name in tabular.BUNDLED})
@@ -47,6 +48,8 @@ def _registry() -> dict[str, TaskSource]:
     sources["csv"] = TaskSource("tabular", tabular.load_csv)
     sources["titanic"] = TaskSource("tabular", tabular.load_titanic)
     sources.update({name: TaskSource("audio", audio.load) for name in audio.AUDIO})
+    sources.update({name: TaskSource("text", text.load_hub) for name in text.HUB})
+    sources["text_csv"] = TaskSource("text", text.load_text_csv)
     sources.update({name: TaskSource("symbolic", symbolic.load) for name in symbolic.FORMULAS})
     return sources
 
