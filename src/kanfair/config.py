@@ -167,6 +167,7 @@ class TrainerConfig:
     device: str = "auto"
     threads: int = 0
     compile: bool = False
+    rerun: bool = False
 
     def __post_init__(self) -> None:
         _check_choice(self.optimizer, OPTIMIZERS, "trainer.optimizer")

@@ -65,9 +65,16 @@ class Record:
             raise ValueError(f"record status must be one of {STATUSES}, got '{self.status}'")
 
 
+NOT_HASHED = ("paths", "logger")  # where results go and who watches are not what was run
+NOT_HASHED_TRAINER = ("rerun",)
+
+
 def config_hash(config: dict[str, Any]) -> str:
-    """Hash of the resolved config without `paths` (where results go is not what was run)."""
-    relevant = {k: v for k, v in config.items() if k != "paths"}
+    """Hash of the resolved config without `paths`, `logger` and `trainer.rerun`."""
+    relevant = {k: v for k, v in config.items() if k not in NOT_HASHED}
+    if isinstance(relevant.get("trainer"), dict):
+        relevant["trainer"] = {k: v for k, v in relevant["trainer"].items()
+                               if k not in NOT_HASHED_TRAINER}
     blob = json.dumps(relevant, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -91,10 +98,23 @@ def atomic_write_json(path: Path, payload: dict[str, Any]) -> None:
         raise
 
 
+def record_path(results_dir: str | Path, run_id: str) -> Path:
+    return Path(results_dir) / "runs" / f"{run_id}.json"
+
+
+def finished_ok(results_dir: str | Path, run_id: str) -> bool:
+    """Whether the results store already holds an `ok` record of this run."""
+    path = record_path(results_dir, run_id)
+    try:
+        return json.loads(path.read_text()).get("status") == "ok"
+    except (OSError, ValueError):
+        return False
+
+
 def write_record(record: Record, results_dir: str | Path, job_dir: Optional[str | Path] = None) -> Path:
     """Store the record as `<results_dir>/runs/<run_id>.json` (and a copy in the job dir)."""
     payload = asdict(record)
-    path = Path(results_dir) / "runs" / f"{record.run_id}.json"
+    path = record_path(results_dir, record.run_id)
     atomic_write_json(path, payload)
     if job_dir is not None:
         atomic_write_json(Path(job_dir) / "result.json", payload)

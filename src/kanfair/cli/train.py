@@ -6,6 +6,7 @@ calls is a plain function usable from Python.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import hydra
 import torch
 from torch import nn
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 import kanfair
@@ -25,7 +27,7 @@ from kanfair.cost import count
 from kanfair.data import Task, load_task
 from kanfair.models import build, count_params
 from kanfair.models.text import EmbeddingBagFront
-from kanfair.results import Record, config_hash, run_id_for, write_record
+from kanfair.results import Record, config_hash, finished_ok, run_id_for, write_record
 from kanfair.data import continual
 from kanfair.trainer import FitResult, fit, fit_continual
 
@@ -125,12 +127,18 @@ def summary_line(record: Record) -> str:
             f"{record.run_id}")
 
 
-def run(cfg: DictConfig, job_dir: Optional[str] = None) -> Record:
-    """One run from a composed config; writes its record and returns it."""
+def run(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Optional[Record]:
+    """One run from a composed config; writes its record and returns it, or returns None
+    when the results store already has an ok record of the same config (resume)."""
     conf = validate(cfg)
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    if conf.trainer.threads:
-        torch.set_num_threads(conf.trainer.threads)
+    run_id = run_id_for(conf.model.name, conf.dataset.name, conf.seed, config_hash(resolved))
+    if not conf.trainer.rerun and finished_ok(conf.paths.results_dir, run_id):
+        print(f"kanfair: skipped {run_id}: an ok record exists (trainer.rerun=true runs it again)",
+              flush=True)
+        return None
+    if conf.trainer.threads or threads:
+        torch.set_num_threads(conf.trainer.threads or threads)
     start = time.perf_counter()
     task = load_task(conf.dataset, conf.paths.data_dir)
     data_time = time.perf_counter() - start
@@ -157,10 +165,22 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None) -> Record:
     return record
 
 
+def threads_per_job(hydra_conf: DictConfig) -> int:
+    """Torch threads for one job of a parallel sweep so that jobs x threads <= cores
+    (0: leave torch's default, e.g. for sequential jobs). trainer.threads overrides it."""
+    jobs = hydra_conf.launcher.get("n_jobs") if "launcher" in hydra_conf else None
+    if not jobs or hydra_conf.mode != RunMode.MULTIRUN:
+        return 0
+    cores = os.cpu_count() or 1
+    jobs = cores if jobs < 0 else min(jobs, cores)
+    return max(1, cores // jobs)
+
+
 @hydra.main(config_path=CONFIG_DIR, config_name="train", version_base="1.3")
 def _app(cfg: DictConfig) -> None:
     with one_line_errors():
-        run(cfg, job_dir=HydraConfig.get().runtime.output_dir)
+        hydra_conf = HydraConfig.get()
+        run(cfg, job_dir=hydra_conf.runtime.output_dir, threads=threads_per_job(hydra_conf))
 
 
 def main() -> None:

@@ -1,0 +1,70 @@
+"""Sweeps: resume by config hash, parallel jobs, and a sweep killed with SIGKILL."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import REPO, compose_config, run_train
+from kanfair.cli import train as train_cli
+
+SWEEP = ["-m", "hydra/launcher=joblib", "model=kan,mlp", "seed=0,1", "dataset=digits",
+         "trainer.epochs=2"]
+
+
+def records(results: Path) -> dict[str, dict]:
+    return {p.name: json.loads(p.read_text()) for p in (results / "runs").glob("*.json")}
+
+
+def test_parallel_sweep_resumes_and_restores_exactly_what_is_missing(tmp_path):
+    out = [*SWEEP, f"paths.results_dir={tmp_path}"]
+    assert run_train(*out).returncode == 0
+    first = records(tmp_path)
+    assert len(first) == 4 and {r["status"] for r in first.values()} == {"ok"}
+    stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*.json")}
+
+    again = run_train(*out)
+    assert again.returncode == 0 and again.stdout.count("kanfair: skipped") == 4
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*.json")} == stamps
+
+    lost = sorted(first)[0]
+    (tmp_path / "runs" / lost).unlink()
+    third = run_train(*out)
+    assert third.stdout.count("kanfair: skipped") == 3 and third.stdout.count("kanfair: ok") == 1
+    assert set(records(tmp_path)) == set(first) and records(tmp_path)[lost]["config_hash"] == \
+        first[lost]["config_hash"]
+
+
+def test_rerun_forces_a_run_under_the_same_hash(tmp_results):
+    args = ["model=mlp", "dataset=iris", "trainer.epochs=1", f"paths.results_dir={tmp_results}"]
+    first = train_cli.run(compose_config(*args))
+    assert train_cli.run(compose_config(*args)) is None
+    forced = train_cli.run(compose_config(*args, "trainer.rerun=true"))
+    assert forced is not None and forced.run_id == first.run_id
+
+
+def test_a_sweep_killed_midway_then_restarted_has_every_record_exactly_once(tmp_path):
+    out = ["-m", "model=mlp", "seed=0,1,2,3,4,5", "dataset=digits", "trainer.epochs=40",
+           f"paths.results_dir={tmp_path}"]
+    sweep = subprocess.Popen([sys.executable, str(REPO / "train.py"), *out], cwd=REPO,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    deadline = time.time() + 120
+    while len(records(tmp_path)) < 2 if (tmp_path / "runs").exists() else True:
+        assert time.time() < deadline and sweep.poll() is None, "the sweep ended before the kill"
+        time.sleep(0.05)
+    os.killpg(sweep.pid, signal.SIGKILL)
+    sweep.wait()
+    done_before = set(records(tmp_path))
+    assert 2 <= len(done_before) < 6
+
+    restart = run_train(*out)
+    assert restart.returncode == 0, restart.stderr
+    final = records(tmp_path)
+    assert len(final) == 6 and {r["status"] for r in final.values()} == {"ok"}
+    assert sorted(r["seed"] for r in final.values()) == [0, 1, 2, 3, 4, 5]
+    assert restart.stdout.count("kanfair: skipped") == len(done_before)
