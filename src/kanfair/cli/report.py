@@ -1,0 +1,31 @@
+"""`python scripts/report.py`: tables and Pareto plots from run records."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from kanfair.report import COST_COLUMNS, write_report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/report.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", default="results/runs", help="folder of run records (*.json)")
+    parser.add_argument("--out", default="results/report", help="where table.md, table.csv and plots go")
+    parser.add_argument("--by", choices=sorted(COST_COLUMNS), default="params",
+                        help="cost axis of the extra plot (params and flops are always drawn)")
+    parser.add_argument("--group", default="model",
+                        help="record column that splits model families further, e.g. shortcut")
+    parser.add_argument("--published", help="the paper's results table, for a side-by-side column")
+    args = parser.parse_args(argv)
+    try:
+        written = write_report(args.runs, args.out, args.by, args.group, args.published)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"kanfair: error: {error}", file=sys.stderr)
+        return 2
+    print(open(written[0]).read(), end="")
+    print(f"wrote {len(written)} files to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

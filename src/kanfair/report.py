@@ -1,0 +1,205 @@
+"""Comparison reports from run records: tables and Pareto plots.
+
+A configuration is a record's resolved config without its seed (and without where the
+results go); its seeds are aggregated as mean ± std of `test_metric`. The table shows,
+per dataset and model family, the family's best configuration; table.csv lists every
+configuration. The plots show every ok run against its cost (log x) and each family's
+Pareto frontier: the best metric reached at or below each cost, as the paper's envelopes.
+Runs that did not end ok are counted and listed, never dropped silently.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+
+HIGHER_IS_BETTER = {"accuracy": True, "rmse": False, "kanbefair_rmse": False}
+COST_COLUMNS = {"params": "params", "flops": "flops", "time": "time_per_epoch_s"}
+PAPER_NAMES = {"kan": "KAN", "mlp": "MLP"}
+
+
+def configuration_key(config: dict) -> str:
+    """A config's identity without its seed and without paths/logger/rerun."""
+    keep = {k: v for k, v in config.items() if k not in ("seed", "paths", "logger")}
+    keep["trainer"] = {k: v for k, v in keep.get("trainer", {}).items() if k != "rerun"}
+    return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def load_records(runs_dir: str | Path) -> pd.DataFrame:
+    """One row per record file."""
+    rows = []
+    for path in sorted(Path(runs_dir).glob("*.json")):
+        record = json.loads(path.read_text())
+        config = record.get("config", {})
+        model = config.get("model", {})
+        trainer = config.get("trainer", {})
+        rows.append({
+            "run_id": record["run_id"], "status": record["status"], "message": record.get("message", ""),
+            "dataset": record["dataset"], "model": record["model"], "metric": record["metric"],
+            "protocol": record["protocol"], "seed": record["seed"],
+            "hidden": "_".join(map(str, record["hidden"])),
+            "grid_size": record.get("model_spec", {}).get("grid_size"),
+            "spline_order": record.get("model_spec", {}).get("spline_order"),
+            "shortcut": record.get("model_spec", {}).get("shortcut"),
+            "activation": record.get("model_spec", {}).get("activation"),
+            "grid_range": "_".join(f"{float(v):.1f}" for v in model.get("grid_range", [])) or None,
+            "lr": trainer.get("lr"), "epochs": record["epochs"],
+            "test_metric": record["test_metric"], "params": record["params"],
+            "flops": record.get("flops"), "flops_convention": record.get("flops_convention"),
+            "time_per_epoch_s": record.get("time_per_epoch_s"),
+            "configuration": configuration_key(config),
+        })
+    if not rows:
+        raise FileNotFoundError(f"no run records (*.json) in {runs_dir}")
+    return pd.DataFrame(rows)
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean ± std over seeds of each configuration's ok runs."""
+    ok = runs[runs.status == "ok"]
+    keys = ["dataset", "model", "configuration"]
+    first = ok.groupby(keys, sort=False).first()
+    stats = ok.groupby(keys, sort=False)["test_metric"].agg(["mean", "std", "count"])
+    columns = ["metric", "protocol", "hidden", "grid_size", "spline_order", "shortcut", "activation",
+               "grid_range", "lr", "epochs", "params", "flops", "flops_convention"]
+    summary = first[columns].join(stats).join(
+        ok.groupby(keys, sort=False)["time_per_epoch_s"].mean())
+    return summary.rename(columns={"count": "seeds"}).reset_index()
+
+
+def best_per_family(summary: pd.DataFrame) -> pd.DataFrame:
+    """Each family's best configuration per dataset; `best` marks the dataset's best family."""
+    chosen = []
+    for _, group in summary.groupby("dataset", sort=True):
+        higher = HIGHER_IS_BETTER.get(group.metric.iloc[0], True)
+        order = group.sort_values("mean", ascending=not higher)
+        families = order.drop_duplicates("model")
+        families = families.assign(best=[True] + [False] * (len(families) - 1))
+        chosen.append(families)
+    return pd.concat(chosen).reset_index(drop=True)
+
+
+PAPER_DATASETS = {"wine": "wine_quality"}  # the paper's "Wine" is UCI 186
+
+
+def _published_key(dataset: str, model: str, hidden: str, lr: float, epochs: int, grid_size,
+                   spline_order, shortcut, grid_range, activation) -> tuple:
+    """What identifies a configuration across kanfair and the paper's table."""
+    if model == "KAN":
+        return (dataset, model, hidden, float(lr), int(epochs), int(grid_size), int(spline_order),
+                shortcut, grid_range)
+    return (dataset, model, hidden, float(lr), int(epochs), activation)
+
+
+def attach_published(summary: pd.DataFrame, published_csv: str | Path) -> pd.DataFrame:
+    """Add `paper`: the mean test metric the paper published for the same configuration
+    (dataset, model, hidden, G, K, shortcut, range, lr, epochs), from a table in
+    KANbeFair's results format."""
+    paper = pd.read_csv(published_csv, dtype={"hidden": str})
+    names = paper.dataset.str.lower().str.replace("-", "_")
+    paper["key"] = [
+        _published_key(PAPER_DATASETS.get(n, n), r.model, r.hidden, r.lr, r.epochs, r.grid_size,
+                       r.spline_order, r.shortcut, r.grid_range, r.activation)
+        for n, r in zip(names, paper.itertuples())]
+    published = paper.groupby("key")["test_metric"].mean().to_dict()
+    keys = [_published_key(r.dataset, PAPER_NAMES.get(r.model, r.model), r.hidden, r.lr, r.epochs,
+                           r.grid_size, r.spline_order, r.shortcut, r.grid_range, r.activation)
+            if r.model in PAPER_NAMES else None for r in summary.itertuples()]
+    return summary.assign(paper=[published.get(k) for k in keys])
+
+
+def _cell(mean: float, std: float, seeds: int) -> str:
+    if pd.isna(std) or seeds < 2:
+        return f"{mean:.4g}"
+    return f"{mean:.4g} ± {std:.2g}"
+
+
+def markdown_table(best: pd.DataFrame, runs: pd.DataFrame) -> str:
+    lines = ["| dataset | model | test metric (mean ± std) | seeds | hidden | grid | params | FLOPs | time/epoch (s) |"
+             + (" paper |" if "paper" in best else ""),
+             "|---|---|---|---|---|---|---|---|---|" + ("---|" if "paper" in best else "")]
+    for row in best.itertuples():
+        value = _cell(row.mean, row.std, row.seeds)
+        value = f"**{value}**" if row.best else value
+        grid = "" if pd.isna(row.grid_size) else f"G{int(row.grid_size)} K{int(row.spline_order)}"
+        flops = "" if pd.isna(row.flops) else f"{row.flops:,.0f} ({row.flops_convention})"
+        line = (f"| {row.dataset} | {row.model} | {row.metric} {value} | {row.seeds} | {row.hidden} | "
+                f"{grid} | {row.params:,} | {flops} | {row.time_per_epoch_s:.3g} |")
+        if "paper" in best:
+            line += " " + ("" if row.paper is None or pd.isna(row.paper) else f"{row.paper:.4g}") + " |"
+        lines.append(line)
+    lines.append("")
+    lines.append("Bold: the best family on the dataset. Each row is the family's best configuration "
+                 "(table.csv has them all).")
+    bad = runs[runs.status != "ok"]
+    lines.append("")
+    lines.append(f"Runs not ok: {len(bad)} of {len(runs)}.")
+    for row in bad.itertuples():
+        lines.append(f"- {row.run_id}: {row.status} ({row.message})")
+    return "\n".join(lines) + "\n"
+
+
+def comparison_table(runs_dir: str | Path) -> str:
+    """The markdown table of every record in runs_dir (what a finished sweep prints)."""
+    runs = load_records(runs_dir)
+    summary = summarise(runs)
+    return markdown_table(best_per_family(summary) if len(summary) else summary.assign(best=[]), runs)
+
+
+def pareto_plot(runs: pd.DataFrame, dataset: str, by: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    column = COST_COLUMNS[by]
+    data = runs[(runs.dataset == dataset) & (runs.status == "ok")].dropna(subset=[column, "test_metric"])
+    higher = HIGHER_IS_BETTER.get(data.metric.iloc[0], True) if len(data) else True
+    figure, axes = plt.subplots(figsize=(6.4, 4.4))
+    for model, group in data.groupby("model"):
+        group = group.sort_values(column)
+        points = axes.scatter(group[column], group.test_metric, s=14, alpha=0.45, label=model)
+        frontier = group.test_metric.cummax() if higher else group.test_metric.cummin()
+        axes.step(group[column], frontier, where="post", color=points.get_facecolor()[0], alpha=1.0)
+    axes.set_xscale("log")
+    convention = data.flops_convention.iloc[0] if by == "flops" and len(data) else ""
+    axes.set_xlabel({"params": "parameters", "flops": f"FLOPs per sample ({convention})",
+                     "time": "training time per epoch (s)"}[by])
+    axes.set_ylabel(f"test {data.metric.iloc[0] if len(data) else 'metric'}")
+    axes.set_title(f"{dataset}: every run, and each family's frontier")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
+                 group: str = "model", published: Optional[str | Path] = None) -> list[Path]:
+    """table.md, table.csv and per-dataset Pareto plots; returns the files written.
+    `group` splits the model families further by a record column (e.g. shortcut)."""
+    runs = load_records(runs_dir)
+    if group != "model":
+        if group not in runs:
+            raise ValueError(f"cannot group by '{group}'; choose one of {', '.join(runs.columns)}")
+        runs = runs.assign(model=runs.model + ":" + runs[group].astype(str))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarise(runs)
+    if published is not None:
+        summary = attach_published(summary, published)
+    written = [out / "table.md", out / "table.csv"]
+    written[0].write_text(markdown_table(best_per_family(summary) if len(summary)
+                                         else summary.assign(best=[]), runs))
+    summary.to_csv(written[1], index=False)
+    datasets = sorted(runs.dataset.unique())
+    for dataset in datasets:
+        folder = out if len(datasets) == 1 else out / dataset
+        folder.mkdir(parents=True, exist_ok=True)
+        for axis in dict.fromkeys(["params", "flops", by]):
+            path = folder / f"pareto_{axis}.png"
+            pareto_plot(runs, dataset, axis, path)
+            written.append(path)
+    return written

@@ -1,0 +1,99 @@
+"""Reports: aggregation over seeds, the best family, not-ok runs, plots, the paper's values."""
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kanfair import report
+from kanfair.cli import report as report_cli
+
+
+def write_run(runs: Path, run_id: str, model: str, seed: int, value, status: str = "ok",
+              hidden=(16,), params: int = 100, flops: float = 1000.0, dataset: str = "fmnist",
+              metric: str = "accuracy", grid: int = 5, lr: float = 1e-3) -> None:
+    config = {"model": {"name": model, "hidden": list(hidden), "grid_range": [-2.0, 2.0]},
+              "dataset": {"name": dataset}, "trainer": {"lr": lr, "epochs": 20}, "seed": seed,
+              "paths": {"results_dir": "x"}}
+    spec = {"name": model, "hidden": list(hidden)}
+    if model == "kan":
+        spec.update(grid_size=grid, spline_order=3, shortcut="silu")
+    else:
+        spec.update(activation="relu")
+    runs.mkdir(parents=True, exist_ok=True)
+    (runs / f"{run_id}.json").write_text(json.dumps({
+        "run_id": run_id, "status": status, "message": "nan loss" if status != "ok" else "",
+        "dataset": dataset, "model": model, "metric": metric, "protocol": "kanbefair", "seed": seed,
+        "hidden": list(hidden), "model_spec": spec, "epochs": 20, "test_metric": value,
+        "params": params, "flops": flops, "flops_convention": "kanbefair", "time_per_epoch_s": 0.5,
+        "config": config}))
+
+
+@pytest.fixture
+def runs(tmp_path) -> Path:
+    folder = tmp_path / "runs"
+    for seed, (kan, mlp) in enumerate([(80.0, 85.0), (82.0, 87.0)]):
+        write_run(folder, f"k{seed}", "kan", seed, kan, params=500, flops=9000)
+        write_run(folder, f"m{seed}", "mlp", seed, mlp, params=800, flops=1600)
+        write_run(folder, f"kbig{seed}", "kan", seed, 60.0 + seed, hidden=(32,), params=1000)
+    write_run(folder, "bad", "kan", 7, None, status="diverged")
+    return folder
+
+
+def test_table_has_one_row_per_family_with_mean_and_std_over_seeds(runs, tmp_path):
+    written = report.write_report(runs, tmp_path / "out")
+    assert {p.name for p in written} == {"table.md", "table.csv", "pareto_params.png", "pareto_flops.png"}
+    text = (tmp_path / "out" / "table.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| fmnist")]
+    assert len(rows) == 2
+    mlp_mean, mlp_std = statistics.mean([85.0, 87.0]), statistics.stdev([85.0, 87.0])
+    assert f"**{mlp_mean:.4g} ± {mlp_std:.2g}**" in rows[0] and "| mlp |" in rows[0]
+    assert "81 ± 1.4" in rows[1] and "| 16 |" in rows[1]  # kan's best configuration, not [32]
+    assert "Runs not ok: 1 of 7." in text and "- bad: diverged (nan loss)" in text
+    table = pd.read_csv(tmp_path / "out" / "table.csv")
+    assert len(table) == 3 and set(table.seeds) == {2}
+    assert all((tmp_path / "out" / name).stat().st_size > 10_000
+               for name in ("pareto_params.png", "pareto_flops.png"))
+
+
+def test_error_metrics_pick_the_lowest(tmp_path):
+    folder = tmp_path / "runs"
+    write_run(folder, "a", "kan", 0, 0.01, dataset="special_jv", metric="kanbefair_rmse")
+    write_run(folder, "b", "mlp", 0, 0.02, dataset="special_jv", metric="kanbefair_rmse")
+    best = report.best_per_family(report.summarise(report.load_records(folder)))
+    assert best.set_index("model").best.to_dict() == {"kan": True, "mlp": False}
+
+
+def test_several_datasets_get_a_folder_of_plots_each(runs, tmp_path):
+    write_run(runs, "other", "mlp", 0, 50.0, dataset="mnist")
+    report.write_report(runs, tmp_path / "out")
+    assert (tmp_path / "out" / "mnist" / "pareto_flops.png").exists()
+    assert (tmp_path / "out" / "fmnist" / "pareto_params.png").exists()
+
+
+def test_published_values_sit_beside_the_same_configuration(runs, tmp_path):
+    paper = tmp_path / "published.csv"
+    paper.write_text(
+        "timestamp,dataset,model,hidden,batch_norm,activation,batch_size,epochs,lr,seed,grid_size,"
+        "spline_order,shortcut,grid_range,train_metric,test_metric,num_parameters,flops,total_time_s,"
+        "time_per_epoch_s\n"
+        "t,FMNIST,KAN,16,False,gelu,128,20,0.001,1314,5,3,silu,-2.0_2.0,0,84.0,0,0,0,0\n"
+        "t,FMNIST,KAN,16,False,gelu,128,20,0.001,521,5,3,silu,-2.0_2.0,0,86.0,0,0,0,0\n"
+        "t,FMNIST,KAN,16,False,gelu,128,20,0.001,1314,5,3,zero,-2.0_2.0,0,10.0,0,0,0,0\n"
+        "t,FMNIST,MLP,16,False,relu,128,20,0.001,1314,,,,,0,99.0,0,0,0,0\n")
+    summary = report.attach_published(report.summarise(report.load_records(runs)), paper)
+    by_config = summary.set_index(["model", "hidden"]).paper.to_dict()
+    assert by_config[("kan", "16")] == 85.0  # mean of the two seeds; the zero-shortcut row differs
+    assert pd.isna(by_config[("kan", "32")]) and by_config[("mlp", "16")] == 99.0
+    assert report_cli.main(["--runs", str(runs), "--out", str(tmp_path / "o"), "--published", str(paper)]) == 0
+    assert "| paper |" in (tmp_path / "o" / "table.md").read_text()
+
+
+def test_group_splits_families_and_bad_input_is_one_line(runs, tmp_path, capsys):
+    assert report_cli.main(["--runs", str(runs), "--out", str(tmp_path / "g"), "--group", "hidden"]) == 0
+    assert "kan:32" in (tmp_path / "g" / "table.md").read_text()
+    assert report_cli.main(["--runs", str(tmp_path / "none"), "--out", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err.strip().startswith("kanfair: error: no run records")
