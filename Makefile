@@ -17,7 +17,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(PY) train.py
+	$(PY) train.py experiment=quickstart
 
 test: install
 	$(PY) -m pytest -q -m "not slow"
