@@ -50,6 +50,8 @@ FLOP_CONVENTIONS = ("kanbefair", "ops", "macs")
 DOWNLOAD = ("auto", "never", "always")
 TASK_KINDS = ("classification", "regression")
 AUDIO_FEATURES = ("waveform", "mfcc", "melspec")
+LOGGERS = ("none", "wandb")
+WANDB_MODES = ("offline", "online", "disabled")
 
 
 @dataclass
@@ -216,7 +218,17 @@ class BudgetConfig:
 
 @dataclass
 class LoggerConfig:
+    """name=none keeps records only; name=wandb also logs each run to Weights & Biases."""
+
     name: str = "none"
+    project: str = "kanfair"
+    entity: Optional[str] = None
+    mode: str = "offline"
+    tags: List[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        _check_choice(self.name, LOGGERS, "logger.name")
+        _check_choice(self.mode, WANDB_MODES, "logger.mode")
 
 
 @dataclass

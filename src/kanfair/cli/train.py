@@ -29,6 +29,7 @@ from kanfair.models import build, count_params
 from kanfair.models.text import EmbeddingBagFront
 from kanfair.results import Record, config_hash, finished_ok, run_id_for, write_record
 from kanfair.data import continual
+from kanfair.loggers import open_logger
 from kanfair.trainer import FitResult, fit, fit_continual
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[3] / "configs")
@@ -149,18 +150,21 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Opt
     torch.manual_seed(conf.seed)
     model, params = sized.build(task.out_dim)
     started = _now()
+    logger = open_logger(conf.logger, job_dir, run_id, resolved)
     try:
         if tasks:
             result = fit_continual(model, task, conf.trainer, conf.seed, tasks)
         else:
-            result = fit(model, task, conf.trainer, conf.seed)
+            result = fit(model, task, conf.trainer, conf.seed, on_epoch=logger.log_epoch)
     except Exception as error:
         failed = make_record(conf, resolved, task, sized, params, None, started, data_time,
                              "failed", str(error))
         write_record(failed, conf.paths.results_dir, job_dir)
+        logger.finish(failed)
         raise
     record = make_record(conf, resolved, task, sized, params, result, started, data_time)
     write_record(record, conf.paths.results_dir, job_dir)
+    logger.finish(record)
     print(summary_line(record), flush=True)
     return record
 
