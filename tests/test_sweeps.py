@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO, compose_config, run_train
 from kanfair.cli import train as train_cli
 
@@ -68,3 +70,11 @@ def test_a_sweep_killed_midway_then_restarted_has_every_record_exactly_once(tmp_
     assert len(final) == 6 and {r["status"] for r in final.values()} == {"ok"}
     assert sorted(r["seed"] for r in final.values()) == [0, 1, 2, 3, 4, 5]
     assert restart.stdout.count("kanfair: skipped") == len(done_before)
+
+
+@pytest.mark.slow
+def test_submitit_local_launcher_runs_the_jobs(tmp_path):
+    done = run_train("-m", "hydra/launcher=submitit_local", "model=mlp", "seed=0,1", "dataset=iris",
+                     "trainer.epochs=1", f"paths.results_dir={tmp_path}")
+    assert done.returncode == 0, done.stderr
+    assert len(records(tmp_path)) == 2
