@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from kanfair.config import model_spec
 from kanfair.cost import basis_ops, count, macs_by_fvcore

@@ -8,16 +8,15 @@ file under <data_dir>/<name>/.
 from __future__ import annotations
 
 import csv
-import tempfile
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import soundfile
 import torch
 
 from kanfair.config import DatasetConfig
-from kanfair.data.sources import find
+from kanfair.data.task import Task
+from kanfair.data.sources import cached, find
 
 PAPER_RATE, PAPER_SAMPLES = 1000, 1000
 FEATURE_RATE = 16000
@@ -113,17 +112,8 @@ def _urbansound8k(cfg: DatasetConfig, data_dir: str) -> dict:
 AUDIO = {"speech_commands": _speech_commands, "urbansound8k": _urbansound8k}
 
 
-def load(cfg: DatasetConfig, data_dir: str) -> "Task":
-    from kanfair.data import Task
-
-    cache = Path(data_dir) / cfg.name / f"kanfair-cache-{cfg.features}.pt"
-    if cache.exists() and cfg.download != "always" and not cfg.root:
-        arrays = torch.load(cache, weights_only=True)
-    else:
-        arrays = AUDIO[cfg.name](cfg, data_dir)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cache.parent, suffix=".tmp", delete=False) as handle:
-            torch.save(arrays, handle)
-        Path(handle.name).replace(cache)
+def load(cfg: DatasetConfig, data_dir: str) -> Task:
+    arrays = cached(cfg, data_dir, f"kanfair-cache-{cfg.features}.pt",
+                    lambda: AUDIO[cfg.name](cfg, data_dir))
     (x_tr, y_tr), (x_te, y_te) = arrays["train"], arrays["test"]
     return Task(cfg.name, "classification", x_tr, y_tr, x_te, y_te, out_dim=len(arrays["classes"]))

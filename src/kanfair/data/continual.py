@@ -5,7 +5,7 @@ import dataclasses
 
 import torch
 
-from kanfair.data import Task
+from kanfair.data.task import Task
 
 
 def for_tasks(task: Task, tasks: list[list[int]]) -> Task:

@@ -8,8 +8,11 @@ through the real library when `dataset.download` allows it (`auto`, the default,
 """
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
+
+import torch
 
 from kanfair.config import DatasetConfig
 
@@ -17,6 +20,7 @@ SYSTEM_LOCATIONS: dict[str, list[str]] = {
     "fmnist": ["/usr/share/datasets/fashion-mnist"],
 }
 SYSTEM_PACKAGES = {"fmnist": "dataset-fashion-mnist"}
+CACHE_VERSION = 1
 
 
 class DataUnavailable(RuntimeError):
@@ -65,3 +69,22 @@ def missing_message(name: str, roots: Sequence[Path], reason: str) -> str:
     return (f"dataset '{name}' not found (looked in {', '.join(str(r) for r in roots)}; "
             f"{reason}); get it with `{prepare_command(name)}` on a machine with internet"
             f"{extra}, or point dataset.root at a copy")
+
+
+def cached(cfg: DatasetConfig, data_dir: str | Path, file_name: str,
+           build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Decoded tensors from <data_dir>/<name>/<file_name>, or built now and stored there
+    atomically. A cache made from another dataset.root or by another format version, or
+    dataset.download=always, is rebuilt."""
+    cache = Path(data_dir) / cfg.name / file_name
+    source = str(cfg.root or "")
+    if cache.exists() and cfg.download != "always":
+        stored = torch.load(cache, weights_only=True)
+        if stored.get("version") == CACHE_VERSION and stored.get("source") == source:
+            return stored
+    arrays = {**build(), "version": CACHE_VERSION, "source": source}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=cache.parent, suffix=".tmp", delete=False) as handle:
+        torch.save(arrays, handle)
+    Path(handle.name).replace(cache)
+    return arrays

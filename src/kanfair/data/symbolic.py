@@ -15,6 +15,7 @@ import torch
 from scipy import special
 
 from kanfair.config import DatasetConfig
+from kanfair.data.task import Task
 
 N_TRAIN = N_TEST = 1000
 DATA_SEED = 0
@@ -54,9 +55,7 @@ FORMULAS = {
 }
 
 
-def load(cfg: DatasetConfig, data_dir: str) -> "Task":
-    from kanfair.data import Task
-
+def load(cfg: DatasetConfig, data_dir: str) -> Task:
     rng = np.random.default_rng(DATA_SEED)
     x_tr, y_tr = FORMULAS[cfg.name](rng, N_TRAIN)
     x_te, y_te = FORMULAS[cfg.name](rng, N_TEST)

@@ -18,6 +18,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder, StandardScaler
 
 from kanfair.config import DatasetConfig
+from kanfair.data.task import Task
 from kanfair.data.sources import DataUnavailable, find
 
 BUNDLED = {
@@ -39,9 +40,7 @@ FEATURES_FILE, TARGETS_FILE = "features.parquet", "targets.parquet"
 
 
 def _as_task(name: str, kind: str, x: np.ndarray, y: np.ndarray, out_dim: int,
-             stratify: bool) -> "Task":
-    from kanfair.data import Task
-
+             stratify: bool) -> Task:
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=TEST_FRACTION,
                                               stratify=y if stratify else None,
                                               random_state=SPLIT_SEED)
@@ -53,14 +52,12 @@ def _as_task(name: str, kind: str, x: np.ndarray, y: np.ndarray, out_dim: int,
     return Task(name, kind, as_x(x_tr), as_y(y_tr), as_x(x_te), as_y(y_te), out_dim=out_dim)
 
 
-def load_bundled(cfg: DatasetConfig, data_dir: str) -> "Task":
+def load_bundled(cfg: DatasetConfig, data_dir: str) -> Task:
     """Stratified 80/20 split with a fixed seed; features standardised with train statistics."""
     x, y = BUNDLED[cfg.name](return_X_y=True)
     x_tr, x_te, y_tr, y_te = train_test_split(
         x, y, test_size=TEST_FRACTION, stratify=y, random_state=SPLIT_SEED)
     scaler = StandardScaler().fit(x_tr)
-    from kanfair.data import Task
-
     as_x = lambda a: torch.as_tensor(scaler.transform(a), dtype=torch.float32)  # noqa: E731
     as_y = lambda a: torch.as_tensor(a, dtype=torch.int64)  # noqa: E731
     return Task(cfg.name, "classification", as_x(x_tr), as_y(y_tr), as_x(x_te), as_y(y_te),
@@ -88,7 +85,7 @@ def encode_features(frame: pd.DataFrame) -> np.ndarray:
     return StandardScaler().fit_transform(values)
 
 
-def table_task(name: str, features: pd.DataFrame, target: pd.Series, kind: str) -> "Task":
+def table_task(name: str, features: pd.DataFrame, target: pd.Series, kind: str) -> Task:
     x = encode_features(features)
     if kind == "classification":
         labels = target.astype(str).str.strip().to_numpy()
@@ -105,7 +102,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return pd.read_parquet(path) if path.suffix in (".parquet", ".pq") else pd.read_csv(path)
 
 
-def load_csv(cfg: DatasetConfig, data_dir: str) -> "Task":
+def load_csv(cfg: DatasetConfig, data_dir: str) -> Task:
     """dataset=csv: any user table (dataset.path, dataset.target, dataset.task)."""
     if not cfg.path or not cfg.target:
         raise DataUnavailable("dataset=csv needs dataset.path=<CSV or parquet file> and "
@@ -118,7 +115,7 @@ def load_csv(cfg: DatasetConfig, data_dir: str) -> "Task":
                       cfg.task)
 
 
-def load_titanic(cfg: DatasetConfig, data_dir: str) -> "Task":
+def load_titanic(cfg: DatasetConfig, data_dir: str) -> Task:
     """Kaggle's Titanic train.csv (dataset.path, or <root>|<data_dir>/titanic/train.csv)."""
     found: dict[str, Path] = {}
 
@@ -147,7 +144,7 @@ def fetch_uci(uci_id: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     return repo.data.features, repo.data.targets
 
 
-def load_uci(cfg: DatasetConfig, data_dir: str) -> "Task":
+def load_uci(cfg: DatasetConfig, data_dir: str) -> Task:
     def present(root: Path) -> bool:
         return (root / FEATURES_FILE).exists() and (root / TARGETS_FILE).exists()
 

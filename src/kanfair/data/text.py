@@ -17,6 +17,7 @@ import torch
 from sklearn.model_selection import train_test_split
 
 from kanfair.config import DatasetConfig
+from kanfair.data.task import Task
 from kanfair.data.sources import DataUnavailable, find
 from kanfair.data.tabular import read_table
 
@@ -56,10 +57,8 @@ def encode(documents: list[list[str]], vocab: dict[str, int], length: int) -> to
     return ids
 
 
-def text_task(name: str, train: pd.DataFrame, test: pd.DataFrame) -> "Task":
+def text_task(name: str, train: pd.DataFrame, test: pd.DataFrame) -> Task:
     """Tokenise, build the vocabulary on train, encode; labels label-encoded on train."""
-    from kanfair.data import Task
-
     train_docs = [basic_english(str(t)) for t in train["text"]]
     test_docs = [basic_english(str(t)) for t in test["text"]]
     vocab = build_vocab(train_docs)
@@ -86,7 +85,7 @@ def _fetch(name: str, root: Path) -> None:
         frame.to_parquet(root / file)
 
 
-def load_hub(cfg: DatasetConfig, data_dir: str) -> "Task":
+def load_hub(cfg: DatasetConfig, data_dir: str) -> Task:
     def present(root: Path) -> bool:
         return (root / "train.parquet").exists() and (root / "test.parquet").exists()
 
@@ -95,7 +94,7 @@ def load_hub(cfg: DatasetConfig, data_dir: str) -> "Task":
                      pd.read_parquet(root / "test.parquet"))
 
 
-def load_text_csv(cfg: DatasetConfig, data_dir: str) -> "Task":
+def load_text_csv(cfg: DatasetConfig, data_dir: str) -> Task:
     """dataset=text_csv: dataset.path (CSV/parquet), dataset.text_column, dataset.label_column;
     a seeded random 80/20 split."""
     if not cfg.path:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,11 @@ import numpy as np
 import torch
 
 from kanfair.config import DatasetConfig
-from kanfair.data.sources import find
+from kanfair.data.task import Task
+from kanfair.data.sources import cached, find
 
 SIDE = 28
 CACHE_NAME = "kanfair-cache.pt"
-CACHE_VERSION = 1
 
 
 IDX_FILES_AS_RESOURCES = ("MNIST", "FashionMNIST", "KMNIST")  # raw IDX names = resources
@@ -123,23 +122,6 @@ def _decode(spec: VisionSet, cfg: DatasetConfig, data_dir: str) -> dict[str, tor
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
 
-def cached_arrays(cfg: DatasetConfig, data_dir: str) -> dict[str, Any]:
-    """The decoded uint8 images, from the cache or decoded (and cached) now."""
-    spec = VISION[cfg.name]
-    cache = Path(data_dir) / cfg.name / CACHE_NAME
-    source = str(cfg.root or "")
-    if cache.exists() and cfg.download != "always":
-        arrays = torch.load(cache, weights_only=True)
-        if arrays.get("version") == CACHE_VERSION and arrays.get("source") == source:
-            return arrays
-    arrays = {**_decode(spec, cfg, data_dir), "version": CACHE_VERSION, "source": source}
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=cache.parent, suffix=".tmp", delete=False) as handle:
-        torch.save(arrays, handle)
-    Path(handle.name).replace(cache)
-    return arrays
-
-
 def normalise(images: torch.Tensor, spec: VisionSet) -> torch.Tensor:
     """uint8 (N, C, 28, 28) -> float32 (N, C·28·28), per-channel (x/255 - mean)/std."""
     mean = torch.tensor(spec.mean).view(1, -1, 1, 1)
@@ -147,10 +129,8 @@ def normalise(images: torch.Tensor, spec: VisionSet) -> torch.Tensor:
     return ((images.float() / 255 - mean) / std).flatten(1)
 
 
-def load(cfg: DatasetConfig, data_dir: str) -> "Task":
-    from kanfair.data import Task
-
+def load(cfg: DatasetConfig, data_dir: str) -> Task:
     spec = VISION[cfg.name]
-    arrays = cached_arrays(cfg, data_dir)
+    arrays = cached(cfg, data_dir, CACHE_NAME, lambda: _decode(spec, cfg, data_dir))
     return Task(cfg.name, "classification", normalise(arrays["x_train"], spec), arrays["y_train"],
                 normalise(arrays["x_test"], spec), arrays["y_test"], out_dim=spec.classes)
