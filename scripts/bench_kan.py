@@ -81,7 +81,7 @@ def saved_bytes(module: nn.Module, x: torch.Tensor) -> int:
 
 
 def step_fn(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
-    grad = torch.randn(x.shape[0], module(x).shape[1])
+    grad = torch.randn(x.shape[0], module(x).shape[1], device=x.device)
 
     def step() -> None:
         x.grad = None
@@ -100,23 +100,27 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (timed with synchronisation)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    x = (torch.rand(args.batch, args.d_in) * 2 - 1).requires_grad_()
-    ours = KANLinear(args.d_in, args.d_out, args.grid_size, args.spline_order)
+    device = torch.device(args.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    x = (torch.rand(args.batch, args.d_in, device=device) * 2 - 1).requires_grad_()
+    ours = KANLinear(args.d_in, args.d_out, args.grid_size, args.spline_order).to(device)
     variants: dict[str, nn.Module] = {
         "recursion baseline (efficient-kan algorithm)": RecursionKANLinear(
-            args.d_in, args.d_out, args.grid_size, args.spline_order),
+            args.d_in, args.d_out, args.grid_size, args.spline_order).to(device),
         "kanfair KANLinear": ours,
         "dense-matmul floor (basis given)": DenseFloor(ours, x),
-        "nn.Linear + GELU (MLP layer)": nn.Sequential(nn.Linear(args.d_in, args.d_out), nn.GELU()),
+        "nn.Linear + GELU (MLP layer)": nn.Sequential(nn.Linear(args.d_in, args.d_out),
+                                                      nn.GELU()).to(device),
     }
     if not args.no_compile:
         variants["kanfair KANLinear + torch.compile"] = torch.compile(
-            KANLinear(args.d_in, args.d_out, args.grid_size, args.spline_order))
+            KANLinear(args.d_in, args.d_out, args.grid_size, args.spline_order).to(device))
 
     steps = {name: step_fn(module, x) for name, module in variants.items()}
     for step in steps.values():  # warm-up (and compilation)
@@ -127,13 +131,17 @@ def main() -> None:
     for _ in range(args.rounds):
         random.shuffle(names)
         for name in names:
+            sync()
             start = time.perf_counter()
             steps[name]()
+            sync()
             times[name].append((time.perf_counter() - start) * 1e3)
 
     baseline = statistics.median(times[next(iter(variants))])
+    where = (torch.cuda.get_device_name(device) if device.type == "cuda"
+             else f"{torch.get_num_threads()} threads")
     print(f"KAN layer {args.d_in}->{args.d_out}, batch {args.batch}, G={args.grid_size}, "
-          f"K={args.spline_order}, float32, forward+backward, {torch.get_num_threads()} threads, "
+          f"K={args.spline_order}, float32, forward+backward, {where}, "
           f"{args.rounds} interleaved rounds (medians)")
     print(f"{'variant':46s} {'ms':>9s} {'ratio':>7s} {'speed-up':>9s} {'saved for backward':>19s}")
     for name, module in variants.items():

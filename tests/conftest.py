@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 
 from kanfair.cli.train import CONFIG_DIR
@@ -35,3 +36,9 @@ def only_record(results_dir: Path) -> dict:
 @pytest.fixture
 def tmp_results(tmp_path: Path) -> Path:
     return tmp_path / "results"
+
+
+@pytest.fixture(params=["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+def device(request) -> torch.device:
+    """The engine's tests run on every device present: CUDA where there is one."""
+    return torch.device(request.param)

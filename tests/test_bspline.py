@@ -41,14 +41,15 @@ GRID = list(itertools.product([0, 1, 2, 3, 5], [1, 3, 5, 10, 20, 50], [(-1.0, 1.
 
 
 @pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.float64, 1e-12)])
-def test_basis_equals_cox_de_boor_inside_on_knots_and_outside(dtype, tol):
+def test_basis_equals_cox_de_boor_inside_on_knots_and_outside(dtype, tol, device):
     worst = 0.0
     for order, grid_size, (low, high) in GRID:
         knots = knots_by_definition(grid_size, order, low, high, dtype)
-        x = probe_inputs(knots, 300, seed=grid_size * 10 + order)
-        expected = cox_de_boor(x, knots, order)
+        x = probe_inputs(knots, 300, seed=grid_size * 10 + order).to(device)
+        expected = cox_de_boor(x, knots.to(device), order)
         got = bspline_basis(x.reshape(-1, 1), grid_size, order, (low, high))[:, 0, :]
         assert got.shape == (len(x), grid_size + order) and got.dtype == dtype
+        assert got.device == x.device
         worst = max(worst, float((got - expected).abs().max()))
     assert worst <= tol
 
@@ -59,12 +60,12 @@ def test_make_knots_follows_the_definition():
                            knots_by_definition(grid_size, order, low, high, torch.float32))
 
 
-def test_partition_of_unity_inside_the_grid_and_zero_outside():
+def test_partition_of_unity_inside_the_grid_and_zero_outside(device):
     for order, grid_size, (low, high) in GRID:
-        x = torch.linspace(low, high, 997, dtype=torch.float64)[:-1].reshape(-1, 1)
+        x = torch.linspace(low, high, 997, dtype=torch.float64, device=device)[:-1].reshape(-1, 1)
         total = bspline_basis(x, grid_size, order, (low, high)).sum(-1)
         assert torch.allclose(total, torch.ones_like(total), atol=1e-12)
-        ends = make_knots(grid_size, order, (low, high), torch.float64)[[0, -1]]
+        ends = make_knots(grid_size, order, (low, high), torch.float64).to(device)[[0, -1]]
         far = torch.stack([ends[0] - 1.0, ends[1] + 1.0]).reshape(-1, 1)
         assert bspline_basis(far, grid_size, order, (low, high)).abs().max() == 0
         at_end = bspline_basis(ends[1].reshape(1, 1), grid_size, order, (low, high))
@@ -78,29 +79,29 @@ def test_leading_dimensions_are_kept():
     assert torch.equal(basis[1, 2], bspline_basis(x[1, 2], 5, 3))
 
 
-def test_per_input_grids_match_the_recursion_on_each_input():
-    ranges = torch.tensor([[-1.0, 1.0], [0.0, 3.0], [-4.0, -2.0]], dtype=torch.float64)
+def test_per_input_grids_match_the_recursion_on_each_input(device):
+    ranges = torch.tensor([[-1.0, 1.0], [0.0, 3.0], [-4.0, -2.0]], dtype=torch.float64, device=device)
     for order in (0, 1, 3):
         knots = make_knots(6, order, ranges, torch.float64)
         x = torch.stack([probe_inputs(knots[i], 200, seed=i)[:210] for i in range(3)], -1)
         got = bspline_basis(x, 6, order, ranges)
         for i in range(3):
             expected = cox_de_boor(x[:, i], knots_by_definition(6, order, *ranges[i].tolist(),
-                                                                torch.float64), order)
+                                                                torch.float64).to(device), order)
             assert (got[:, i] - expected).abs().max() <= 1e-12
 
 
 @pytest.mark.parametrize("order", [0, 1, 2, 3, 5])
-def test_basis_gradient_passes_gradcheck(order):
-    x = (torch.rand(6, 4, dtype=torch.float64) * 2.4 - 1.2).requires_grad_()
+def test_basis_gradient_passes_gradcheck(order, device):
+    x = (torch.rand(6, 4, dtype=torch.float64, device=device) * 2.4 - 1.2).requires_grad_()
     assert torch.autograd.gradcheck(lambda t: bspline_basis(t, 4, order), (x,))
 
 
 @pytest.mark.parametrize("order", [1, 2, 3, 5])
-def test_spline_linear_gradients_pass_gradcheck(order):
-    x = (torch.rand(5, 4, dtype=torch.float64) * 2.4 - 1.2).requires_grad_()
-    weight = torch.randn(3, 4, 4 + order, dtype=torch.float64, requires_grad=True)
-    knots = make_knots(4, order, (-1.0, 1.0), torch.float64)
+def test_spline_linear_gradients_pass_gradcheck(order, device):
+    x = (torch.rand(5, 4, dtype=torch.float64, device=device) * 2.4 - 1.2).requires_grad_()
+    weight = torch.randn(3, 4, 4 + order, dtype=torch.float64, device=device, requires_grad=True)
+    knots = make_knots(4, order, (-1.0, 1.0), torch.float64).to(device)
     assert torch.autograd.gradcheck(lambda a, w: spline_linear(a, w, knots, 4, order), (x, weight))
 
 

@@ -23,7 +23,8 @@ def kan_spec(hidden, grid_size=5, order=3, shortcut="silu", **extra):
 def per_edge(layer: KANLinear, x: torch.Tensor, low: float, high: float) -> torch.Tensor:
     """sum_i s_b·b(x_i) + s_s·sum_j c_ij·B_j(x_i) + bias, one edge at a time."""
     knots = knots_by_definition(layer.grid_size, layer.spline_order, low, high, x.dtype)
-    out = torch.zeros(x.shape[0], layer.out_features, dtype=x.dtype)
+    knots = knots.to(x.device)
+    out = torch.zeros(x.shape[0], layer.out_features, dtype=x.dtype, device=x.device)
     for o, i in itertools.product(range(layer.out_features), range(layer.in_features)):
         basis = cox_de_boor(x[:, i], knots, layer.spline_order)
         phi = layer.spline_scale[o, i] * (basis @ layer.coef[o, i])
@@ -35,22 +36,22 @@ def per_edge(layer: KANLinear, x: torch.Tensor, low: float, high: float) -> torc
 
 @pytest.mark.parametrize("shortcut, init", [("silu", "kanbefair"), ("identity", "efficient"),
                                             ("zero", "kanbefair")])
-def test_kan_layer_equals_direct_per_edge_evaluation(shortcut, init):
+def test_kan_layer_equals_direct_per_edge_evaluation(shortcut, init, device):
     torch.manual_seed(0)
     layer = KANLinear(4, 3, grid_size=6, spline_order=3, grid_range=(-2.0, 2.0),
-                      shortcut=shortcut, init=init)
+                      shortcut=shortcut, init=init).to(device)
     with torch.no_grad():  # make every parameter matter
         layer.coef.normal_()
         layer.spline_scale.uniform_(0.5, 1.5)
         layer.bias.normal_()
-    x = torch.rand(64, 4) * 6 - 3  # inside, on both extensions and outside the grid
+    x = torch.rand(64, 4, device=device) * 6 - 3  # inside, on both extensions and outside the grid
     assert torch.allclose(layer(x), per_edge(layer, x, -2.0, 2.0), atol=1e-5)
 
 
-def test_kan_layer_gradients_pass_gradcheck_for_input_and_every_weight():
+def test_kan_layer_gradients_pass_gradcheck_for_input_and_every_weight(device):
     torch.manual_seed(0)
-    layer = KANLinear(3, 2, grid_size=4, spline_order=3).double()
-    x = (torch.rand(5, 3, dtype=torch.float64) * 2.4 - 1.2).requires_grad_()
+    layer = KANLinear(3, 2, grid_size=4, spline_order=3).double().to(device)
+    x = (torch.rand(5, 3, dtype=torch.float64, device=device) * 2.4 - 1.2).requires_grad_()
     params = tuple(layer.parameters())
     names = [n for n, _ in layer.named_parameters()]
     assert names == ["coef", "spline_scale", "base_scale", "bias"]
@@ -118,7 +119,7 @@ def test_kanbefair_init_follows_pykan():
 
 
 def layer_basis(layer: KANLinear, x: torch.Tensor) -> torch.Tensor:
-    knots = knots_by_definition(layer.grid_size, layer.spline_order, -1.0, 1.0, x.dtype)
+    knots = knots_by_definition(layer.grid_size, layer.spline_order, -1.0, 1.0, x.dtype).to(x.device)
     return cox_de_boor(x, knots, layer.spline_order)
 
 
@@ -130,19 +131,19 @@ def test_efficient_init_uses_kaiming_uniform_scales():
         assert scale.abs().max() <= bound and scale.std() > bound / 3
 
 
-def test_grid_update_moves_each_grid_and_preserves_the_function():
+def test_grid_update_moves_each_grid_and_preserves_the_function(device):
     """Cubic splines reproduce cubic polynomials on any grid, so when every edge holds a
     cubic the least-squares refit onto the new grid must preserve the layer exactly."""
     torch.manual_seed(0)
-    layer = KANLinear(3, 2, grid_size=8, spline_order=3).double()
-    z = torch.linspace(-1, 1, 200, dtype=torch.float64)
+    layer = KANLinear(3, 2, grid_size=8, spline_order=3).double().to(device)
+    z = torch.linspace(-1, 1, 200, dtype=torch.float64, device=device)
     design = layer_basis(layer, z)
-    polys = torch.randn(2, 3, 4, dtype=torch.float64)  # a cubic per edge
+    polys = torch.randn(2, 3, 4, dtype=torch.float64, device=device)  # a cubic per edge
     targets = torch.einsum("oid,dp->oip", polys, torch.stack([z ** d for d in range(4)]))
     with torch.no_grad():
         layer.coef.copy_(torch.linalg.lstsq(design, targets.reshape(6, -1).t()).solution.t()
                          .reshape(2, 3, -1))
-    x = torch.rand(256, 3, dtype=torch.float64) * 1.2 - 0.6
+    x = torch.rand(256, 3, dtype=torch.float64, device=device) * 1.2 - 0.6
     before = layer(x)
     layer.update_grid(x)
     assert layer.knots.shape == (3, 8 + 2 * 3 + 1)

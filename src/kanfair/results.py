@@ -59,6 +59,7 @@ class Record:
     kanfair_version: str
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)  # host, device, threads, versions
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,25 @@ class SizedModel:
         return front, count_params(body)
 
 
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(device_name: str) -> dict[str, Any]:
+    """Where a run ran: its timings, and its last float digits, depend on this."""
+    on_cuda = device_name in ("auto", "cuda") and torch.cuda.is_available()
+    device = f"cuda: {torch.cuda.get_device_name()}" if on_cuda else f"cpu: {_cpu_name()}"
+    return {"host": platform.node(), "device": device,
+            "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version()}
+
+
 def make_record(conf: TrainConfig, resolved: dict[str, Any], task: Task, sized: SizedModel,
                 params: int, result: Optional[FitResult], started_at: str, data_time: float,
                 status: str = "", message: str = "") -> Record:
@@ -114,7 +134,8 @@ def make_record(conf: TrainConfig, resolved: dict[str, Any], task: Task, sized: 
         started_at=started_at, finished_at=_now(), kanfair_version=kanfair.__version__,
         message=message or (result.message if result else ""),
         extra={**(result.extra if result else {}),
-               **({"embedding": sized.embedding} if sized.embedding else {})})
+               **({"embedding": sized.embedding} if sized.embedding else {})},
+        environment=environment(conf.trainer.device))
 
 
 def summary_line(record: Record) -> str:

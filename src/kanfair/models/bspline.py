@@ -31,13 +31,14 @@ GridRange = Union[Sequence[float], torch.Tensor]
 def make_knots(grid_size: int, spline_order: int, grid_range: GridRange = (-1.0, 1.0),
                dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
     """Extended knot table: shape (G+2K+1,) for one range (a, b), or (n, G+2K+1) for a
-    tensor of per-input ranges of shape (n, 2). Computed in float64, then cast."""
+    tensor of per-input ranges of shape (n, 2), on the ranges' device unless `device` says
+    otherwise. Computed in float64, then cast."""
     ranges = torch.as_tensor(grid_range, dtype=torch.float64)
     low, high = ranges[..., 0:1], ranges[..., 1:2]
     step = (high - low) / grid_size
-    j = torch.arange(grid_size + 2 * spline_order + 1, dtype=torch.float64)
+    j = torch.arange(grid_size + 2 * spline_order + 1, dtype=torch.float64, device=ranges.device)
     knots = low + (j - spline_order) * step
-    return knots.to(dtype=dtype, device=device)
+    return knots.to(dtype=dtype, device=device or ranges.device)
 
 
 def _locate(x: torch.Tensor, knots: torch.Tensor, grid_size: int, spline_order: int):
