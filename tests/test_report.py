@@ -91,9 +91,9 @@ def test_published_values_sit_beside_the_same_configuration(runs, tmp_path):
     assert report_cli.main(["--runs", str(runs), "--out", str(tmp_path / "o"), "--published", str(paper)]) == 0
     text = (tmp_path / "o" / "table.md").read_text()
     assert "| paper |" in text
-    # kan [16]: 81 vs 85 -> -4 over one configuration; mlp [16]: 86 vs 99 -> -13
-    assert "| fmnist | kan | 1 | -4 | [-4, -4] | 81 | 85 |" in text
-    assert "| fmnist | mlp | 1 | -13 | [-13, -13] | 86 | 99 |" in text
+    # kan [16]: 81 vs 85 -> -4, ratio 81/85; mlp [16]: 86 vs 99 -> -13, ratio 86/99
+    assert "| fmnist | kan | 1 | -4 | [-4, -4] | 0.953 | 81 | 85 |" in text
+    assert "| fmnist | mlp | 1 | -13 | [-13, -13] | 0.869 | 86 | 99 |" in text
 
 
 def test_group_splits_families_and_bad_input_is_one_line(runs, tmp_path, capsys):
