@@ -122,8 +122,11 @@ def _select(history: list[dict[str, float]], key: str, higher_is_better: bool) -
 
 
 def _train_epoch(trained: nn.Module, optimizer: torch.optim.Optimizer, criterion, x: torch.Tensor,
-                 y: torch.Tensor, cfg: TrainerConfig, generator: torch.Generator) -> tuple[float, str]:
-    """One pass over (x, y) in shuffled mini-batches: (mean loss, "" or why it diverged)."""
+                 y: torch.Tensor, cfg: TrainerConfig, generator: torch.Generator
+                 ) -> tuple[float, str, float]:
+    """One pass over (x, y) in shuffled mini-batches: (mean loss, "" or why it diverged,
+    seconds spent)."""
+    start = time.perf_counter()
     trained.train()
     order = torch.randperm(len(x), generator=generator).to(x.device)
     batches = order.split(cfg.batch_size)
@@ -141,11 +144,12 @@ def _train_epoch(trained: nn.Module, optimizer: torch.optim.Optimizer, criterion
 
         loss = optimizer.step(closure) if cfg.optimizer == "lbfgs" else closure()
         if not torch.isfinite(loss):
-            return loss_sum / len(x), f"non-finite loss ({float(loss.detach())})"
+            return (loss_sum / len(x), f"non-finite loss ({float(loss.detach())})",
+                    time.perf_counter() - start)
         if cfg.optimizer != "lbfgs":
             optimizer.step()
         loss_sum += float(loss.detach()) * len(idx)
-    return loss_sum / len(x), ""
+    return loss_sum / len(x), "", time.perf_counter() - start
 
 
 def _setup(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int):
@@ -177,9 +181,9 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
     train_time = eval_time = 0.0
     epochs = tqdm(range(1, cfg.epochs + 1), desc=f"{task.name}", unit="epoch", disable=None)
     for epoch in epochs:
-        start = time.perf_counter()
-        train_loss, problem = _train_epoch(trained, optimizer, criterion, x_tr, y_tr, cfg, generator)
-        train_time += time.perf_counter() - start
+        train_loss, problem, seconds = _train_epoch(trained, optimizer, criterion, x_tr, y_tr, cfg,
+                                                    generator)
+        train_time += seconds
         if problem:
             status, message = "diverged", f"{problem} in epoch {epoch}"
             break
@@ -233,9 +237,9 @@ def fit_continual(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
         x_tr, y_tr = of(task.x_train, task.y_train, classes)
         n_train += len(x_tr)
         for epoch in range(1, cfg.epochs + 1):
-            start = time.perf_counter()
-            train_loss, problem = _train_epoch(trained, optimizer, criterion, x_tr, y_tr, cfg, generator)
-            train_time += time.perf_counter() - start
+            train_loss, problem, seconds = _train_epoch(trained, optimizer, criterion, x_tr, y_tr,
+                                                        cfg, generator)
+            train_time += seconds
             if problem:
                 status, message = "diverged", f"{problem} in task {t}, epoch {epoch}"
                 break
