@@ -40,3 +40,18 @@ def test_bad_input_exits_nonzero_with_one_line(tmp_path, override, named):
     assert lines[0].startswith("kanfair: error:") and named in lines[0]
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_record_says_where_it_ran(tmp_path):
+    import os
+    import platform
+
+    import torch
+
+    done = run_train("model=mlp", "dataset=digits", "trainer.epochs=1", "trainer.device=cpu",
+                     "trainer.threads=1", f"paths.results_dir={tmp_path}")
+    assert done.returncode == 0, done.stderr
+    where = only_record(tmp_path)["environment"]
+    assert where["device"].startswith("cpu: ") and where["threads"] == 1
+    assert where["torch"] == torch.__version__ and where["cpu_count"] == os.cpu_count()
+    assert where["host"] == platform.node() and where["python"] == platform.python_version()

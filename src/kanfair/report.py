@@ -127,8 +127,7 @@ def published_agreement(summary: pd.DataFrame) -> str:
         ratio = (group["mean"] / group["paper"]).median()
         lines.append(f"| {dataset} | {model} | {len(group)} | {diff.median():+.4g} | "
                      f"[{diff.min():+.4g}, {diff.max():+.4g}] | {ratio:.3g} | "
-                     f"{pick(group['mean']):.4g} | "
-                     f"{pick(group['paper']):.4g} |")
+                     f"{pick(group['mean']):.4g} | {pick(group['paper']):.4g} |")
     if both.empty:
         lines.append("| (no configuration in common) | | | | | | | |")
     return "\n".join(lines) + "\n"
