@@ -28,13 +28,15 @@ def cox_de_boor(x: torch.Tensor, knots: torch.Tensor, order: int) -> torch.Tenso
 
 
 def probe_inputs(knots: torch.Tensor, n: int, seed: int) -> torch.Tensor:
-    """Random points inside the extended grid, every knot exactly, and points outside."""
+    """Random points inside the extended grid, every knot exactly, and points outside, on
+    the knots' device (drawn on the CPU, so every device sees the same points)."""
+    device, knots = knots.device, knots.cpu()
     gen = torch.Generator().manual_seed(seed)
     span = knots[-1] - knots[0]
     inside = knots[0] + torch.rand(n, generator=gen, dtype=knots.dtype) * span
     outside = torch.tensor([-1e3, 1e3], dtype=knots.dtype)
     outside = torch.cat([outside, (knots[0] - 0.25 * span).reshape(1), (knots[-1] + 0.25 * span).reshape(1)])
-    return torch.cat([inside, knots, outside])
+    return torch.cat([inside, knots, outside]).to(device)
 
 
 GRID = list(itertools.product([0, 1, 2, 3, 5], [1, 3, 5, 10, 20, 50], [(-1.0, 1.0), (-4.0, 4.0)]))
@@ -122,3 +124,20 @@ def test_fused_placement_used_under_compile_equals_the_eager_one(order):
     eager, fused = (_Pieces(*_locate(x, knots, 5, order), 5, order, True, fused=f) for f in (False, True))
     assert torch.allclose(eager.dense(), fused.dense(), atol=1e-14)
     assert torch.allclose(eager.grad_input(grad_basis), fused.grad_input(grad_basis), atol=1e-12)
+
+
+@pytest.mark.parametrize("order", [0, 1, 3])
+def test_non_finite_inputs_give_nan_or_zeros_instead_of_an_index_error(order):
+    """A diverged layer feeds NaN to the next one: it must come out as NaN (K >= 1; K = 0 is
+    an indicator, zero for NaN as in the recursion) so the trainer sees a NaN loss, not an
+    IndexError. An infinite input lies outside the grid: zero basis."""
+    x = torch.tensor([float("nan"), 0.3, float("inf"), -float("inf")], dtype=torch.float64)
+    knots = make_knots(5, order, (-1.0, 1.0), torch.float64)
+    per_input = torch.tensor([[-1.0, 1.0]], dtype=torch.float64).expand(4, 2)
+    for basis in (bspline_basis(x.reshape(-1, 1), 5, order)[:, 0],
+                  bspline_basis(x.reshape(1, -1), 5, order, per_input)[0]):
+        assert bool(basis[0].isnan().any()) == (order > 0)
+        assert torch.allclose(basis[1], cox_de_boor(x[1:2], knots, order)[0], atol=1e-12)
+        assert torch.equal(basis[2:], torch.zeros_like(basis[2:]))
+    weight = torch.randn(2, 4, 5 + order, dtype=torch.float64)
+    assert bool(spline_linear(x.reshape(1, -1), weight, knots, 5, order).isnan().all()) == (order > 0)

@@ -53,7 +53,8 @@ def _locate(x: torch.Tensor, knots: torch.Tensor, grid_size: int, spline_order: 
     if spline_order > 0:
         cell = ((x - knots[..., 0]) * inv_h).floor()
         inside = (cell >= 0) & (cell < n_cells)
-        cell = cell.clamp_(0, n_cells - 1).long()
+        # a NaN input takes cell 0 and keeps u = NaN, so its basis is NaN as the recursion's
+        cell = cell.nan_to_num_(0.0).clamp_(0, n_cells - 1).long()
     else:
         if knots.dim() == 1:
             cell = torch.bucketize(x, knots, right=True) - 1
