@@ -53,8 +53,9 @@ def _locate(x: torch.Tensor, knots: torch.Tensor, grid_size: int, spline_order: 
     if spline_order > 0:
         cell = ((x - knots[..., 0]) * inv_h).floor()
         inside = (cell >= 0) & (cell < n_cells)
-        # a NaN input takes cell 0 and keeps u = NaN, so its basis is NaN as the recursion's
-        cell = cell.nan_to_num_(0.0).clamp_(0, n_cells - 1).long()
+        # an outside input takes cell 0, where `inside` zeroes its pieces; so does NaN (it
+        # compares false), but its u stays NaN, so its basis is NaN as the recursion's
+        cell = torch.where(inside, cell, 0.0).long()
     else:
         if knots.dim() == 1:
             cell = torch.bucketize(x, knots, right=True) - 1
