@@ -124,6 +124,10 @@ def test_fused_placement_used_under_compile_equals_the_eager_one(order):
     eager, fused = (_Pieces(*_locate(x, knots, 5, order), 5, order, True, fused=f) for f in (False, True))
     assert torch.allclose(eager.dense(), fused.dense(), atol=1e-14)
     assert torch.allclose(eager.grad_input(grad_basis), fused.grad_input(grad_basis), atol=1e-12)
+    # the (B, G+K, n) layout spline_linear uses under compile
+    assert torch.allclose(eager.dense().transpose(1, 2), fused.dense(-2), atol=1e-14)
+    assert torch.allclose(eager.grad_input(grad_basis),
+                          fused.grad_input(grad_basis.transpose(1, 2), -2), atol=1e-12)
 
 
 @pytest.mark.parametrize("order", [0, 1, 3])

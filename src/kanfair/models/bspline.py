@@ -147,25 +147,29 @@ class _Pieces:
         self.values = values if pieces is None else torch.stack(pieces, -1).mul_(weight)
         self.slopes = slopes and torch.stack(slopes, -1).mul_(weight)
 
-    def _select(self, pieces: list[torch.Tensor]) -> torch.Tensor:
-        piece_of = (torch.arange(self.n_basis, device=self.cell.device)
-                    - self.cell.unsqueeze(-1) + self.order)
+    def _select(self, pieces: list[torch.Tensor], basis_dim: int) -> torch.Tensor:
+        """Basis function j takes piece j - c + K; the basis axis is inserted at `basis_dim`."""
+        shape = [1] * (self.cell.dim() + 1)
+        shape[basis_dim] = self.n_basis
+        piece_of = (torch.arange(self.n_basis, device=self.cell.device).view(shape)
+                    - self.cell.unsqueeze(basis_dim) + self.order)
         out = torch.zeros((), dtype=pieces[0].dtype, device=pieces[0].device)
         for r, piece in enumerate(pieces):
-            out = torch.where(piece_of == r, piece.unsqueeze(-1), out)
+            out = torch.where(piece_of == r, piece.unsqueeze(basis_dim), out)
         return out
 
-    def dense(self) -> torch.Tensor:
-        """The basis (..., n, G+K)."""
+    def dense(self, basis_dim: int = -1) -> torch.Tensor:
+        """The basis, (..., n, G+K); with `basis_dim=-2` (compiled only) (..., G+K, n), the
+        layout in which Inductor's loops run along the contiguous inputs."""
         if self.fused:
-            return self._select(self.values)
+            return self._select(self.values, basis_dim)
         out = self.values.new_zeros(*self.values.shape[:-1], self.n_basis)
         return out.scatter_add_(-1, self.index, self.values)
 
-    def grad_input(self, grad_basis: torch.Tensor) -> torch.Tensor:
-        """d loss / dx from d loss / d basis (..., n, G+K)."""
+    def grad_input(self, grad_basis: torch.Tensor, basis_dim: int = -1) -> torch.Tensor:
+        """d loss / dx from d loss / d basis, in the layout `dense(basis_dim)` gives."""
         if self.fused:
-            per_input = (grad_basis * self._select(self.slopes)).sum(-1)
+            per_input = (grad_basis * self._select(self.slopes, basis_dim)).sum(basis_dim)
         else:
             per_input = (grad_basis.gather(-1, self.index) * self.slopes).sum(-1)
         return per_input * self.slope_scale
@@ -196,7 +200,8 @@ class _BasisFunction(torch.autograd.Function):
 class _SplineLinearFunction(torch.autograd.Function):
     """y = basis(x).flatten(1) @ weight.flatten(1).T without keeping the dense basis alive:
     it saves each input's cell, local coordinate and K+1 non-zero values and rebuilds the
-    dense basis and its derivative in backward."""
+    dense basis and its derivative in backward. Compiled, the basis is laid out (B, G+K, n)
+    and the weight permuted to match, so the fused loops run along the inputs."""
 
     @staticmethod
     def forward(ctx, x, weight, knots, grid_size, spline_order):
@@ -207,7 +212,8 @@ class _SplineLinearFunction(torch.autograd.Function):
         # compiled: the recomputation fuses into backward's loops
         ctx.save_for_backward(weight, *located, *([] if ctx.fused else [pieces.values]))
         ctx.grid = (grid_size, spline_order)
-        return pieces.dense().flatten(1) @ weight.flatten(1).t()
+        basis_dim = -2 if ctx.fused else -1
+        return pieces.dense(basis_dim).flatten(1) @ _as_matrix(weight, basis_dim).t()
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -216,14 +222,28 @@ class _SplineLinearFunction(torch.autograd.Function):
         need_x, need_w = ctx.needs_input_grad[:2]
         pieces = _Pieces(cell, u, inside, inv_h, grid_size, spline_order, need_x, ctx.fused,
                          values[0] if values else None)
+        basis_dim = -2 if ctx.fused else -1
         grad_x = grad_w = None
         if need_w:
-            basis = pieces.dense()
-            grad_w = (grad_out.t() @ basis.flatten(1)).view_as(weight)
+            grad_w = grad_out.t() @ pieces.dense(basis_dim).flatten(1)
+            grad_w = grad_w.view(weight.shape[0], *_layout(weight.shape[1:], basis_dim))
+            grad_w = grad_w if basis_dim == -1 else grad_w.transpose(1, 2)
         if need_x:
-            grad_basis = (grad_out @ weight.flatten(1)).view(*cell.shape, grid_size + spline_order)
-            grad_x = pieces.grad_input(grad_basis)
+            grad_basis = grad_out @ _as_matrix(weight, basis_dim)
+            grad_basis = grad_basis.view(cell.shape[0], *_layout(weight.shape[1:], basis_dim))
+            grad_x = pieces.grad_input(grad_basis, basis_dim)
         return grad_x, grad_w, None, None, None
+
+
+def _layout(inputs_by_basis: torch.Size, basis_dim: int) -> tuple[int, int]:
+    """(n, G+K) for basis_dim -1, (G+K, n) for -2."""
+    n, n_basis = inputs_by_basis
+    return (n, n_basis) if basis_dim == -1 else (n_basis, n)
+
+
+def _as_matrix(weight: torch.Tensor, basis_dim: int) -> torch.Tensor:
+    """weight (out, n, G+K) as the (out, features) matrix matching the basis layout."""
+    return (weight if basis_dim == -1 else weight.transpose(1, 2)).flatten(1)
 
 
 def bspline_basis(x: torch.Tensor, grid_size: int, spline_order: int,
