@@ -212,8 +212,8 @@ class _SplineLinearFunction(torch.autograd.Function):
         # compiled: the recomputation fuses into backward's loops
         ctx.save_for_backward(weight, *located, *([] if ctx.fused else [pieces.values]))
         ctx.grid = (grid_size, spline_order)
-        basis_dim = -2 if ctx.fused else -1
-        return pieces.dense(basis_dim).flatten(1) @ _as_matrix(weight, basis_dim).t()
+        ctx.basis_dim = -2 if ctx.fused else -1
+        return pieces.dense(ctx.basis_dim).flatten(1) @ _as_matrix(weight, ctx.basis_dim).t()
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -222,15 +222,13 @@ class _SplineLinearFunction(torch.autograd.Function):
         need_x, need_w = ctx.needs_input_grad[:2]
         pieces = _Pieces(cell, u, inside, inv_h, grid_size, spline_order, need_x, ctx.fused,
                          values[0] if values else None)
-        basis_dim = -2 if ctx.fused else -1
+        basis_dim, layout = ctx.basis_dim, _layout(weight.shape[1:], ctx.basis_dim)
         grad_x = grad_w = None
         if need_w:
-            grad_w = grad_out.t() @ pieces.dense(basis_dim).flatten(1)
-            grad_w = grad_w.view(weight.shape[0], *_layout(weight.shape[1:], basis_dim))
+            grad_w = (grad_out.t() @ pieces.dense(basis_dim).flatten(1)).view(-1, *layout)
             grad_w = grad_w if basis_dim == -1 else grad_w.transpose(1, 2)
         if need_x:
-            grad_basis = grad_out @ _as_matrix(weight, basis_dim)
-            grad_basis = grad_basis.view(cell.shape[0], *_layout(weight.shape[1:], basis_dim))
+            grad_basis = (grad_out @ _as_matrix(weight, basis_dim)).view(-1, *layout)
             grad_x = pieces.grad_input(grad_basis, basis_dim)
         return grad_x, grad_w, None, None, None
 
