@@ -112,8 +112,8 @@ class _Pieces:
 
     Two placements of the same numbers: eager PyTorch scatters the stacked pieces into
     the dense basis through per-cell index tables (fewest passes over memory); under
-    torch.compile each basis function j selects piece j - c + K, a pointwise expression
-    that Inductor fuses with the de Boor arithmetic into one loop."""
+    torch.compile the pieces and the cell are stacked into one tensor, computed once per
+    input, and each basis function j selects piece j - c + K, a pointwise loop."""
 
     def __init__(self, cell: torch.Tensor, u: torch.Tensor, inside: torch.Tensor,
                  inv_h: torch.Tensor, grid_size: int, spline_order: int, derivative: bool,
@@ -137,9 +137,12 @@ class _Pieces:
             slopes = [padded[r] - padded[r + 1] for r in range(spline_order + 1)]
             self.slope_scale = inv_h * spline_order  # pieces carry 1/K!; slopes need 1/(K-1)!
         if self.fused:
+            # stacked, Inductor stores each input's pieces once; left inline, it recomputed
+            # them for every basis function (the placement loop was ~3x slower)
             norm = 1.0 / math.factorial(spline_order)
-            self.values = [p * norm for p in pieces]
-            self.slopes = slopes and [p * norm for p in slopes]
+            rows = [p * norm for p in [*pieces, *(slopes or [])]]
+            *rows, self.cell = torch.stack([*rows, cell.to(u.dtype)]).unbind(0)
+            self.values, self.slopes = rows[:spline_order + 1], slopes and rows[spline_order + 1:]
             return
         index_table, weight_table = _cell_tables(grid_size, spline_order, u.dtype, u.device)
         self.index = _lookup(index_table, cell)
@@ -151,8 +154,8 @@ class _Pieces:
         """Basis function j takes piece j - c + K; the basis axis is inserted at `basis_dim`."""
         shape = [1] * (self.cell.dim() + 1)
         shape[basis_dim] = self.n_basis
-        piece_of = (torch.arange(self.n_basis, device=self.cell.device).view(shape)
-                    - self.cell.unsqueeze(basis_dim) + self.order)
+        piece_of = (torch.arange(self.n_basis, device=self.cell.device, dtype=self.cell.dtype)
+                    .view(shape) - self.cell.unsqueeze(basis_dim) + self.order)
         out = torch.zeros((), dtype=pieces[0].dtype, device=pieces[0].device)
         for r, piece in enumerate(pieces):
             out = torch.where(piece_of == r, piece.unsqueeze(basis_dim), out)
