@@ -145,3 +145,24 @@ def test_non_finite_inputs_give_nan_or_zeros_instead_of_an_index_error(order):
         assert torch.equal(basis[2:], torch.zeros_like(basis[2:]))
     weight = torch.randn(2, 4, 5 + order, dtype=torch.float64)
     assert bool(spline_linear(x.reshape(1, -1), weight, knots, 5, order).isnan().all()) == (order > 0)
+
+
+def test_basis_stays_exact_where_float32_matmuls_may_run_in_tf32_or_bf16(device):
+    """Eager evaluates the pieces with a small matmul; 'medium' precision lets float32
+    matmuls run in TF32 (CUDA) or bf16 (CPUs with bf16 units), about 1e-3 off."""
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("medium")
+    try:
+        for order, grid_size in [(3, 5), (5, 20)]:
+            knots = knots_by_definition(grid_size, order, -1.0, 1.0, torch.float64)
+            x64 = probe_inputs(knots, 300, seed=order).to(device).reshape(-1, 1).requires_grad_()
+            x32 = x64.detach().float().requires_grad_()
+            mix = torch.rand(grid_size + order, dtype=torch.float64, device=device)
+            for x in (x64, x32):
+                (bspline_basis(x, grid_size, order)[:, 0, :] * mix.to(x.dtype)).sum().backward()
+            expected = cox_de_boor(x64.detach()[:, 0], knots.to(device), order)
+            basis32 = bspline_basis(x32.detach(), grid_size, order)[:, 0, :]
+            assert (basis32.double() - expected).abs().max() <= 1e-5
+            assert torch.allclose(x32.grad.double(), x64.grad, atol=1e-4)
+    finally:
+        torch.set_float32_matmul_precision(previous)

@@ -7,23 +7,28 @@ outside [t_0, t_{G+2K}).
 
 Why it is fast: on a uniform grid every B_j is a translate of one cardinal B-spline, so
 for an input in cell c (t_c <= x < t_{c+1}) with local coordinate u in [0, 1) only
-B_{c-K}..B_c are non-zero, and their values are the K+1 uniform-B-spline pieces of u.
-Those come from the de Boor triangle on (batch, inputs)-shaped tensors, O(K^2) elementwise
-ops, instead of the Cox-de Boor recursion over every basis function (O(K·(G+2K))).
-The cell is found by comparing x with the knot table itself (bucketize), so inputs
-exactly on a knot land in the same cell as under the recursion's `t_j <= x < t_{j+1}`.
+B_{c-K}..B_c are non-zero, and their values are the K+1 uniform-B-spline pieces of u:
+fixed polynomials of degree K. Eager PyTorch evaluates them as the powers of u times a
+(K+1) x (K+1) coefficient matrix (derived once by running the de Boor triangle on
+polynomials); under torch.compile the de Boor triangle itself runs in one fused loop.
+Either way O(K^2) work per input, instead of the Cox-de Boor recursion over every basis
+function (O(K·(G+2K))). The cell is floor((x - t_0)/h); for K = 0, where the basis jumps at
+every knot, it comes from comparisons with the knot table, so that inputs exactly on a
+knot land in the same cell as under the recursion's `t_j <= x < t_{j+1}`.
 
 The autograd Functions never keep the dense basis alive between forward and backward:
 the basis Function saves x; the fused spline-linear Function saves each input's cell,
 local coordinate and K+1 non-zero values (not the G+K dense ones), and backward rebuilds
-the dense basis and the derivative, dB_j/dx = (N_{K-1}(s-j) - N_{K-1}(s-j-1))/h.
+the dense basis and its derivative in x.
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Sequence, Union
 
 import torch
+from numpy.polynomial import Polynomial
 
 GridRange = Union[Sequence[float], torch.Tensor]
 
@@ -98,57 +103,108 @@ def _de_boor_step(u: torch.Tensor, v: torch.Tensor, previous: list[torch.Tensor]
 def _cell_tables(grid_size: int, spline_order: int, dtype: torch.dtype,
                  device) -> tuple[torch.Tensor, torch.Tensor]:
     """Per cell c: the basis indices c-K..c clamped into range, and 1/K! where they exist
-    (0 where they do not), the normalisation the unnormalised de Boor steps leave out."""
+    (0 where they do not), the normalisation the integer piece polynomials leave out. The
+    weight table has one more row, of zeros, for inputs outside the grid."""
     n_basis = grid_size + spline_order
     index = (torch.arange(grid_size + 2 * spline_order, device=device).unsqueeze(-1)
              + torch.arange(-spline_order, 1, device=device))
     weight = ((index >= 0) & (index < n_basis)).to(dtype) / math.factorial(spline_order)
-    return index.clamp(0, n_basis - 1), weight
+    return index.clamp(0, n_basis - 1), torch.cat([weight, weight.new_zeros(1, spline_order + 1)])
+
+
+@functools.lru_cache(maxsize=None)
+def _piece_coefficients(spline_order: int) -> tuple[tuple[float, ...], ...]:
+    """Rows d = 0..K: the coefficient of u^d in K!·piece r, r = 0..K (small integers), from
+    the same de Boor steps run on polynomials in u."""
+    u = Polynomial([0.0, 1.0])
+    pieces = [Polynomial([1.0])]
+    for k in range(1, spline_order + 1):
+        pieces = _de_boor_step(u, 1 - u, pieces, k)
+    coefficients = [piece.coef.tolist() + [0.0] * (spline_order + 1 - len(piece.coef))
+                    for piece in pieces]
+    return tuple(zip(*coefficients))
+
+
+def _piece_polynomials(spline_order: int, dtype: torch.dtype,
+                       device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The coefficient matrices of K!·pieces and of their derivatives in u, (K+1, K+1) and
+    (K, K+1). Made per call (a few numbers): cached tensors would leak between jit traces."""
+    values = torch.tensor(_piece_coefficients(spline_order), dtype=dtype, device=device)
+    powers = torch.arange(1, spline_order + 1, dtype=dtype, device=device).unsqueeze(-1)
+    return values, values[1:] * powers
+
+
+def _powers(u: torch.Tensor, count: int) -> torch.Tensor:
+    """(count, *u.shape): 1, u, u^2, ..., one contiguous row each."""
+    out = u.new_empty(count, *u.shape)
+    out[0] = 1.0
+    for d in range(1, count):
+        torch.mul(out[d - 1], u, out=out[d])
+    return out
+
+
+def _polynomial(powers: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
+    """sum_d powers[d] · coefficients[d, r] as (..., K+1), one small matmul. Where float32
+    matmuls may run in TF32 or bf16 (torch.set_float32_matmul_precision), in float64: the
+    basis must stay exact."""
+    flat = powers.flatten(1).t()
+    if flat.dtype == torch.float32 and torch.get_float32_matmul_precision() != "highest":
+        out = (flat.double() @ coefficients.double()).float()
+    else:
+        out = flat @ coefficients
+    return out.view(*powers.shape[1:], coefficients.shape[1])
 
 
 class _Pieces:
     """The K+1 non-zero basis values of each input, their placement, and with `derivative`
     their slopes, such that dB/dx = slope * slope_scale (a per-input factor applied once).
 
-    Two placements of the same numbers: eager PyTorch scatters the stacked pieces into
-    the dense basis through per-cell index tables (fewest passes over memory); under
-    torch.compile the pieces and the cell are stacked into one tensor, computed once per
-    input, and each basis function j selects piece j - c + K, a pointwise loop."""
+    Two ways to the same numbers. Eager PyTorch evaluates the pieces as polynomials in u
+    (powers of u times a small coefficient matrix: a few passes over memory) and scatters
+    them into the dense basis through per-cell index tables. Under torch.compile the de
+    Boor triangle is one fused loop; its pieces and the cell are stacked into one tensor,
+    computed once per input, and each basis function j selects piece j - c + K."""
 
     def __init__(self, cell: torch.Tensor, u: torch.Tensor, inside: torch.Tensor,
                  inv_h: torch.Tensor, grid_size: int, spline_order: int, derivative: bool,
                  fused: bool = False, values: torch.Tensor | None = None):
-        """`values`: the stacked pieces from an earlier eager call with the same cells
-        (backward passes forward's), so that only the order K-1 level is recomputed."""
+        """`values`: the pieces from an earlier eager call with the same cells (backward
+        passes forward's), so that only the slopes are computed."""
         self.cell, self.order, self.n_basis = cell, spline_order, grid_size + spline_order
         self.fused = fused
-        lower = [inside.to(u.dtype)]  # order K-1 pieces times (K-1)!, zero outside the grid
-        v = 1.0 - u
-        if values is None or derivative:
-            for k in range(1, spline_order):
-                lower = _de_boor_step(u, v, lower, k)
-        pieces = None
-        if values is None:
-            pieces = _de_boor_step(u, v, lower, spline_order) if spline_order > 0 else lower
-        slopes = None
-        if derivative:
-            zero = torch.zeros_like(u)
-            padded = [zero, *lower, zero]  # dN_K/ds = N_{K-1}(s) - N_{K-1}(s - 1)
-            slopes = [padded[r] - padded[r + 1] for r in range(spline_order + 1)]
-            self.slope_scale = inv_h * spline_order  # pieces carry 1/K!; slopes need 1/(K-1)!
-        if self.fused:
-            # stacked, Inductor stores each input's pieces once; left inline, it recomputed
-            # them for every basis function (the placement loop was ~3x slower)
-            norm = 1.0 / math.factorial(spline_order)
-            rows = [p * norm for p in [*pieces, *(slopes or [])]]
-            *rows, self.cell = torch.stack([*rows, cell.to(u.dtype)]).unbind(0)
-            self.values, self.slopes = rows[:spline_order + 1], slopes and rows[spline_order + 1:]
+        if fused:
+            self._fused_pieces(u, inside, inv_h, derivative)
             return
         index_table, weight_table = _cell_tables(grid_size, spline_order, u.dtype, u.device)
         self.index = _lookup(index_table, cell)
-        weight = _lookup(weight_table, cell) if pieces is not None or slopes else None
-        self.values = values if pieces is None else torch.stack(pieces, -1).mul_(weight)
-        self.slopes = slopes and torch.stack(slopes, -1).mul_(weight)
+        weight = _lookup(weight_table, torch.where(inside, cell, grid_size + 2 * spline_order))
+        coefficients, slope_coefficients = _piece_polynomials(spline_order, u.dtype, u.device)
+        powers = _powers(u, spline_order + 1 if values is None else spline_order)
+        self.values = (_polynomial(powers, coefficients).mul_(weight) if values is None
+                       else values)
+        if derivative:
+            self.slopes = _polynomial(powers[:spline_order], slope_coefficients).mul_(weight)
+            self.slope_scale = inv_h
+
+    def _fused_pieces(self, u: torch.Tensor, inside: torch.Tensor, inv_h: torch.Tensor,
+                      derivative: bool) -> None:
+        order = self.order
+        lower = [inside.to(u.dtype)]  # order K-1 pieces times (K-1)!, zero outside the grid
+        v = 1.0 - u
+        for k in range(1, order):
+            lower = _de_boor_step(u, v, lower, k)
+        rows = _de_boor_step(u, v, lower, order) if order > 0 else lower
+        if derivative:
+            zero = torch.zeros_like(u)
+            padded = [zero, *lower, zero]  # dN_K/ds = N_{K-1}(s) - N_{K-1}(s - 1)
+            rows += [padded[r] - padded[r + 1] for r in range(order + 1)]
+            self.slope_scale = inv_h * order  # rows carry 1/K!; slopes need 1/(K-1)!
+        # stacked, Inductor stores each input's pieces once; left inline, it recomputed
+        # them for every basis function (the placement loop was ~3x slower)
+        norm = 1.0 / math.factorial(order)
+        *rows, self.cell = torch.stack([*(r * norm for r in rows),
+                                        self.cell.to(u.dtype)]).unbind(0)
+        self.values, self.slopes = rows[:order + 1], rows[order + 1:]
 
     def _select(self, pieces: list[torch.Tensor], basis_dim: int) -> torch.Tensor:
         """Basis function j takes piece j - c + K; the basis axis is inserted at `basis_dim`."""
@@ -174,7 +230,7 @@ class _Pieces:
         if self.fused:
             per_input = (grad_basis * self._select(self.slopes, basis_dim)).sum(basis_dim)
         else:
-            per_input = (grad_basis.gather(-1, self.index) * self.slopes).sum(-1)
+            per_input = grad_basis.gather(-1, self.index).mul_(self.slopes).sum(-1)
         return per_input * self.slope_scale
 
 
@@ -226,13 +282,16 @@ class _SplineLinearFunction(torch.autograd.Function):
         pieces = _Pieces(cell, u, inside, inv_h, grid_size, spline_order, need_x, ctx.fused,
                          values[0] if values else None)
         basis_dim, layout = ctx.basis_dim, _layout(weight.shape[1:], ctx.basis_dim)
-        grad_x = grad_w = None
+        grad_x = grad_w = dense = None
         if need_w:
-            grad_w = (grad_out.t() @ pieces.dense(basis_dim).flatten(1)).view(-1, *layout)
-            grad_w = grad_w if basis_dim == -1 else grad_w.transpose(1, 2)
+            dense = pieces.dense(basis_dim).flatten(1)
+            grad_w = (grad_out.t() @ dense).view(-1, *layout)
+            grad_w = grad_w if basis_dim == -1 else grad_w.transpose(1, 2).contiguous()
         if need_x:
-            grad_basis = (grad_out @ _as_matrix(weight, basis_dim)).view(-1, *layout)
-            grad_x = pieces.grad_input(grad_basis, basis_dim)
+            # into the basis's memory once it is used: on CPU a fresh buffer this size costs
+            # a page fault per 4 KiB on first touch
+            grad_basis = torch.mm(grad_out, _as_matrix(weight, basis_dim), out=dense)
+            grad_x = pieces.grad_input(grad_basis.view(-1, *layout), basis_dim)
         return grad_x, grad_w, None, None, None
 
 
