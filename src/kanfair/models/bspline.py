@@ -130,8 +130,8 @@ def _piece_polynomials(spline_order: int, dtype: torch.dtype,
     """The coefficient matrices of K!·pieces and of their derivatives in u, (K+1, K+1) and
     (K, K+1). Made per call (a few numbers): cached tensors would leak between jit traces."""
     values = torch.tensor(_piece_coefficients(spline_order), dtype=dtype, device=device)
-    powers = torch.arange(1, spline_order + 1, dtype=dtype, device=device).unsqueeze(-1)
-    return values, values[1:] * powers
+    degree = torch.arange(1, spline_order + 1, dtype=dtype, device=device).unsqueeze(-1)
+    return values, values[1:] * degree  # d/du of c·u^d is d·c·u^(d-1)
 
 
 def _powers(u: torch.Tensor, count: int) -> torch.Tensor:
@@ -197,7 +197,7 @@ class _Pieces:
         if derivative:
             zero = torch.zeros_like(u)
             padded = [zero, *lower, zero]  # dN_K/ds = N_{K-1}(s) - N_{K-1}(s - 1)
-            rows += [padded[r] - padded[r + 1] for r in range(order + 1)]
+            rows = [*rows, *(padded[r] - padded[r + 1] for r in range(order + 1))]
             self.slope_scale = inv_h * order  # rows carry 1/K!; slopes need 1/(K-1)!
         # stacked, Inductor stores each input's pieces once; left inline, it recomputed
         # them for every basis function (the placement loop was ~3x slower)
