@@ -176,12 +176,14 @@ class _Pieces:
             self._fused_pieces(u, inside, inv_h, derivative)
             return
         index_table, weight_table = _cell_tables(grid_size, spline_order, u.dtype, u.device)
-        self.index = _lookup(index_table, cell)
+        self.index, self.values = _lookup(index_table, cell), values
+        if values is not None and not derivative:
+            return  # backward of a layer whose input needs no gradient: the first one
         weight = _lookup(weight_table, torch.where(inside, cell, grid_size + 2 * spline_order))
         coefficients, slope_coefficients = _piece_polynomials(spline_order, u.dtype, u.device)
         powers = _powers(u, spline_order + 1 if values is None else spline_order)
-        self.values = (_polynomial(powers, coefficients).mul_(weight) if values is None
-                       else values)
+        if values is None:
+            self.values = _polynomial(powers, coefficients).mul_(weight)
         if derivative:
             self.slopes = _polynomial(powers[:spline_order], slope_coefficients).mul_(weight)
             self.slope_scale = inv_h
