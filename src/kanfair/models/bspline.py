@@ -128,10 +128,31 @@ def _piece_coefficients(spline_order: int) -> tuple[tuple[float, ...], ...]:
 def _piece_polynomials(spline_order: int, dtype: torch.dtype,
                        device) -> tuple[torch.Tensor, torch.Tensor]:
     """The coefficient matrices of K!·pieces and of their derivatives in u, (K+1, K+1) and
-    (K, K+1). Made per call (a few numbers): cached tensors would leak between jit traces."""
+    (K, K+1)."""
     values = torch.tensor(_piece_coefficients(spline_order), dtype=dtype, device=device)
     degree = torch.arange(1, spline_order + 1, dtype=dtype, device=device).unsqueeze(-1)
     return values, values[1:] * degree  # d/du of c·u^d is d·c·u^(d-1)
+
+
+def _make_constants(grid_size: int, spline_order: int, dtype: torch.dtype,
+                    device) -> tuple[torch.Tensor, ...]:
+    with torch.inference_mode(False):  # usable outside the inference_mode they were made in
+        return (*_cell_tables(grid_size, spline_order, dtype, device),
+                *_piece_polynomials(spline_order, dtype, device))
+
+
+_cached_constants = functools.lru_cache(maxsize=None)(_make_constants)
+
+
+def _constants(grid_size: int, spline_order: int, dtype: torch.dtype,
+               device) -> tuple[torch.Tensor, ...]:
+    """Index table, weight table, piece and slope coefficients, made once per grid, dtype
+    and device: on a GPU a fresh coefficient tensor is a host-to-device copy that waits for
+    the queue. Made afresh while jit tracing (fvcore's FLOP count), where a tensor from an
+    earlier trace breaks the next one."""
+    if torch.jit.is_tracing():
+        return _make_constants(grid_size, spline_order, dtype, device)
+    return _cached_constants(grid_size, spline_order, dtype, device)
 
 
 def _powers(u: torch.Tensor, count: int) -> torch.Tensor:
@@ -175,12 +196,12 @@ class _Pieces:
         if fused:
             self._fused_pieces(u, inside, inv_h, derivative)
             return
-        index_table, weight_table = _cell_tables(grid_size, spline_order, u.dtype, u.device)
+        index_table, weight_table, coefficients, slope_coefficients = _constants(
+            grid_size, spline_order, u.dtype, u.device)
         self.index, self.values = _lookup(index_table, cell), values
         if values is not None and not derivative:
             return  # backward of a layer whose input needs no gradient: the first one
         weight = _lookup(weight_table, torch.where(inside, cell, grid_size + 2 * spline_order))
-        coefficients, slope_coefficients = _piece_polynomials(spline_order, u.dtype, u.device)
         powers = _powers(u, spline_order + 1 if values is None else spline_order)
         if values is None:
             self.values = _polynomial(powers, coefficients).mul_(weight)
