@@ -6,7 +6,8 @@ import itertools
 import pytest
 import torch
 
-from kanfair.models.bspline import _locate, _Pieces, bspline_basis, make_knots, spline_linear
+from kanfair.models.bspline import (_cached_constants, _locate, _Pieces, bspline_basis, make_knots,
+                                    spline_linear)
 
 
 def knots_by_definition(grid_size: int, order: int, low: float, high: float, dtype) -> torch.Tensor:
@@ -107,6 +108,50 @@ def test_spline_linear_gradients_pass_gradcheck(order, device):
     assert torch.autograd.gradcheck(lambda a, w: spline_linear(a, w, knots, 4, order), (x, weight))
     # a first layer: its input needs no gradient, and backward takes a shorter path
     assert torch.autograd.gradcheck(lambda w: spline_linear(x.detach(), w, knots, 4, order), (weight,))
+
+
+@pytest.mark.parametrize("order", [2, 3, 5])
+def test_second_derivatives_pass_gradgradcheck(order, device):
+    """create_graph=True (physics-informed losses, gradient penalties) must give gradients
+    that are differentiable again, for the basis and for the fused spline term."""
+    x = (torch.rand(5, 4, dtype=torch.float64, device=device) * 2.4 - 1.2).requires_grad_()
+    weight = torch.randn(3, 4, 4 + order, dtype=torch.float64, device=device, requires_grad=True)
+    knots = make_knots(4, order, (-1.0, 1.0), torch.float64).to(device)
+    assert torch.autograd.gradgradcheck(lambda t: bspline_basis(t, 4, order), (x,))
+    assert torch.autograd.gradgradcheck(lambda a, w: spline_linear(a, w, knots, 4, order), (x, weight))
+
+
+@pytest.mark.parametrize("order", [2, 3, 5])
+def test_second_derivative_in_x_equals_the_recursions(order):
+    """d²/dx² of sum_j c_j B_j(x) through create_graph, against autograd run twice through
+    the Cox-de Boor recursion."""
+    knots = make_knots(6, order, (-1.0, 1.0), torch.float64)
+    x = torch.rand(40, 3, dtype=torch.float64) * 2 - 1
+    weight = torch.randn(2, 3, 6 + order, dtype=torch.float64)
+
+    def second_derivative(spline) -> torch.Tensor:
+        t = x.clone().requires_grad_()
+        slope, = torch.autograd.grad(spline(t).sum(), t, create_graph=True)
+        return torch.autograd.grad(slope.sum(), t)[0]
+
+    expected = second_derivative(lambda t: torch.einsum("bij,oij->bo", cox_de_boor(t, knots, order), weight))
+    assert expected.abs().max() > 1e-3  # not trivially zero
+    assert torch.allclose(second_derivative(lambda t: spline_linear(t, weight, knots, 6, order)),
+                          expected, atol=1e-9)
+    basis = second_derivative(lambda t: torch.einsum("bij,oij->bo", bspline_basis(t, 6, order), weight))
+    assert torch.allclose(basis, expected, atol=1e-9)
+
+
+def test_tables_first_made_under_inference_mode_serve_second_derivatives():
+    """The engine caches its small tables; one first made under torch.inference_mode (an
+    evaluation) must still be usable where autograd saves it (create_graph backward)."""
+    _cached_constants.cache_clear()
+    x = torch.rand(5, 3, dtype=torch.float64) * 2 - 1
+    with torch.inference_mode():
+        bspline_basis(x, 7, 3)
+    t = x.clone().requires_grad_()
+    slope, = torch.autograd.grad(bspline_basis(t, 7, 3).pow(2).sum(), t, create_graph=True)
+    assert torch.isfinite(torch.autograd.grad(slope.sum(), t)[0]).all()
 
 
 def test_spline_linear_equals_basis_times_weight():

@@ -17,13 +17,16 @@ every knot, it comes from comparisons with the knot table, so that inputs exactl
 knot land in the same cell as under the recursion's `t_j <= x < t_{j+1}`.
 
 The autograd Functions never keep the dense basis alive between forward and backward:
-the basis Function saves x; the fused spline-linear Function saves each input's cell,
-local coordinate and K+1 non-zero values (not the G+K dense ones), and backward rebuilds
-the dense basis and its derivative in x.
+the basis Function saves x; the fused spline-linear Function saves x and each input's
+cell, local coordinate and K+1 non-zero values (not the G+K dense ones), and backward
+rebuilds the dense basis and its derivative in x. Under create_graph=True (second
+derivatives) backward instead rebuilds the output from x with differentiable ops and lets
+autograd differentiate it, so the gradients can be differentiated again.
 """
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from typing import Sequence, Union
 
@@ -157,6 +160,9 @@ def _constants(grid_size: int, spline_order: int, dtype: torch.dtype,
 
 def _powers(u: torch.Tensor, count: int) -> torch.Tensor:
     """(count, *u.shape): 1, u, u^2, ..., one contiguous row each."""
+    if u.requires_grad:  # second-derivative path: out= buffers are not differentiable
+        return torch.stack(list(itertools.accumulate([u] * (count - 1), torch.mul,
+                                                     initial=torch.ones_like(u))))
     out = u.new_empty(count, *u.shape)
     out[0] = 1.0
     for d in range(1, count):
@@ -263,6 +269,17 @@ def _pieces(x: torch.Tensor, knots: torch.Tensor, grid_size: int, spline_order: 
                    derivative, fused)
 
 
+def _grads_by_autograd(rebuild, inputs: Sequence[torch.Tensor], needs: Sequence[bool],
+                       grad_output: torch.Tensor) -> list[torch.Tensor | None]:
+    """Backward under create_graph=True (second derivatives, e.g. physics-informed losses):
+    rebuild the output from the eager pieces, ops that autograd can differentiate again,
+    and let autograd differentiate them, so that the gradients carry a graph. Slower than
+    the analytic backward, and taken only there."""
+    wanted = [t for t, need in zip(inputs, needs) if need]
+    grads = iter(torch.autograd.grad(rebuild(), wanted, grad_output, create_graph=True))
+    return [next(grads) if need else None for need in needs]
+
+
 class _BasisFunction(torch.autograd.Function):
     """Dense basis (..., n, G+K) with a backward that recomputes from x."""
 
@@ -275,15 +292,20 @@ class _BasisFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_basis):
         x, knots = ctx.saved_tensors
+        if torch.is_grad_enabled():
+            grad_x, = _grads_by_autograd(
+                lambda: _pieces(x, knots, *ctx.grid, False, False).dense(), [x], [True], grad_basis)
+            return grad_x, None, None, None
         pieces = _pieces(x, knots, *ctx.grid, True, torch.compiler.is_compiling())
         return pieces.grad_input(grad_basis), None, None, None
 
 
 class _SplineLinearFunction(torch.autograd.Function):
     """y = basis(x).flatten(1) @ weight.flatten(1).T without keeping the dense basis alive:
-    it saves each input's cell, local coordinate and K+1 non-zero values and rebuilds the
-    dense basis and its derivative in backward. Compiled, the basis is laid out (B, G+K, n)
-    and the weight permuted to match, so the fused loops run along the inputs."""
+    it saves x and each input's cell, local coordinate and K+1 non-zero values and
+    rebuilds the dense basis and its derivative in backward. Compiled, the basis is laid
+    out (B, G+K, n) and the weight permuted to match, so the fused loops run along the
+    inputs."""
 
     @staticmethod
     def forward(ctx, x, weight, knots, grid_size, spline_order):
@@ -292,16 +314,21 @@ class _SplineLinearFunction(torch.autograd.Function):
         pieces = _Pieces(*located, grid_size, spline_order, False, ctx.fused)
         # eager: keep the K+1 values per input (not the dense basis) for backward;
         # compiled: the recomputation fuses into backward's loops
-        ctx.save_for_backward(weight, *located, *([] if ctx.fused else [pieces.values]))
+        ctx.save_for_backward(x, weight, knots, *located,
+                              *([] if ctx.fused else [pieces.values]))
         ctx.grid = (grid_size, spline_order)
         ctx.basis_dim = -2 if ctx.fused else -1
         return pieces.dense(ctx.basis_dim).flatten(1) @ _as_matrix(weight, ctx.basis_dim).t()
 
     @staticmethod
     def backward(ctx, grad_out):
-        weight, cell, u, inside, inv_h, *values = ctx.saved_tensors
+        x, weight, knots, cell, u, inside, inv_h, *values = ctx.saved_tensors
         grid_size, spline_order = ctx.grid
         need_x, need_w = ctx.needs_input_grad[:2]
+        if torch.is_grad_enabled():
+            rebuild = lambda: (_pieces(x, knots, *ctx.grid, False, False).dense().flatten(1)  # noqa: E731
+                               @ weight.flatten(1).t())
+            return *_grads_by_autograd(rebuild, [x, weight], [need_x, need_w], grad_out), None, None, None
         pieces = _Pieces(cell, u, inside, inv_h, grid_size, spline_order, need_x, ctx.fused,
                          values[0] if values else None)
         basis_dim, layout = ctx.basis_dim, _layout(weight.shape[1:], ctx.basis_dim)
