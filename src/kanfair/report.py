@@ -3,8 +3,9 @@
 A configuration is a record's resolved config without its seed (and without where the
 results go); its seeds are aggregated as mean ± std of `test_metric`. The table shows,
 per dataset and model family, the family's best configuration; table.csv lists every
-configuration. The plots show every ok run against its cost (log x) and each family's
-Pareto frontier: the best metric reached at or below each cost, as the paper's envelopes.
+configuration. The plots show every ok run against its cost (log x; log y for errors) and
+each family's Pareto frontier: the best metric reached at or below each cost, as the
+paper's envelopes.
 Runs that did not end ok are counted and listed, never dropped silently.
 """
 from __future__ import annotations
@@ -187,6 +188,8 @@ def pareto_plot(runs: pd.DataFrame, dataset: str, by: str, path: Path) -> None:
         frontier = group.test_metric.cummax() if higher else group.test_metric.cummin()
         axes.step(group[column], frontier, where="post", color=points.get_facecolor()[0], alpha=1.0)
     axes.set_xscale("log")
+    if not higher:  # errors: a KAN's 1e-4 and an MLP's 1e-2 must both be readable
+        axes.set_yscale("log")
     convention = data.flops_convention.iloc[0] if by == "flops" and len(data) else ""
     axes.set_xlabel({"params": "parameters", "flops": f"FLOPs per sample ({convention})",
                      "time": "training time per epoch (s)"}[by])
