@@ -139,7 +139,9 @@ def _piece_polynomials(spline_order: int, dtype: torch.dtype,
 
 def _make_constants(grid_size: int, spline_order: int, dtype: torch.dtype,
                     device) -> tuple[torch.Tensor, ...]:
-    with torch.inference_mode(False):  # usable outside the inference_mode they were made in
+    """The tables `_constants` returns, as normal tensors even under inference_mode (a
+    create_graph backward saves them)."""
+    with torch.inference_mode(False):
         return (*_cell_tables(grid_size, spline_order, dtype, device),
                 *_piece_polynomials(spline_order, dtype, device))
 
@@ -326,9 +328,11 @@ class _SplineLinearFunction(torch.autograd.Function):
         grid_size, spline_order = ctx.grid
         need_x, need_w = ctx.needs_input_grad[:2]
         if torch.is_grad_enabled():
-            rebuild = lambda: (_pieces(x, knots, *ctx.grid, False, False).dense().flatten(1)  # noqa: E731
-                               @ weight.flatten(1).t())
-            return *_grads_by_autograd(rebuild, [x, weight], [need_x, need_w], grad_out), None, None, None
+            def rebuild() -> torch.Tensor:
+                dense = _pieces(x, knots, grid_size, spline_order, False, False).dense()
+                return dense.flatten(1) @ weight.flatten(1).t()
+            grad_x, grad_w = _grads_by_autograd(rebuild, [x, weight], [need_x, need_w], grad_out)
+            return grad_x, grad_w, None, None, None
         pieces = _Pieces(cell, u, inside, inv_h, grid_size, spline_order, need_x, ctx.fused,
                          values[0] if values else None)
         basis_dim, layout = ctx.basis_dim, _layout(weight.shape[1:], ctx.basis_dim)
