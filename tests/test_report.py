@@ -67,6 +67,24 @@ def test_error_metrics_pick_the_lowest(tmp_path):
     assert best.set_index("model").best.to_dict() == {"kan": True, "mlp": False}
 
 
+def test_plots_put_errors_on_a_log_axis_and_accuracies_on_a_linear_one(runs, tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    scales: dict[str, str] = {}  # dataset -> y scale of its plots
+    close = plt.close
+
+    def record_then_close(figure) -> None:
+        axes = figure.axes[0]
+        scales[axes.get_title().split(":")[0]] = axes.get_yscale()
+        close(figure)
+
+    monkeypatch.setattr(plt, "close", record_then_close)
+    write_run(runs, "e1", "kan", 0, 1e-4, dataset="special_jv", metric="kanbefair_rmse")
+    write_run(runs, "e2", "mlp", 0, 1e-2, dataset="special_jv", metric="kanbefair_rmse")
+    report.write_report(runs, tmp_path / "out")
+    assert scales == {"special_jv": "log", "fmnist": "linear"}
+
+
 def test_several_datasets_get_a_folder_of_plots_each(runs, tmp_path):
     write_run(runs, "other", "mlp", 0, 50.0, dataset="mnist")
     report.write_report(runs, tmp_path / "out")
