@@ -271,6 +271,13 @@ def _pieces(x: torch.Tensor, knots: torch.Tensor, grid_size: int, spline_order: 
                    derivative, fused)
 
 
+def _differentiable_dense(x: torch.Tensor, knots: torch.Tensor, grid_size: int,
+                          spline_order: int) -> torch.Tensor:
+    """The dense basis from the eager pieces, built from ops autograd can differentiate
+    (twice too): what a create_graph backward rebuilds."""
+    return _pieces(x, knots, grid_size, spline_order, False, False).dense()
+
+
 def _grads_by_autograd(rebuild, inputs: Sequence[torch.Tensor], needs: Sequence[bool],
                        grad_output: torch.Tensor) -> list[torch.Tensor | None]:
     """Backward under create_graph=True (second derivatives, e.g. physics-informed losses):
@@ -295,8 +302,8 @@ class _BasisFunction(torch.autograd.Function):
     def backward(ctx, grad_basis):
         x, knots = ctx.saved_tensors
         if torch.is_grad_enabled():
-            grad_x, = _grads_by_autograd(
-                lambda: _pieces(x, knots, *ctx.grid, False, False).dense(), [x], [True], grad_basis)
+            grad_x, = _grads_by_autograd(lambda: _differentiable_dense(x, knots, *ctx.grid),
+                                         [x], [True], grad_basis)
             return grad_x, None, None, None
         pieces = _pieces(x, knots, *ctx.grid, True, torch.compiler.is_compiling())
         return pieces.grad_input(grad_basis), None, None, None
@@ -329,7 +336,7 @@ class _SplineLinearFunction(torch.autograd.Function):
         need_x, need_w = ctx.needs_input_grad[:2]
         if torch.is_grad_enabled():
             def rebuild() -> torch.Tensor:
-                dense = _pieces(x, knots, grid_size, spline_order, False, False).dense()
+                dense = _differentiable_dense(x, knots, grid_size, spline_order)
                 return dense.flatten(1) @ weight.flatten(1).t()
             grad_x, grad_w = _grads_by_autograd(rebuild, [x, weight], [need_x, need_w], grad_out)
             return grad_x, grad_w, None, None, None
