@@ -166,7 +166,7 @@ def _powers(u: torch.Tensor, count: int) -> torch.Tensor:
         return torch.stack(list(itertools.accumulate([u] * (count - 1), torch.mul,
                                                      initial=torch.ones_like(u))))
     out = u.new_empty(count, *u.shape)
-    out[0] = 1.0
+    out[:1] = 1.0  # count 0: the slopes of K = 0 need no powers
     for d in range(1, count):
         torch.mul(out[d - 1], u, out=out[d])
     return out
