@@ -1,6 +1,7 @@
 """Shared helpers: compose configs in-process, and run the real CLI in a subprocess."""
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from hydra import compose, initialize_config_dir
 
 from kanfair.cli.train import CONFIG_DIR
 from kanfair.config import register_configs
+from kanfair.models import native
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -42,3 +44,10 @@ def tmp_results(tmp_path: Path) -> Path:
 def device(request) -> torch.device:
     """The engine's tests run on every device present: CUDA where there is one."""
     return torch.device(request.param)
+
+
+@pytest.fixture(params=["native", "torch"])
+def engine(request):
+    """The fused spline term on both CPU paths: the C++ kernels, and PyTorch ops alone."""
+    with contextlib.nullcontext() if request.param == "native" else native.disabled():
+        yield request.param

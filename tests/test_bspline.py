@@ -101,7 +101,7 @@ def test_basis_gradient_passes_gradcheck(order, device):
 
 
 @pytest.mark.parametrize("order", [0, 1, 2, 3, 5])
-def test_spline_linear_gradients_pass_gradcheck(order, device):
+def test_spline_linear_gradients_pass_gradcheck(order, device, engine):
     x = (torch.rand(5, 4, dtype=torch.float64, device=device) * 2.4 - 1.2).requires_grad_()
     weight = torch.randn(3, 4, 4 + order, dtype=torch.float64, device=device, requires_grad=True)
     knots = make_knots(4, order, (-1.0, 1.0), torch.float64).to(device)
@@ -154,7 +154,7 @@ def test_tables_first_made_under_inference_mode_serve_second_derivatives():
     assert torch.isfinite(torch.autograd.grad(slope.sum(), t)[0]).all()
 
 
-def test_spline_linear_equals_basis_times_weight():
+def test_spline_linear_equals_basis_times_weight(engine):
     x = torch.rand(7, 5, dtype=torch.float64) * 3 - 1.5
     weight = torch.randn(2, 5, 8, dtype=torch.float64)
     knots = make_knots(5, 3, (-1.0, 1.0), torch.float64)
@@ -178,7 +178,7 @@ def test_fused_placement_used_under_compile_equals_the_eager_one(order):
 
 
 @pytest.mark.parametrize("order", [0, 1, 3])
-def test_non_finite_inputs_give_nan_or_zeros_instead_of_an_index_error(order):
+def test_non_finite_inputs_give_nan_or_zeros_instead_of_an_index_error(order, engine):
     """A diverged layer feeds NaN to the next one: it must come out as NaN (K >= 1; K = 0 is
     an indicator, zero for NaN as in the recursion) so the trainer sees a NaN loss, not an
     IndexError. An infinite input lies outside the grid: zero basis."""

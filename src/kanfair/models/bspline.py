@@ -10,16 +10,17 @@ for an input in cell c (t_c <= x < t_{c+1}) with local coordinate u in [0, 1) on
 B_{c-K}..B_c are non-zero, and their values are the K+1 uniform-B-spline pieces of u:
 fixed polynomials of degree K. Eager PyTorch evaluates them as the powers of u times a
 (K+1) x (K+1) coefficient matrix (derived once by running the de Boor triangle on
-polynomials); under torch.compile the de Boor triangle itself runs in one fused loop.
-Either way O(K^2) work per input, instead of the Cox-de Boor recursion over every basis
+polynomials); under torch.compile the de Boor triangle itself runs in one fused loop; on
+CPU the fused spline term runs the triangle in C++ kernels (kanfair.models.native) that
+write the dense basis in one pass. Each way O(K^2) work per input, instead of the Cox-de Boor recursion over every basis
 function (O(K·(G+2K))). The cell is floor((x - t_0)/h); for K = 0, where the basis jumps at
 every knot, it comes from comparisons with the knot table, so that inputs exactly on a
 knot land in the same cell as under the recursion's `t_j <= x < t_{j+1}`.
 
 The autograd Functions never keep the dense basis alive between forward and backward:
-the basis Function saves x; the fused spline-linear Function saves x and each input's
-cell, local coordinate and K+1 non-zero values (not the G+K dense ones), and backward
-rebuilds the dense basis and its derivative in x. Under create_graph=True (second
+the basis Function saves x; the fused spline-linear Function saves x (with the C++
+kernels) or x and each input's cell, local coordinate and K+1 non-zero values (not the
+G+K dense ones), and backward rebuilds the dense basis and its derivative in x. Under create_graph=True (second
 derivatives) backward instead rebuilds the output from x with differentiable ops and lets
 autograd differentiate it, so the gradients can be differentiated again.
 """
@@ -32,6 +33,8 @@ from typing import Sequence, Union
 
 import torch
 from numpy.polynomial import Polynomial
+
+from kanfair.models import native
 
 GridRange = Union[Sequence[float], torch.Tensor]
 
@@ -311,27 +314,35 @@ class _BasisFunction(torch.autograd.Function):
 
 class _SplineLinearFunction(torch.autograd.Function):
     """y = basis(x).flatten(1) @ weight.flatten(1).T without keeping the dense basis alive:
-    it saves x and each input's cell, local coordinate and K+1 non-zero values and
-    rebuilds the dense basis and its derivative in backward. Compiled, the basis is laid
-    out (B, G+K, n) and the weight permuted to match, so the fused loops run along the
+    backward rebuilds it (and its derivative in x) from what forward saved. On CPU the C++
+    kernels (kanfair.models.native) write the basis in the (B, G+K, n) layout, and forward
+    saves only x; otherwise PyTorch ops build it, and eager forward also saves each input's
+    cell, local coordinate and K+1 non-zero values. Compiled (or native), the basis is laid
+    out (B, G+K, n) and the weight permuted to match, so that the loops run along the
     inputs."""
 
     @staticmethod
     def forward(ctx, x, weight, knots, grid_size, spline_order):
-        located = _locate(x, knots, grid_size, spline_order)
-        ctx.fused = torch.compiler.is_compiling()
-        pieces = _Pieces(*located, grid_size, spline_order, False, ctx.fused)
-        # eager: keep the K+1 values per input (not the dense basis) for backward;
-        # compiled: the recomputation fuses into backward's loops
-        ctx.save_for_backward(x, weight, knots, *located,
-                              *([] if ctx.fused else [pieces.values]))
         ctx.grid = (grid_size, spline_order)
-        ctx.basis_dim = -2 if ctx.fused else -1
-        return pieces.dense(ctx.basis_dim).flatten(1) @ _as_matrix(weight, ctx.basis_dim).t()
+        ctx.native = native.usable(x, spline_order)
+        ctx.fused = not ctx.native and torch.compiler.is_compiling()
+        ctx.basis_dim = -2 if ctx.native or ctx.fused else -1
+        if ctx.native:
+            ctx.save_for_backward(x, weight, knots)
+            dense = native.basis(x, knots, grid_size, spline_order)
+        else:
+            located = _locate(x, knots, grid_size, spline_order)
+            pieces = _Pieces(*located, grid_size, spline_order, False, ctx.fused)
+            # eager: keep the K+1 values per input (not the dense basis) for backward;
+            # compiled: the recomputation fuses into backward's loops
+            ctx.save_for_backward(x, weight, knots, *located,
+                                  *([] if ctx.fused else [pieces.values]))
+            dense = pieces.dense(ctx.basis_dim)
+        return dense.flatten(1) @ _as_matrix(weight, ctx.basis_dim).t()
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, weight, knots, cell, u, inside, inv_h, *values = ctx.saved_tensors
+        x, weight, knots, *located = ctx.saved_tensors
         grid_size, spline_order = ctx.grid
         need_x, need_w = ctx.needs_input_grad[:2]
         if torch.is_grad_enabled():
@@ -340,20 +351,55 @@ class _SplineLinearFunction(torch.autograd.Function):
                 return dense.flatten(1) @ weight.flatten(1).t()
             grad_x, grad_w = _grads_by_autograd(rebuild, [x, weight], [need_x, need_w], grad_out)
             return grad_x, grad_w, None, None, None
-        pieces = _Pieces(cell, u, inside, inv_h, grid_size, spline_order, need_x, ctx.fused,
-                         values[0] if values else None)
-        basis_dim, layout = ctx.basis_dim, _layout(weight.shape[1:], ctx.basis_dim)
-        grad_x = grad_w = dense = None
-        if need_w:
-            dense = pieces.dense(basis_dim).flatten(1)
-            grad_w = (grad_out.t() @ dense).view(-1, *layout)
-            grad_w = grad_w if basis_dim == -1 else grad_w.transpose(1, 2).contiguous()
-        if need_x:
-            # into the basis's memory once it is used: on CPU a fresh buffer this size costs
-            # a page fault per 4 KiB on first touch
-            grad_basis = torch.mm(grad_out, _as_matrix(weight, basis_dim), out=dense)
-            grad_x = pieces.grad_input(grad_basis.view(-1, *layout), basis_dim)
+        if ctx.native:
+            grad_x, grad_w = _native_grads(grad_out, x, weight, knots, ctx.grid, need_x, need_w)
+        else:
+            grad_x, grad_w = _pieces_grads(grad_out, weight, located, ctx, need_x, need_w)
         return grad_x, grad_w, None, None, None
+
+
+def _native_grads(grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor,
+                  knots: torch.Tensor, grid: tuple[int, int], need_x: bool, need_w: bool):
+    """d loss/dx and d loss/dweight (None where not needed) by the C++ kernels: d loss/d
+    basis is computed into the buffer that then receives the basis for the weight
+    gradient."""
+    grad_x = grad_w = None
+    if need_x:
+        dense = grad_out @ _as_matrix(weight, -2)
+        grad_x = native.grad_input_(dense.view(x.shape[0], -1, x.shape[1]), x, knots, *grid)
+    else:
+        dense = native.basis(x, knots, *grid).flatten(1)
+    if need_w:
+        grad_w = _weight_grad(grad_out, dense, weight.shape, -2)
+    return grad_x, grad_w
+
+
+def _pieces_grads(grad_out: torch.Tensor, weight: torch.Tensor, located: list, ctx,
+                  need_x: bool, need_w: bool):
+    """d loss/dx and d loss/dweight (None where not needed) by PyTorch ops, from the
+    cells and local coordinates (eager: and values) that forward saved."""
+    cell, u, inside, inv_h, *values = located
+    pieces = _Pieces(cell, u, inside, inv_h, *ctx.grid, need_x, ctx.fused,
+                     values[0] if values else None)
+    basis_dim = ctx.basis_dim
+    grad_x = grad_w = dense = None
+    if need_w:
+        dense = pieces.dense(basis_dim).flatten(1)
+        grad_w = _weight_grad(grad_out, dense, weight.shape, basis_dim)
+    if need_x:
+        # into the basis's memory once it is used: on CPU a fresh buffer this size costs
+        # a page fault per 4 KiB on first touch
+        grad_basis = torch.mm(grad_out, _as_matrix(weight, basis_dim), out=dense)
+        grad_x = pieces.grad_input(grad_basis.view(-1, *_layout(weight.shape[1:], basis_dim)),
+                                   basis_dim)
+    return grad_x, grad_w
+
+
+def _weight_grad(grad_out: torch.Tensor, dense: torch.Tensor, weight_shape: torch.Size,
+                 basis_dim: int) -> torch.Tensor:
+    """d loss/dweight (out, n, G+K) from the flat dense basis in the `basis_dim` layout."""
+    grad = (grad_out.t() @ dense).view(-1, *_layout(weight_shape[1:], basis_dim))
+    return grad if basis_dim == -1 else grad.transpose(1, 2).contiguous()
 
 
 def _layout(inputs_by_basis: torch.Size, basis_dim: int) -> tuple[int, int]:

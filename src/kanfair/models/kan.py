@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kanfair.models import native
 from kanfair.models.bspline import GridRange, bspline_basis, make_knots, spline_linear
 
 SHORTCUTS = {"silu": F.silu, "identity": lambda x: x}
@@ -47,6 +48,7 @@ class KANLinear(nn.Module):
         self.in_features, self.out_features = in_features, out_features
         self.grid_size, self.spline_order, self.shortcut = grid_size, spline_order, shortcut
         self.register_buffer("knots", make_knots(grid_size, spline_order, grid_range))
+        native.usable(self.knots, spline_order)  # load the CPU kernels here, not in torch.compile
         self.coef = nn.Parameter(noise_fit_coefficients(
             (out_features, in_features), grid_size, spline_order, grid_range))
         self.spline_scale = nn.Parameter(torch.ones(out_features, in_features))

@@ -1,0 +1,110 @@
+"""The engine's C++ CPU kernels (csrc/bspline_cpu.cpp), built on first use.
+
+On CPU the fused spline term spends most of its non-matmul time writing the dense basis;
+the kernels write it in one pass (see the source's header). They are compiled with the
+machine's C++ compiler through torch.utils.cpp_extension the first time a process needs
+them (about 10 s, once per machine: the build is cached under ~/.cache/torch_extensions)
+and registered as the torch ops `kanfair::spline_basis` and `kanfair::spline_basis_backward_`,
+with fake kernels so that torch.compile can trace them.
+
+Where they cannot be built (no compiler), or with KANFAIR_NATIVE=0 in the environment, the
+engine runs on PyTorch ops alone: the same numbers, slower on CPU. GPUs always take the
+PyTorch ops path.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import platform
+import warnings
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+MAX_ORDER = 7  # the orders the kernels are compiled for (kMaxOrder in the source)
+SOURCE = Path(__file__).with_name("csrc") / "bspline_cpu.cpp"
+_DTYPES = (torch.float32, torch.float64)
+
+_loaded: bool | None = None  # None: not tried yet in this process
+_enabled = os.environ.get("KANFAIR_NATIVE", "1") != "0"
+
+
+def _cpu_tag() -> str:
+    """Short digest of the CPU's feature flags: the build uses -march=native, so a cache
+    shared between different machines must not hand one machine another's build."""
+    flags = platform.processor()
+    with contextlib.suppress(OSError):
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        flags = next((line for line in lines if line.startswith("flags")), flags)
+    return hashlib.sha1(flags.encode()).hexdigest()[:8]
+
+
+def load() -> bool:
+    """Build (first time on this machine) and load the kernels; False, with one warning
+    that says why and what to do, where that fails."""
+    global _loaded
+    if _loaded is not None:
+        return _loaded
+    from torch.utils import cpp_extension
+
+    try:
+        cpp_extension.load(name=f"kanfair_bspline_cpu_{_cpu_tag()}", sources=[str(SOURCE)],
+                           extra_cflags=["-O3", "-march=native", "-fopenmp"],
+                           extra_ldflags=["-fopenmp"], is_python_module=False)
+    except Exception as error:  # no compiler, no ninja, a failed build: run without them
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        warnings.warn(f"kanfair: could not build the C++ B-spline kernels ({reason}); running "
+                      "on PyTorch ops (same results, slower on CPU). Install g++ and ninja to "
+                      "build them, or set KANFAIR_NATIVE=0 to silence this.", RuntimeWarning)
+        _loaded = False
+        return False
+    _register_fakes()
+    _loaded = True
+    return True
+
+
+def _register_fakes() -> None:
+    """Output shapes for torch.compile's tracing."""
+    @torch.library.register_fake("kanfair::spline_basis")
+    def _basis(x, knots, grid_size, spline_order):
+        return x.new_empty(x.shape[0], grid_size + spline_order, x.shape[1])
+
+    @torch.library.register_fake("kanfair::spline_basis_backward_")
+    def _backward(grad_basis, x, knots, grid_size, spline_order):
+        return torch.empty_like(x)
+
+
+def usable(x: torch.Tensor, spline_order: int) -> bool:
+    """Whether the kernels serve this input: CPU, float32/64, order <= MAX_ORDER, enabled,
+    and built (building them now if this is the first call, outside torch.compile)."""
+    if not (_enabled and x.device.type == "cpu" and x.dtype in _DTYPES
+            and spline_order <= MAX_ORDER):
+        return False
+    if _loaded is None and not torch.compiler.is_compiling():
+        load()
+    return bool(_loaded)
+
+
+@contextlib.contextmanager
+def disabled() -> Iterator[None]:
+    """Run on PyTorch ops alone inside the block (benchmarks and tests compare the two)."""
+    global _enabled
+    before, _enabled = _enabled, False
+    try:
+        yield
+    finally:
+        _enabled = before
+
+
+def basis(x: torch.Tensor, knots: torch.Tensor, grid_size: int, spline_order: int) -> torch.Tensor:
+    """The dense basis of x (B, n) as (B, G+K, n)."""
+    return torch.ops.kanfair.spline_basis(x.contiguous(), knots.contiguous(), grid_size, spline_order)
+
+
+def grad_input_(grad_basis: torch.Tensor, x: torch.Tensor, knots: torch.Tensor,
+                grid_size: int, spline_order: int) -> torch.Tensor:
+    """d loss/dx from d loss/d basis (B, G+K, n), which is overwritten with the basis."""
+    return torch.ops.kanfair.spline_basis_backward_(grad_basis, x.contiguous(),
+                                                    knots.contiguous(), grid_size, spline_order)

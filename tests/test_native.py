@@ -1,0 +1,104 @@
+"""The C++ CPU kernels against the recursion and against the PyTorch-ops engine."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils import cpp_extension
+
+from kanfair.models import native
+from kanfair.models.bspline import make_knots, spline_linear
+from test_bspline import GRID, cox_de_boor, knots_by_definition, probe_inputs
+
+
+def test_the_kernels_build_and_load_here():
+    """CI machines have g++: a silent fallback would leave the README's CPU timings untrue."""
+    assert native.load()
+    assert native.usable(torch.zeros(1, 1), 3)
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.float64, 1e-12)])
+def test_kernel_basis_equals_cox_de_boor_inside_on_knots_and_outside(dtype, tol):
+    worst = 0.0
+    for order, grid_size, (low, high) in GRID:
+        knots = knots_by_definition(grid_size, order, low, high, dtype)
+        x = probe_inputs(knots, 300, seed=grid_size * 10 + order)
+        expected = cox_de_boor(x, knots, order)
+        got = native.basis(x.reshape(-1, 1), make_knots(grid_size, order, (low, high), dtype),
+                           grid_size, order)
+        assert got.shape == (len(x), grid_size + order, 1) and got.dtype == dtype
+        worst = max(worst, float((got[..., 0] - expected).abs().max()))
+    assert worst <= tol
+
+
+@pytest.mark.parametrize("order", range(native.MAX_ORDER + 1))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("per_input", [False, True])
+def test_kernels_give_the_pytorch_engines_values_and_gradients(order, dtype, per_input):
+    torch.manual_seed(order)
+    n, grid_size = 37, 6
+    x = torch.rand(11, n, dtype=dtype) * 3 - 1.5
+    x[0, :5] = make_knots(grid_size, order, (-1.0, 1.0), dtype)[:5]  # exactly on knots
+    x[1, :3] = torch.tensor([float("nan"), float("inf"), -float("inf")], dtype=dtype)
+    ranges = (-1.0, 1.0)
+    if per_input:
+        ranges = torch.stack([-1 - torch.rand(n), 1 + torch.rand(n)], -1).double()
+    knots = make_knots(grid_size, order, ranges, dtype)
+    weight = torch.randn(4, n, grid_size + order, dtype=dtype)
+    grad_out = torch.randn(11, 4, dtype=dtype)
+
+    def run(use_native: bool):
+        a, w = x.clone().requires_grad_(), weight.clone().requires_grad_()
+        assert native.usable(a, order) == use_native
+        y = spline_linear(a, w, knots, grid_size, order)
+        y.backward(grad_out)
+        return y, a.grad, w.grad
+
+    ours = run(True)
+    with native.disabled():
+        reference = run(False)
+    atol = 1e-4 if dtype == torch.float32 else 1e-11
+    for got, expected in zip(ours, reference):
+        assert torch.equal(got.isnan(), expected.isnan())
+        assert torch.allclose(got.nan_to_num(), expected.nan_to_num(), atol=atol)
+
+
+def test_input_gradient_kernel_overwrites_its_input_with_the_basis():
+    x = torch.rand(5, 9, dtype=torch.float64) * 2 - 1
+    knots = make_knots(4, 3, (-1.0, 1.0), torch.float64)
+    grad_basis = torch.randn(5, 7, 9, dtype=torch.float64)
+    native.grad_input_(grad_basis, x, knots, 4, 3)
+    assert torch.equal(grad_basis, native.basis(x, knots, 4, 3))
+
+
+def test_orders_the_kernels_lack_take_the_pytorch_path():
+    order = native.MAX_ORDER + 1
+    x = torch.rand(3, 4, dtype=torch.float64) * 2 - 1
+    assert not native.usable(x, order)
+    weight = torch.randn(2, 4, 5 + order, dtype=torch.float64)
+    knots = make_knots(5, order, (-1.0, 1.0), torch.float64)
+    expected = torch.einsum("bij,oij->bo", cox_de_boor(x, knots, order), weight)
+    assert torch.allclose(spline_linear(x, weight, knots, 5, order), expected, atol=1e-12)
+
+
+def test_a_failed_build_warns_and_falls_back_to_pytorch_ops(monkeypatch):
+    def no_compiler(*args, **kwargs):
+        raise RuntimeError("Error building extension: c++: not found")
+
+    monkeypatch.setattr(native, "_loaded", None)
+    monkeypatch.setattr(cpp_extension, "load", no_compiler)
+    x = torch.rand(3, 4, dtype=torch.float64) * 2 - 1
+    with pytest.warns(RuntimeWarning, match="could not build the C\\+\\+ B-spline kernels "
+                                            "\\(Error building extension: c\\+\\+: not found\\)"):
+        assert not native.usable(x, 3)
+    assert not native.usable(x, 3)  # tried once per process
+    weight = torch.randn(2, 4, 8, dtype=torch.float64)
+    knots = make_knots(5, 3, (-1.0, 1.0), torch.float64)
+    expected = torch.einsum("bij,oij->bo", cox_de_boor(x, knots, 3), weight)
+    assert torch.allclose(spline_linear(x, weight, knots, 5, 3), expected, atol=1e-12)
+
+
+def test_disabled_holds_only_inside_its_block():
+    x = torch.zeros(1, 1)
+    with native.disabled():
+        assert not native.usable(x, 3)
+    assert native.usable(x, 3)
