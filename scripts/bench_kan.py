@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kanfair.models import native
 from kanfair.models.bspline import bspline_basis
 from kanfair.models.kan import KANLinear
 
@@ -64,6 +65,19 @@ class DenseFloor(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = self.layer.spline_weight().flatten(1)
         return F.linear(F.silu(x), self.layer.base_scale, self.layer.bias) + F.linear(self.basis, weight)
+
+
+class WithoutKernels(nn.Module):
+    """kanfair's layer on PyTorch ops alone: the C++ CPU kernels switched off (as where they
+    cannot be built, and on GPUs)."""
+
+    def __init__(self, layer: KANLinear):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with native.disabled():
+            return self.layer(x)
 
 
 def saved_bytes(module: nn.Module, x: torch.Tensor) -> int:
@@ -114,6 +128,7 @@ def main() -> None:
         "recursion baseline (efficient-kan algorithm)": RecursionKANLinear(
             args.d_in, args.d_out, args.grid_size, args.spline_order).to(device),
         "kanfair KANLinear": ours,
+        "kanfair KANLinear, PyTorch ops only": WithoutKernels(ours),
         "dense-matmul floor (basis given)": DenseFloor(ours, x),
         "nn.Linear + GELU (MLP layer)": nn.Sequential(nn.Linear(args.d_in, args.d_out),
                                                       nn.GELU()).to(device),
