@@ -51,7 +51,8 @@ def load() -> bool:
 
     try:
         cpp_extension.load(name=f"kanfair_bspline_cpu_{_cpu_tag()}", sources=[str(SOURCE)],
-                           extra_cflags=["-O3", "-march=native", "-fopenmp"],
+                           extra_cflags=["-O3", "-march=native", "-mprefer-vector-width=512",
+                                         "-fopenmp"],
                            extra_ldflags=["-fopenmp"], is_python_module=False)
     except Exception as error:  # no compiler, no ninja, a failed build: run without them
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -1,12 +1,13 @@
 // CPU kernels of the B-spline engine: the dense basis of a batch in the (B, G+K, n) layout
 // (forward), and d loss/dx together with the dense basis (backward), one pass each.
 //
-// Why a kernel: the basis is a placement of K+1 closed-form pieces per input, so its cost is
-// the bytes of the dense output. PyTorch ops (eager, or Inductor's fused loops) write the
-// pieces to memory and read them back before placing them; here each batch row works on a
-// chunk of inputs whose pieces stay in the L1 cache. The loops run along the inputs, with
-// the order K a template argument so that the loops over pieces unroll and the compiler
-// vectorises across inputs. No fast-math: NaN inputs give NaN as in the Python engine.
+// Why a kernel: the basis is a placement of K+1 closed-form pieces per input into G+K slots.
+// PyTorch ops (eager, or Inductor's fused loops) write the pieces to memory and read them
+// back before placing them; here each batch row works on a chunk of inputs whose pieces
+// stay in the L1 cache. The loops run along the inputs, with the order K a template
+// argument so that the loops over pieces unroll and the compiler vectorises across inputs
+// (native.py asks for 512-bit vectors where the CPU has them). No fast-math: NaN inputs
+// give NaN as in the Python engine.
 //
 // Same convention and arithmetic as bspline.py's compiled path: cell from floor((x - t_0)/h)
 // (K >= 1) or from comparisons with the knots (K = 0), local coordinate u measured from the
@@ -77,6 +78,13 @@ void locate(const T* __restrict x, const T* __restrict knots, const T* __restric
   }
 }
 
+template <typename T>
+T factorial(int k) {
+  T out = 1;
+  for (int i = 2; i <= k; ++i) out *= T(i);
+  return out;
+}
+
 // The de Boor triangle up to order K, in place (entry r of order k reads entries r-1 and r
 // of order k-1, so entries go from the top down); with `slopes`, first the slopes from
 // order K-1.
@@ -103,6 +111,9 @@ void pieces(int64_t m, Chunk<T, K>& chunk) {
   if constexpr (slopes && K == 0) {
     for (int64_t i = 0; i < m; ++i) chunk.slope[0][i] = T(0);
   }
+  const T norm = T(1) / factorial<T>(K);
+  for (int r = 0; r <= K; ++r)
+    for (int64_t i = 0; i < m; ++i) chunk.value[r][i] *= norm;
 }
 
 // Piece j - c + K of `rows` for basis function j, where that is a piece (0..K), else 0.
@@ -112,13 +123,6 @@ inline T placed(const T (&rows)[K + 1][kChunk], T cell, int64_t j, int64_t i) {
   T out = T(0);
 #pragma GCC unroll 8
   for (int p = 0; p <= K; ++p) out = r == T(p) ? rows[p][i] : out;
-  return out;
-}
-
-template <typename T>
-T factorial(int k) {
-  T out = 1;
-  for (int i = 2; i <= k; ++i) out *= T(i);
   return out;
 }
 
@@ -147,14 +151,13 @@ void for_each_chunk(const Shape& shape, F body) {
 template <typename T, int K>
 void basis_kernel(const T* x, const T* knots, const Shape& shape, T* out) {
   const std::vector<T> inv_h = inverse_steps(knots, shape);
-  const T norm = T(1) / factorial<T>(K);
   const int64_t n = shape.n, n_basis = shape.n_basis();
   for_each_chunk<T, K>(shape, [&](int64_t b, int64_t i0, int64_t m, Chunk<T, K>& chunk) {
     locate(x + b * n + i0, knots + i0 * shape.knot_stride, inv_h.data() + i0, m, shape, chunk);
     pieces<T, K, false>(m, chunk);
     for (int64_t j = 0; j < n_basis; ++j) {
       T* __restrict row = out + (b * n_basis + j) * n + i0;
-      for (int64_t i = 0; i < m; ++i) row[i] = placed<T, K>(chunk.value, chunk.cell[i], j, i) * norm;
+      for (int64_t i = 0; i < m; ++i) row[i] = placed<T, K>(chunk.value, chunk.cell[i], j, i);
     }
   });
 }
@@ -164,7 +167,6 @@ void basis_kernel(const T* x, const T* knots, const Shape& shape, T* out) {
 template <typename T, int K>
 void backward_kernel(const T* x, const T* knots, const Shape& shape, T* basis, T* grad_x) {
   const std::vector<T> inv_h = inverse_steps(knots, shape);
-  const T norm = T(1) / factorial<T>(K);
   const T slope_norm = K > 0 ? T(1) / factorial<T>(K - 1) : T(0);
   const int64_t n = shape.n, n_basis = shape.n_basis();
   for_each_chunk<T, K>(shape, [&](int64_t b, int64_t i0, int64_t m, Chunk<T, K>& chunk) {
@@ -178,7 +180,7 @@ void backward_kernel(const T* x, const T* knots, const Shape& shape, T* basis, T
       std::copy(row, row + m, grad);
       for (int64_t i = 0; i < m; ++i) {
         acc[i] += grad[i] * placed<T, K>(chunk.slope, chunk.cell[i], j, i);
-        row[i] = placed<T, K>(chunk.value, chunk.cell[i], j, i) * norm;
+        row[i] = placed<T, K>(chunk.value, chunk.cell[i], j, i);
       }
     }
     for (int64_t i = 0; i < m; ++i) grad_x[b * n + i0 + i] = acc[i] * slope_norm * inv_h[i0 + i];
