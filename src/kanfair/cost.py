@@ -56,8 +56,9 @@ class Cost:
 
 def basis_ops(spline_order: int) -> int:
     """FLOPs of kanfair's closed-form basis for one input, as the de Boor triangle of the
-    compiled layer computes it (kanfair.models.bspline; plain PyTorch evaluates the same
-    pieces as polynomials: (K+1)^2 multiply-adds, a few FLOPs more, fewer memory passes):
+    CPU kernels and the compiled layer computes it (kanfair.models.bspline; PyTorch ops
+    alone evaluate the same pieces as polynomials: (K+1)^2 multiply-adds, a few FLOPs
+    more, fewer memory passes):
     cell and local coordinate u: (x - t_0)·(1/h), floor, (x - t_c)·(1/h): 5; v = 1 - u: 1;
     de Boor step k, entry r: a multiply per neighbour, an add of the constant to u or v
     unless it is 0, and an add joining two terms; normalisation: one multiply per piece."""
