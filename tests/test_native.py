@@ -1,6 +1,9 @@
 """The C++ CPU kernels against the recursion and against the PyTorch-ops engine."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 from torch.utils import cpp_extension
@@ -102,3 +105,11 @@ def test_disabled_holds_only_inside_its_block():
     with native.disabled():
         assert not native.usable(x, 3)
     assert native.usable(x, 3)
+
+
+def test_building_a_kan_prints_nothing():
+    """Loading the kernels imports torch.utils.cpp_extension, which on a CPU-only machine
+    logs a notice about CUDA; every KAN run would print it."""
+    code = "from kanfair.models.kan import KANLinear; KANLinear(3, 2)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout == "" and done.stderr == ""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import platform
 import warnings
@@ -47,8 +48,7 @@ def load() -> bool:
     global _loaded
     if _loaded is not None:
         return _loaded
-    from torch.utils import cpp_extension
-
+    cpp_extension = _import_cpp_extension()
     try:
         cpp_extension.load(name=f"kanfair_bspline_cpu_{_cpu_tag()}", sources=[str(SOURCE)],
                            extra_cflags=["-O3", "-march=native", "-mprefer-vector-width=512",
@@ -64,6 +64,20 @@ def load() -> bool:
     _register_fakes()
     _loaded = True
     return True
+
+
+def _import_cpp_extension():
+    """torch.utils.cpp_extension, without the notice its import logs on CPU-only machines
+    with a CUDA build of torch ('No CUDA runtime is found'): it concerns CUDA extensions,
+    and every KAN run would print it."""
+    log = logging.getLogger("torch.utils.cpp_extension")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        from torch.utils import cpp_extension
+    finally:
+        log.setLevel(level)
+    return cpp_extension
 
 
 def _register_fakes() -> None:
