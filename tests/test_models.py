@@ -37,7 +37,7 @@ def per_edge(layer: KANLinear, x: torch.Tensor, low: float, high: float) -> torc
 
 @pytest.mark.parametrize("shortcut, init", [("silu", "kanbefair"), ("identity", "efficient"),
                                             ("zero", "kanbefair")])
-def test_kan_layer_equals_direct_per_edge_evaluation(shortcut, init, device):
+def test_kan_layer_equals_direct_per_edge_evaluation(shortcut, init, device, engine):
     torch.manual_seed(0)
     layer = KANLinear(4, 3, grid_size=6, spline_order=3, grid_range=(-2.0, 2.0),
                       shortcut=shortcut, init=init).to(device)
@@ -49,7 +49,7 @@ def test_kan_layer_equals_direct_per_edge_evaluation(shortcut, init, device):
     assert torch.allclose(layer(x), per_edge(layer, x, -2.0, 2.0), atol=1e-5)
 
 
-def test_kan_layer_gradients_pass_gradcheck_for_input_and_every_weight(device):
+def test_kan_layer_gradients_pass_gradcheck_for_input_and_every_weight(device, engine):
     torch.manual_seed(0)
     layer = KANLinear(3, 2, grid_size=4, spline_order=3).double().to(device)
     x = (torch.rand(5, 3, dtype=torch.float64, device=device) * 2.4 - 1.2).requires_grad_()
@@ -132,7 +132,7 @@ def test_efficient_init_uses_kaiming_uniform_scales():
         assert scale.abs().max() <= bound and scale.std() > bound / 3
 
 
-def test_grid_update_moves_each_grid_and_preserves_the_function(device):
+def test_grid_update_moves_each_grid_and_preserves_the_function(device, engine):
     """Cubic splines reproduce cubic polynomials on any grid, so when every edge holds a
     cubic the least-squares refit onto the new grid must preserve the layer exactly."""
     torch.manual_seed(0)
