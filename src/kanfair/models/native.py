@@ -32,14 +32,15 @@ _loaded: bool | None = None  # None: not tried yet in this process
 _enabled = os.environ.get("KANFAIR_NATIVE", "1") != "0"
 
 
-def _cpu_tag() -> str:
-    """Short digest of the CPU's feature flags: the build uses -march=native, so a cache
-    shared between different machines must not hand one machine another's build."""
+def _build_tag() -> str:
+    """Short digest of the CPU's feature flags and torch's version: the build uses
+    -march=native and torch's C++ ABI, so a cache shared between machines or kept across
+    torch upgrades must not hand a process a build made for another."""
     flags = platform.processor()
     with contextlib.suppress(OSError):
         lines = Path("/proc/cpuinfo").read_text().splitlines()
         flags = next((line for line in lines if line.startswith("flags")), flags)
-    return hashlib.sha1(flags.encode()).hexdigest()[:8]
+    return hashlib.sha1(f"{flags} torch {torch.__version__}".encode()).hexdigest()[:8]
 
 
 def load() -> bool:
@@ -50,7 +51,7 @@ def load() -> bool:
         return _loaded
     cpp_extension = _import_cpp_extension()
     try:
-        cpp_extension.load(name=f"kanfair_bspline_cpu_{_cpu_tag()}", sources=[str(SOURCE)],
+        cpp_extension.load(name=f"kanfair_bspline_cpu_{_build_tag()}", sources=[str(SOURCE)],
                            extra_cflags=["-O3", "-march=native", "-mprefer-vector-width=512",
                                          "-fopenmp"],
                            extra_ldflags=["-fopenmp"], is_python_module=False)
@@ -93,7 +94,9 @@ def _register_fakes() -> None:
 
 def usable(x: torch.Tensor, spline_order: int) -> bool:
     """Whether the kernels serve this input: CPU, float32/64, order <= MAX_ORDER, enabled,
-    and built (building them now if this is the first call, outside torch.compile)."""
+    and built (building them now if this is the first call, outside torch.compile; a
+    compiled graph traced before they were loaded runs without them, so KANLinear loads
+    them when it is built)."""
     if not (_enabled and x.device.type == "cpu" and x.dtype in _DTYPES
             and spline_order <= MAX_ORDER):
         return False
