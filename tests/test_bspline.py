@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from kanfair.models.bspline import (_cached_constants, _locate, _Pieces, bspline_basis, make_knots,
-                                    spline_linear)
+                                    spline_activation, spline_linear)
 
 
 def knots_by_definition(grid_size: int, order: int, low: float, high: float, dtype) -> torch.Tensor:
@@ -113,12 +113,15 @@ def test_spline_linear_gradients_pass_gradcheck(order, device, engine):
 @pytest.mark.parametrize("order", [2, 3, 5])
 def test_second_derivatives_pass_gradgradcheck(order, device):
     """create_graph=True (physics-informed losses, gradient penalties) must give gradients
-    that are differentiable again, for the basis and for the fused spline term."""
+    that are differentiable again, for the basis, the fused spline term and the per-channel
+    spline."""
     x = (torch.rand(5, 4, dtype=torch.float64, device=device) * 2.4 - 1.2).requires_grad_()
     weight = torch.randn(3, 4, 4 + order, dtype=torch.float64, device=device, requires_grad=True)
     knots = make_knots(4, order, (-1.0, 1.0), torch.float64).to(device)
     assert torch.autograd.gradgradcheck(lambda t: bspline_basis(t, 4, order), (x,))
     assert torch.autograd.gradgradcheck(lambda a, w: spline_linear(a, w, knots, 4, order), (x, weight))
+    coef = weight[0].detach().requires_grad_()
+    assert torch.autograd.gradgradcheck(lambda a, c: spline_activation(a, c, knots, 4, order), (x, coef))
 
 
 @pytest.mark.parametrize("order", [2, 3, 5])
@@ -152,6 +155,16 @@ def test_tables_first_made_under_inference_mode_serve_second_derivatives():
     t = x.clone().requires_grad_()
     slope, = torch.autograd.grad(bspline_basis(t, 7, 3).pow(2).sum(), t, create_graph=True)
     assert torch.isfinite(torch.autograd.grad(slope.sum(), t)[0]).all()
+
+
+@pytest.mark.parametrize("order", [0, 1, 2, 3, 5])
+def test_spline_activation_gradients_pass_gradcheck(order, device, engine):
+    x = (torch.rand(6, 2, 4, dtype=torch.float64, device=device) * 2.4 - 1.2).requires_grad_()
+    coef = torch.randn(4, 4 + order, dtype=torch.float64, device=device, requires_grad=True)
+    knots = make_knots(4, order, (-1.0, 1.0), torch.float64).to(device)
+    assert torch.autograd.gradcheck(lambda a, c: spline_activation(a, c, knots, 4, order), (x, coef))
+    # a first layer: its input needs no gradient, and backward takes a shorter path
+    assert torch.autograd.gradcheck(lambda c: spline_activation(x.detach(), c, knots, 4, order), (coef,))
 
 
 def test_spline_linear_equals_basis_times_weight(engine):

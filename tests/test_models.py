@@ -95,14 +95,14 @@ def test_mlp_structure_and_count():
     assert count_params(model) == 784 * 128 + 128 + 2 * 128 + 128 * 10 + 10
 
 
-def test_bspline_activation_equals_per_channel_evaluation():
+def test_bspline_activation_equals_per_channel_evaluation(engine):
     torch.manual_seed(0)
     act = BSplineActivation(3, grid_size=4, spline_order=2, grid_range=(-1.0, 1.0))
     with torch.no_grad():
         act.coef.normal_()
-    x = torch.rand(20, 3) * 3 - 1.5
+    x = torch.rand(5, 20, 3) * 3 - 1.5
     knots = knots_by_definition(4, 2, -1.0, 1.0, torch.float32)
-    expected = torch.stack([cox_de_boor(x[:, c], knots, 2) @ act.coef[c] for c in range(3)], -1)
+    expected = torch.stack([cox_de_boor(x[..., c], knots, 2) @ act.coef[c] for c in range(3)], -1)
     assert torch.allclose(act(x), expected, atol=1e-6)
 
 
@@ -174,10 +174,12 @@ def test_unknown_model_names_the_known_ones():
 
 
 @pytest.mark.slow
-def test_compiled_kan_layer_matches_eager(engine):
+@pytest.mark.parametrize("make_layer", [lambda: KANLinear(30, 7), lambda: BSplineActivation(30)],
+                         ids=["kan_layer", "bspline_activation"])
+def test_compiled_spline_layers_match_eager(make_layer, engine):
     """Compiled on CPU: the C++ kernels as opaque ops, or without them Inductor's fused loops."""
     torch.manual_seed(0)
-    layer = KANLinear(30, 7)
+    layer = make_layer()
     compiled = torch.compile(layer)
     x = (torch.rand(64, 30) * 3 - 1.5).requires_grad_()
     eager_out = layer(x)

@@ -169,6 +169,7 @@ def count(model: Mapping[str, Any], in_dim: int, out_dim: int,
 # batch_norm, count elementwise work, which the macs convention leaves out)
 FVCORE_CONTRACTIONS = ("linear", "addmm", "matmul", "mm", "bmm", "einsum")
 SPLINE_LINEAR_OP = "prim::PythonOp._SplineLinearFunction"
+SPLINE_ACTIVATION_OP = "prim::PythonOp._SplineActivationFunction"
 BASIS_OP = "prim::PythonOp._BasisFunction"
 
 
@@ -181,15 +182,26 @@ def _spline_linear_macs(inputs: list, outputs: list) -> Counter:
     return Counter({"spline_linear": batch * n_in * n_basis * n_out})
 
 
+def _spline_activation_macs(inputs: list, outputs: list) -> Counter:
+    """x (B, C) against coef (C, G+K): B·C·(G+K) multiply-accumulates, fvcore's count of
+    the same contraction written as an einsum (the PyTorch-ops path)."""
+    from fvcore.nn.jit_handles import get_shape
+
+    batch, channels = get_shape(inputs[0])
+    return Counter({"spline_activation": batch * channels * get_shape(inputs[1])[1]})
+
+
 def macs_by_fvcore(model: nn.Module, in_dim: int) -> float:
     """fvcore's multiply-accumulate count of one sample through `model` (in eval mode),
-    restricted to contractions, with kanfair's spline matmul counted as a contraction
-    and the basis evaluation as none: the independent check of the `macs` convention."""
+    restricted to contractions, with kanfair's spline matmul and per-channel spline counted
+    as contractions and the basis evaluation as none: the independent check of the `macs`
+    convention."""
     from fvcore.nn import FlopCountAnalysis
 
     was_training = model.training
     analysis = FlopCountAnalysis(model.eval(), torch.zeros(1, in_dim))
-    analysis.set_op_handle(SPLINE_LINEAR_OP, _spline_linear_macs, BASIS_OP, None)
+    analysis.set_op_handle(SPLINE_LINEAR_OP, _spline_linear_macs,
+                           SPLINE_ACTIVATION_OP, _spline_activation_macs, BASIS_OP, None)
     analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     fvcore_log = logging.getLogger("fvcore")
     level = fvcore_log.level
@@ -200,4 +212,4 @@ def macs_by_fvcore(model: nn.Module, in_dim: int) -> float:
         fvcore_log.setLevel(level)
         model.train(was_training)
     return float(sum(v for op, v in by_operator.items()
-                     if op in FVCORE_CONTRACTIONS or op == "spline_linear"))
+                     if op in FVCORE_CONTRACTIONS or op.startswith("spline_")))

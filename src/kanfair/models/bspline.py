@@ -402,6 +402,37 @@ def _weight_grad(grad_out: torch.Tensor, dense: torch.Tensor, weight_shape: torc
     return grad if basis_dim == -1 else grad.transpose(1, 2).contiguous()
 
 
+class _SplineActivationFunction(torch.autograd.Function):
+    """y[b, c] = sum_j coef[c, j] · B_j(x[b, c]) on the C++ kernels: the basis laid out
+    (B, G+K, C), the coefficients transposed to match, so that the products and sums run
+    along the contiguous channels; backward rebuilds the basis as spline_linear's does."""
+
+    @staticmethod
+    def forward(ctx, x, coef, knots, grid_size, spline_order):
+        ctx.save_for_backward(x, coef, knots)
+        ctx.grid = (grid_size, spline_order)
+        basis = native.basis(x, knots, grid_size, spline_order)
+        return (basis * coef.t().contiguous()).sum(1)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, coef, knots = ctx.saved_tensors
+        need_x, need_coef = ctx.needs_input_grad[:2]
+        if torch.is_grad_enabled():
+            rebuild = lambda: (_differentiable_dense(x, knots, *ctx.grid) * coef).sum(-1)  # noqa: E731
+            grad_x, grad_coef = _grads_by_autograd(rebuild, [x, coef], [need_x, need_coef], grad_out)
+            return grad_x, grad_coef, None, None, None
+        grad_x = grad_coef = None
+        if need_x:  # d loss/d basis, then the basis
+            basis = (grad_out.unsqueeze(1) * coef.t().contiguous()).contiguous()
+            grad_x = native.grad_input_(basis, x, knots, *ctx.grid)
+        else:
+            basis = native.basis(x, knots, *ctx.grid)
+        if need_coef:
+            grad_coef = (grad_out.unsqueeze(1) * basis).sum(0).t()
+        return grad_x, grad_coef, None, None, None
+
+
 def _layout(inputs_by_basis: torch.Size, basis_dim: int) -> tuple[int, int]:
     """(n, G+K) for basis_dim -1, (G+K, n) for -2."""
     n, n_basis = inputs_by_basis
@@ -430,3 +461,16 @@ def spline_linear(x: torch.Tensor, weight: torch.Tensor, knots: torch.Tensor,
     """Fused KAN spline term: x (B, n), weight (out, n, G+K) -> (B, out), i.e.
     y[b, o] = sum_i sum_j weight[o, i, j] · B_j(x[b, i]). Differentiable in x and weight."""
     return _SplineLinearFunction.apply(x, weight, knots.to(x.dtype), grid_size, spline_order)
+
+
+def spline_activation(x: torch.Tensor, coef: torch.Tensor, knots: torch.Tensor,
+                      grid_size: int, spline_order: int) -> torch.Tensor:
+    """One spline per channel: x (..., C), coef (C, G+K) -> (..., C), i.e.
+    y[..., c] = sum_j coef[c, j] · B_j(x[..., c]). Differentiable in x and coef."""
+    knots = knots.to(x.dtype)
+    if native.usable(x, spline_order):
+        flat = x.reshape(-1, x.shape[-1])
+        return _SplineActivationFunction.apply(flat, coef, knots, grid_size,
+                                               spline_order).view(x.shape)
+    basis = bspline_basis(x, grid_size, spline_order, knots=knots)
+    return torch.einsum("...cj,cj->...c", basis, coef)

@@ -7,7 +7,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from kanfair.models.bspline import GridRange, bspline_basis, make_knots
+from kanfair.models.bspline import GridRange, make_knots, spline_activation
 from kanfair.models.kan import noise_fit_coefficients
 
 
@@ -26,8 +26,7 @@ class BSplineActivation(nn.Module):
         return f"{self.channels}, grid_size={self.grid_size}, spline_order={self.spline_order}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        basis = bspline_basis(x, self.grid_size, self.spline_order, knots=self.knots)
-        return torch.einsum("...cj,cj->...c", basis, self.coef)
+        return spline_activation(x, self.coef, self.knots, self.grid_size, self.spline_order)
 
 
 class BSplineMLP(nn.Sequential):
