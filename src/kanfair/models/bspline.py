@@ -359,7 +359,8 @@ class _SplineLinearFunction(torch.autograd.Function):
 
 
 def _native_grads(grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor,
-                  knots: torch.Tensor, grid: tuple[int, int], need_x: bool, need_w: bool):
+                  knots: torch.Tensor, grid: tuple[int, int], need_x: bool,
+                  need_w: bool) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """d loss/dx and d loss/dweight (None where not needed) by the C++ kernels: d loss/d
     basis is computed into the buffer that then receives the basis for the weight
     gradient."""
@@ -375,7 +376,7 @@ def _native_grads(grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor,
 
 
 def _pieces_grads(grad_out: torch.Tensor, weight: torch.Tensor, located: list, ctx,
-                  need_x: bool, need_w: bool):
+                  need_x: bool, need_w: bool) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """d loss/dx and d loss/dweight (None where not needed) by PyTorch ops, from the
     cells and local coordinates (eager: and values) that forward saved."""
     cell, u, inside, inv_h, *values = located
@@ -419,7 +420,8 @@ class _SplineActivationFunction(torch.autograd.Function):
         x, coef, knots = ctx.saved_tensors
         need_x, need_coef = ctx.needs_input_grad[:2]
         if torch.is_grad_enabled():
-            rebuild = lambda: (_differentiable_dense(x, knots, *ctx.grid) * coef).sum(-1)  # noqa: E731
+            def rebuild() -> torch.Tensor:
+                return (_differentiable_dense(x, knots, *ctx.grid) * coef).sum(-1)
             grad_x, grad_coef = _grads_by_autograd(rebuild, [x, coef], [need_x, need_coef], grad_out)
             return grad_x, grad_coef, None, None, None
         grad_x = grad_coef = None
