@@ -9,7 +9,7 @@ import torch
 from torch.utils import cpp_extension
 
 from kanfair.models import native
-from kanfair.models.bspline import make_knots, spline_linear
+from kanfair.models.bspline import make_knots, spline_activation, spline_linear
 from test_bspline import GRID, cox_de_boor, knots_by_definition, probe_inputs
 
 
@@ -37,24 +37,28 @@ def test_kernel_basis_equals_cox_de_boor_inside_on_knots_and_outside(dtype, tol)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("per_input", [False, True])
 def test_kernels_give_the_pytorch_engines_values_and_gradients(order, dtype, per_input):
+    """Both ops that use the kernels, with more inputs than one chunk of the kernels (256),
+    inputs on knots, NaN and infinities."""
     torch.manual_seed(order)
-    n, grid_size = 37, 6
+    n, grid_size = 300, 6
     x = torch.rand(11, n, dtype=dtype) * 3 - 1.5
     x[0, :5] = make_knots(grid_size, order, (-1.0, 1.0), dtype)[:5]  # exactly on knots
-    x[1, :3] = torch.tensor([float("nan"), float("inf"), -float("inf")], dtype=dtype)
+    x[1, 270:273] = torch.tensor([float("nan"), float("inf"), -float("inf")], dtype=dtype)
     ranges = (-1.0, 1.0)
     if per_input:
         ranges = torch.stack([-1 - torch.rand(n), 1 + torch.rand(n)], -1).double()
     knots = make_knots(grid_size, order, ranges, dtype)
     weight = torch.randn(4, n, grid_size + order, dtype=dtype)
     grad_out = torch.randn(11, 4, dtype=dtype)
+    grad_act = torch.randn(11, n, dtype=dtype)
 
-    def run(use_native: bool):
-        a, w = x.clone().requires_grad_(), weight.clone().requires_grad_()
+    def run(use_native: bool) -> list[torch.Tensor]:
+        a, w, c = (t.clone().requires_grad_() for t in (x, weight, weight[0]))
         assert native.usable(a, order) == use_native
         y = spline_linear(a, w, knots, grid_size, order)
-        y.backward(grad_out)
-        return y, a.grad, w.grad
+        z = spline_activation(a, c, knots, grid_size, order)
+        torch.autograd.backward([y, z], [grad_out, grad_act])
+        return [y, z, a.grad, w.grad, c.grad]
 
     ours = run(True)
     with native.disabled():
