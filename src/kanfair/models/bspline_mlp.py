@@ -7,6 +7,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from kanfair.models import native
 from kanfair.models.bspline import GridRange, make_knots, spline_activation
 from kanfair.models.kan import noise_fit_coefficients
 
@@ -19,6 +20,7 @@ class BSplineActivation(nn.Module):
         super().__init__()
         self.channels, self.grid_size, self.spline_order = channels, grid_size, spline_order
         self.register_buffer("knots", make_knots(grid_size, spline_order, grid_range))
+        native.usable(self.knots, spline_order)  # load the CPU kernels here, not in torch.compile
         self.coef = nn.Parameter(noise_fit_coefficients((channels,), grid_size, spline_order,
                                                         grid_range))
 

@@ -95,8 +95,8 @@ def _register_fakes() -> None:
 def usable(x: torch.Tensor, spline_order: int) -> bool:
     """Whether the kernels serve this input: CPU, float32/64, order <= MAX_ORDER, enabled,
     and built (building them now if this is the first call, outside torch.compile; a
-    compiled graph traced before they were loaded runs without them, so KANLinear loads
-    them when it is built)."""
+    compiled graph traced before they were loaded runs without them, so KANLinear and
+    BSplineActivation load them when they are built)."""
     if not (_enabled and x.device.type == "cpu" and x.dtype in _DTYPES
             and spline_order <= MAX_ORDER):
         return False
