@@ -10,6 +10,8 @@ from torch.utils import cpp_extension
 
 from kanfair.models import native
 from kanfair.models.bspline import make_knots, spline_activation, spline_linear
+from kanfair.models.bspline_mlp import BSplineActivation
+from kanfair.models.kan import KANLinear
 from test_bspline import GRID, cox_de_boor, knots_by_definition, probe_inputs
 
 
@@ -117,3 +119,13 @@ def test_building_a_kan_prints_nothing():
     code = "from kanfair.models.kan import KANLinear; KANLinear(3, 2)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout == "" and done.stderr == ""
+
+
+@pytest.mark.parametrize("make_layer", [lambda: KANLinear(2, 2), lambda: BSplineActivation(2)],
+                         ids=["kan_layer", "bspline_activation"])
+def test_building_a_spline_layer_loads_the_kernels(make_layer, monkeypatch):
+    """Loaded when the layer is built, a torch.compile of it uses them from its first trace
+    (inside a trace they cannot be loaded)."""
+    monkeypatch.setattr(native, "_loaded", None)
+    make_layer()
+    assert native._loaded is True
