@@ -1,9 +1,10 @@
 """The engine's C++ CPU kernels (csrc/bspline_cpu.cpp), built on first use.
 
-On CPU the fused spline term spends most of its non-matmul time writing the dense basis;
-the kernels write it in one pass (see the source's header). They are compiled with the
-machine's C++ compiler through torch.utils.cpp_extension the first time a process needs
-them (about 10 s, once per machine: the build is cached under ~/.cache/torch_extensions)
+On CPU the fused spline ops (bspline.spline_linear, bspline.spline_activation) spend most
+of their non-matmul time building the dense basis; the kernels write it in one pass (see
+the source's header). They are compiled with the machine's C++ compiler through
+torch.utils.cpp_extension the first time a process needs them (about 15 s, once per
+machine: the build is cached under ~/.cache/torch_extensions)
 and registered as the torch ops `kanfair::spline_basis` and `kanfair::spline_basis_backward_`,
 with fake kernels so that torch.compile can trace them.
 

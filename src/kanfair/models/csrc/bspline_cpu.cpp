@@ -39,7 +39,8 @@ struct Shape {
 };
 
 // One batch row's chunk of inputs: cell, local coordinate, and per piece r = 0..K
-// K!·B_{c-K+r}(x) (`value`) and (K-1)!·h·dB_{c-K+r}/dx (`slope`, backward only).
+// B_{c-K+r}(x) (`value`; K! times that until the triangle is done) and
+// (K-1)!·h·dB_{c-K+r}/dx (`slope`, backward only).
 template <typename T, int K>
 struct Chunk {
   alignas(64) T cell[kChunk];
