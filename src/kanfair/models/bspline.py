@@ -11,16 +11,17 @@ B_{c-K}..B_c are non-zero, and their values are the K+1 uniform-B-spline pieces 
 fixed polynomials of degree K. Eager PyTorch evaluates them as the powers of u times a
 (K+1) x (K+1) coefficient matrix (derived once by running the de Boor triangle on
 polynomials); under torch.compile the de Boor triangle itself runs in one fused loop; on
-CPU the fused spline term runs the triangle in C++ kernels (kanfair.models.native) that
-write the dense basis in one pass. Each way O(K^2) work per input, instead of the Cox-de Boor recursion over every basis
-function (O(K·(G+2K))). The cell is floor((x - t_0)/h); for K = 0, where the basis jumps at
-every knot, it comes from comparisons with the knot table, so that inputs exactly on a
-knot land in the same cell as under the recursion's `t_j <= x < t_{j+1}`.
+CPU the fused spline ops (spline_linear, spline_activation) run the triangle in C++
+kernels (kanfair.models.native) that write the dense basis in one pass. Each way O(K^2)
+work per input, instead of the Cox-de Boor recursion over every basis function
+(O(K·(G+2K))). The cell is floor((x - t_0)/h); for K = 0, where the basis jumps at every
+knot, it comes from comparisons with the knot table, so that inputs exactly on a knot land
+in the same cell as under the recursion's `t_j <= x < t_{j+1}`.
 
 The autograd Functions never keep the dense basis alive between forward and backward:
-the basis Function saves x; the fused spline-linear Function saves x (with the C++
-kernels) or x and each input's cell, local coordinate and K+1 non-zero values (not the
-G+K dense ones), and backward rebuilds the dense basis and its derivative in x. Under create_graph=True (second
+the basis Function saves x; the fused ops save x (with the C++ kernels) or x and each
+input's cell, local coordinate and K+1 non-zero values (not the G+K dense ones), and
+backward rebuilds the dense basis and its derivative in x. Under create_graph=True (second
 derivatives) backward instead rebuilds the output from x with differentiable ops and lets
 autograd differentiate it, so the gradients can be differentiated again.
 """
