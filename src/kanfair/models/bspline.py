@@ -19,9 +19,9 @@ knot, it comes from comparisons with the knot table, so that inputs exactly on a
 in the same cell as under the recursion's `t_j <= x < t_{j+1}`.
 
 The autograd Functions never keep the dense basis alive between forward and backward:
-the basis Function saves x; the fused ops save x (with the C++ kernels) or x and each
-input's cell, local coordinate and K+1 non-zero values (not the G+K dense ones), and
-backward rebuilds the dense basis and its derivative in x. Under create_graph=True (second
+the basis and activation Functions save x; the spline-linear Function saves x (with the
+C++ kernels) or x and each input's cell, local coordinate and K+1 non-zero values (not the
+G+K dense ones), and backward rebuilds the dense basis and its derivative in x. Under create_graph=True (second
 derivatives) backward instead rebuilds the output from x with differentiable ops and lets
 autograd differentiate it, so the gradients can be differentiated again.
 """
