@@ -48,10 +48,11 @@ def test_the_record_says_where_it_ran(tmp_path):
 
     import torch
 
-    done = run_train("model=mlp", "dataset=digits", "trainer.epochs=1", "trainer.device=cpu",
+    done = run_train("model=kan", "dataset=digits", "trainer.epochs=1", "trainer.device=cpu",
                      "trainer.threads=1", f"paths.results_dir={tmp_path}")
     assert done.returncode == 0, done.stderr
     where = only_record(tmp_path)["environment"]
     assert where["device"].startswith("cpu: ") and where["threads"] == 1
+    assert where["cpu_kernels"] is True  # kanfair's C++ kernels ran this KAN
     assert where["torch"] == torch.__version__ and where["cpu_count"] == os.cpu_count()
     assert where["host"] == platform.node() and where["python"] == platform.python_version()

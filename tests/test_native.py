@@ -109,8 +109,8 @@ def test_a_failed_build_warns_and_falls_back_to_pytorch_ops(monkeypatch):
 def test_disabled_holds_only_inside_its_block():
     x = torch.zeros(1, 1)
     with native.disabled():
-        assert not native.usable(x, 3)
-    assert native.usable(x, 3)
+        assert not native.usable(x, 3) and not native.active()
+    assert native.usable(x, 3) and native.active()
 
 
 def test_building_a_kan_prints_nothing():

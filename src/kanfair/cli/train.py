@@ -26,7 +26,7 @@ from kanfair.config import TrainConfig, model_spec, register_configs, validate
 from kanfair.cli.errors import hydra_main_with_one_line_errors, one_line_errors
 from kanfair.cost import count
 from kanfair.data import Task, load_task
-from kanfair.models import build, count_params
+from kanfair.models import build, count_params, native
 from kanfair.models.text import EmbeddingBagFront
 from kanfair.results import Record, config_hash, finished_ok, run_id_for, write_record
 from kanfair.data import continual
@@ -93,6 +93,7 @@ def environment(device_name: str) -> dict[str, Any]:
     device = f"cuda: {torch.cuda.get_device_name()}" if on_cuda else f"cpu: {_cpu_name()}"
     return {"host": platform.node(), "device": device,
             "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
+            "cpu_kernels": native.active() and not on_cuda,
             "torch": torch.__version__, "python": platform.python_version()}
 
 

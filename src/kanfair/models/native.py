@@ -106,6 +106,12 @@ def usable(x: torch.Tensor, spline_order: int) -> bool:
     return bool(_loaded)
 
 
+def active() -> bool:
+    """Whether the kernels are loaded and enabled in this process: a run's record says so,
+    since they change a CPU run's timings (not its numbers)."""
+    return _enabled and bool(_loaded)
+
+
 @contextlib.contextmanager
 def disabled() -> Iterator[None]:
     """Run on PyTorch ops alone inside the block (benchmarks and tests compare the two)."""
