@@ -20,7 +20,7 @@ class BSplineActivation(nn.Module):
         super().__init__()
         self.channels, self.grid_size, self.spline_order = channels, grid_size, spline_order
         self.register_buffer("knots", make_knots(grid_size, spline_order, grid_range))
-        native.usable(self.knots, spline_order)  # load the CPU kernels here, not in torch.compile
+        native.prepare(spline_order)
         self.coef = nn.Parameter(noise_fit_coefficients((channels,), grid_size, spline_order,
                                                         grid_range))
 

@@ -48,7 +48,7 @@ class KANLinear(nn.Module):
         self.in_features, self.out_features = in_features, out_features
         self.grid_size, self.spline_order, self.shortcut = grid_size, spline_order, shortcut
         self.register_buffer("knots", make_knots(grid_size, spline_order, grid_range))
-        native.usable(self.knots, spline_order)  # load the CPU kernels here, not in torch.compile
+        native.prepare(spline_order)
         self.coef = nn.Parameter(noise_fit_coefficients(
             (out_features, in_features), grid_size, spline_order, grid_range))
         self.spline_scale = nn.Parameter(torch.ones(out_features, in_features))

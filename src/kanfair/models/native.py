@@ -95,15 +95,19 @@ def _register_fakes() -> None:
 
 def usable(x: torch.Tensor, spline_order: int) -> bool:
     """Whether the kernels serve this input: CPU, float32/64, order <= MAX_ORDER, enabled,
-    and built (building them now if this is the first call, outside torch.compile; a
-    compiled graph traced before they were loaded runs without them, so KANLinear and
-    BSplineActivation load them when they are built)."""
+    and built (building them now if this is the first call, outside torch.compile)."""
     if not (_enabled and x.device.type == "cpu" and x.dtype in _DTYPES
             and spline_order <= MAX_ORDER):
         return False
     if _loaded is None and not torch.compiler.is_compiling():
         load()
     return bool(_loaded)
+
+
+def prepare(spline_order: int) -> None:
+    """Load the kernels now, where a spline layer is built: inside torch.compile's trace
+    they cannot be loaded, and a graph traced without them runs without them."""
+    usable(torch.empty(0), spline_order)
 
 
 def active() -> bool:
