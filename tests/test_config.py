@@ -5,7 +5,9 @@ import pytest
 from omegaconf.errors import ConfigAttributeError, ValidationError
 
 from conftest import compose_config
-from kanfair.config import ConfigError, KANConfig, MLPConfig, TrainerConfig, validate
+from kanfair.config import ConfigError, TrainerConfig, validate
+from kanfair.models.kan import KANConfig
+from kanfair.models.mlp import MLPConfig
 
 
 def test_defaults_compose_to_typed_objects():

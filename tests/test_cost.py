@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from kanfair.config import model_spec
-from kanfair.cost import basis_ops, count, macs_by_fvcore
+from kanfair.models import model_spec
+from kanfair.cost import count, macs_by_fvcore
+from kanfair.models.kan import basis_ops
 from kanfair.models import build, count_params
 
 # Rows of KANbeFair's published results table (dataset, in, out, model, hidden, shortcut or

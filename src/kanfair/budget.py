@@ -1,22 +1,26 @@
 """The budget matcher: size a model to a parameter or FLOP budget by exact integer search.
 
 Cost is non-decreasing in the searched size (all hidden widths scaled together, or the
-grid size), so a doubling search brackets the target, bisection finds the first size at
-or above it, and the closer of that size and the one below wins. Only `cost` is used:
-no model is built.
+family's own size knob: grid size, frequencies, degree, groups), so a doubling search
+brackets the target, bisection finds the first size at or above it, and the closer of
+that size and the one below wins. Only `cost` is used: no model is built, except for
+`model=custom`, whose cost is a traced count of the built model.
+Hand-written because no library does this: sizes are integers, the cost functions are the
+families' own formulas, and the search must report the closest sizes when none fits.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping, Optional
 
-from kanfair.config import BudgetConfig, model_spec
+from kanfair.config import BudgetConfig
 from kanfair.cost import CONVENTIONS, count
+from kanfair.models import FAMILIES, model_spec
 
 KINDS = ("params", "flops")
 VARY = ("width", "grid", "width_grid")
 MAX_SIZE = 1 << 24
-GRID_LIMIT = 100  # largest grid size vary=width_grid tries
+KNOB_LIMIT = 100  # largest knob value (grid size ...) vary=width_grid tries
 
 
 class BudgetError(ValueError):
@@ -32,7 +36,7 @@ class Match:
     deviation: float  # (achieved - target) / target
     convention: str
     vary: str
-    size: int  # the width of the first hidden layer, or the grid size (vary=grid)
+    size: int  # the width of the first hidden layer, or the family's knob (vary=grid)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -40,10 +44,10 @@ class Match:
 
 def sized(spec: Mapping[str, Any], vary: str, size: int) -> dict[str, Any]:
     """The spec at one size: hidden widths scaled in proportion to the first (vary=width)
-    or the grid size set (vary=grid)."""
+    or the family's size knob set (vary=grid: grid size, frequencies, degree, groups)."""
     spec = dict(spec)
     if vary == "grid":
-        spec["grid_size"] = size
+        spec[FAMILIES[spec["name"]].knob] = size
     else:
         first = spec["hidden"][0]
         spec["hidden"] = [max(1, round(size * width / first)) for width in spec["hidden"]]
@@ -57,11 +61,11 @@ def target_of(match_model: Mapping[str, Any], in_dim: int, out_dim: int, kind: s
     return float(cost.params if kind == "params" else cost.flops)
 
 
-def _search(cost_at: Callable[[int], float], target: float) -> list[int]:
+def _search(cost_at: Callable[[int], float], target: float, smallest: int = 1) -> list[int]:
     """The sizes on either side of the target: [n-1, n] with cost(n-1) < target <= cost(n)."""
-    if cost_at(1) >= target:
-        return [1]
-    low, high = 1, 2
+    if cost_at(smallest) >= target:
+        return [smallest]
+    low, high = smallest, 2 * smallest
     while cost_at(high) < target:
         low, high = high, high * 2
         if high > MAX_SIZE:
@@ -78,9 +82,10 @@ def match(model: Mapping[str, Any], in_dim: int, out_dim: int, kind: str = "para
     """Size `model` (a dict with the keys of configs/model/*.yaml plus `name`) so that its
     `kind` cost in `convention` is within `tolerance` of `target`.
 
-    vary=width scales all hidden widths together; vary=grid searches the grid size;
-    vary=width_grid searches the width at grid sizes ever further from the configured one
-    and takes the first that lands within tolerance (models without a grid: width only)."""
+    vary=width scales all hidden widths together; vary=grid searches the family's size
+    knob (grid size, frequencies, degree, groups); vary=width_grid searches the width at
+    knob values ever further from the configured one and takes the first that lands within
+    tolerance (families without a knob: width only)."""
     spec = model_spec(model)
     if kind not in KINDS:
         raise BudgetError(f"budget kind must be one of {', '.join(KINDS)}, got '{kind}'")
@@ -90,9 +95,10 @@ def match(model: Mapping[str, Any], in_dim: int, out_dim: int, kind: str = "para
         raise BudgetError(f"budget.vary must be one of {', '.join(VARY)}, got '{vary}'")
     if target is None or not target > 0:
         raise BudgetError(f"budget target must be a positive number, got {target}")
-    has_grid = "grid_size" in spec
-    if vary == "grid" and not has_grid:
-        raise BudgetError(f"budget.vary=grid needs a model with a grid; '{spec['name']}' has none, use budget.vary=width")
+    knob, knob_min = FAMILIES[spec["name"]].knob, FAMILIES[spec["name"]].knob_min
+    if vary == "grid" and knob is None:
+        raise BudgetError(f"budget.vary=grid needs a model with a size knob (grid, frequencies, degree, "
+                          f"groups); '{spec['name']}' has none, use budget.vary=width")
     if vary != "grid" and not spec["hidden"]:
         raise BudgetError(f"{spec['name']} has no hidden layer to widen; give model.hidden or use budget.vary=grid")
 
@@ -102,29 +108,30 @@ def match(model: Mapping[str, Any], in_dim: int, out_dim: int, kind: str = "para
 
     def closest(base: dict[str, Any], axis: str) -> list[tuple[int, dict[str, Any], float]]:
         """(size, spec, cost) on either side of the target along one axis, best first."""
-        sizes = _search(lambda size: cost_of(sized(base, axis, size)), target)
+        smallest = knob_min if axis == "grid" else 1
+        sizes = _search(lambda size: cost_of(sized(base, axis, size)), target, smallest)
         found = [(size, sized(base, axis, size), cost_of(sized(base, axis, size))) for size in sizes]
         return sorted(found, key=lambda item: abs(item[2] - target))
 
     axis = "grid" if vary == "grid" else "width"
-    grids = [spec.get("grid_size")]
-    if vary == "width_grid" and has_grid:
-        grids = sorted(range(1, GRID_LIMIT + 1), key=lambda g: (abs(g - spec["grid_size"]), g))
-    for grid in grids:
-        base = {**spec, "grid_size": grid} if has_grid else spec
+    values = [spec.get(knob)]
+    if vary == "width_grid" and knob is not None:
+        values = sorted(range(knob_min, KNOB_LIMIT + 1), key=lambda v: (abs(v - spec[knob]), v))
+    for value in values:
+        base = {**spec, knob: value} if knob is not None else spec
         (size, best, achieved), *_ = closest(base, axis)
         if abs(achieved - target) <= tolerance * target:
             return Match(best, kind, float(target), achieved, (achieved - target) / target,
                          convention, vary, size)
     candidates = closest(spec, axis)
     sides = ", ".join(
-        f"{'hidden' if axis == 'width' else 'grid_size'}={found['hidden'] if axis == 'width' else size}"
+        f"{'hidden' if axis == 'width' else knob}={found['hidden'] if axis == 'width' else size}"
         f" -> {cost:,.0f} {kind} ({(cost - target) / target:+.1%})"
         for size, found, cost in sorted(candidates))
     if len(candidates) == 1:
         sides += " (nothing smaller exists)" if candidates[0][0] == 1 else " (search limit)"
-    if len(grids) > 1:
-        sides += f"; no grid size in 1..{GRID_LIMIT} does better"
+    if len(values) > 1:
+        sides += f"; no {knob.replace('_', ' ')} in {knob_min}..{KNOB_LIMIT} does better"
     raise BudgetError(
         f"no {spec['name']} {axis} is within {tolerance:.0%} of {target:,.0f} {kind} "
         f"({convention}); closest: {sides}; change budget.target, budget.tolerance or budget.vary")

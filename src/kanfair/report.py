@@ -17,6 +17,8 @@ from typing import Optional
 
 import pandas as pd
 
+from kanfair.models import FAMILIES, model_spec
+
 HIGHER_IS_BETTER = {"accuracy": True, "rmse": False, "kanbefair_rmse": False}
 COST_COLUMNS = {"params": "params", "flops": "flops", "time": "time_per_epoch_s"}
 PAPER_NAMES = {"kan": "KAN", "mlp": "MLP"}
@@ -27,6 +29,12 @@ def configuration_key(config: dict) -> str:
     keep = {k: v for k, v in config.items() if k not in ("seed", "paths", "logger")}
     keep["trainer"] = {k: v for k, v in keep.get("trainer", {}).items() if k != "rerun"}
     return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _settings(spec: dict) -> str:
+    """The family's own knobs in short (G5 K3, gelu ...); empty for a family not known here."""
+    known = FAMILIES.get(spec.get("name"))
+    return known.label(model_spec(spec)) if known else ""
 
 
 def load_records(runs_dir: str | Path) -> pd.DataFrame:
@@ -42,6 +50,7 @@ def load_records(runs_dir: str | Path) -> pd.DataFrame:
             "dataset": record["dataset"], "model": record["model"], "metric": record["metric"],
             "protocol": record["protocol"], "seed": record["seed"],
             "hidden": "_".join(map(str, record["hidden"])),
+            "settings": _settings(record.get("model_spec", {})),
             "grid_size": record.get("model_spec", {}).get("grid_size"),
             "spline_order": record.get("model_spec", {}).get("spline_order"),
             "shortcut": record.get("model_spec", {}).get("shortcut"),
@@ -64,7 +73,7 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     keys = ["dataset", "model", "configuration"]
     first = ok.groupby(keys, sort=False).first()
     stats = ok.groupby(keys, sort=False)["test_metric"].agg(["mean", "std", "count"])
-    columns = ["metric", "protocol", "hidden", "grid_size", "spline_order", "shortcut", "activation",
+    columns = ["metric", "protocol", "hidden", "settings", "grid_size", "spline_order", "shortcut", "activation",
                "grid_range", "lr", "epochs", "params", "flops", "flops_convention"]
     summary = first[columns].join(stats).join(
         ok.groupby(keys, sort=False)["time_per_epoch_s"].mean())
@@ -141,16 +150,15 @@ def _cell(mean: float, std: float, seeds: int) -> str:
 
 
 def markdown_table(best: pd.DataFrame, runs: pd.DataFrame) -> str:
-    lines = ["| dataset | model | test metric (mean ± std) | seeds | hidden | grid | params | FLOPs | time/epoch (s) |"
+    lines = ["| dataset | model | test metric (mean ± std) | seeds | hidden | settings | params | FLOPs | time/epoch (s) |"
              + (" paper |" if "paper" in best else ""),
              "|---|---|---|---|---|---|---|---|---|" + ("---|" if "paper" in best else "")]
     for row in best.itertuples():
         value = _cell(row.mean, row.std, row.seeds)
         value = f"**{value}**" if row.best else value
-        grid = "" if pd.isna(row.grid_size) else f"G{int(row.grid_size)} K{int(row.spline_order)}"
         flops = "" if pd.isna(row.flops) else f"{row.flops:,.0f} ({row.flops_convention})"
         line = (f"| {row.dataset} | {row.model} | {row.metric} {value} | {row.seeds} | {row.hidden} | "
-                f"{grid} | {row.params:,} | {flops} | {row.time_per_epoch_s:.3g} |")
+                f"{row.settings} | {row.params:,} | {flops} | {row.time_per_epoch_s:.3g} |")
         if "paper" in best:
             line += " " + ("" if row.paper is None or pd.isna(row.paper) else f"{row.paper:.4g}") + " |"
         lines.append(line)

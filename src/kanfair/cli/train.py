@@ -22,11 +22,11 @@ from omegaconf import DictConfig, OmegaConf
 
 import kanfair
 from kanfair import budget as budgets
-from kanfair.config import TrainConfig, model_spec, register_configs, validate
+from kanfair.config import TrainConfig, register_configs, validate
 from kanfair.cli.errors import hydra_main_with_one_line_errors, one_line_errors
 from kanfair.cost import count
 from kanfair.data import Task, load_task
-from kanfair.models import build, count_params, native
+from kanfair.models import build, count_params, model_spec, native
 from kanfair.models.text import EmbeddingBagFront
 from kanfair.results import Record, config_hash, finished_ok, run_id_for, write_record
 from kanfair.data import continual

@@ -1,45 +1,40 @@
-"""Model registry: `build(spec, in_dim, out_dim)` for every model family by name."""
+"""The model registry: every family by name (`FAMILIES`), its validated spec
+(`model_spec`) and its module (`build`)."""
 from __future__ import annotations
 
-from typing import Any, Callable
+import dataclasses
+from typing import Any
 
 from torch import nn
 
-from kanfair.config import model_spec
+from kanfair.models import bspline_mlp, kan, mlp
+from kanfair.models.family import Family
+from kanfair.schema import check
 
-from kanfair.models.bspline_mlp import BSplineMLP
-from kanfair.models.kan import KAN
-from kanfair.models.mlp import MLP
-
-Builder = Callable[[dict[str, Any], int, int], nn.Module]
-
-
-def _mlp(spec: dict[str, Any], in_dim: int, out_dim: int) -> nn.Module:
-    return MLP([in_dim, *spec["hidden"], out_dim], spec["activation"], spec["batch_norm"])
+FAMILIES: dict[str, Family] = {family.name: family for family in (
+    kan.FAMILY, mlp.FAMILY, bspline_mlp.FAMILY, bspline_mlp.FIRST_FAMILY,
+)}
 
 
-def _kan(spec: dict[str, Any], in_dim: int, out_dim: int) -> nn.Module:
-    return KAN([in_dim, *spec["hidden"], out_dim], spec["grid_size"], spec["spline_order"],
-               tuple(spec["grid_range"]), spec["shortcut"], spec["init"],
-               spec["grid_update_every"])
+def family(name: Any) -> Family:
+    """The family called `name`; a ConfigError naming the known ones otherwise."""
+    check(name in FAMILIES, "model.name", f"unknown model '{name}'",
+          f"choose one of {', '.join(FAMILIES)}")
+    return FAMILIES[name]
 
 
-def _bspline_mlp(spec: dict[str, Any], in_dim: int, out_dim: int) -> nn.Module:
-    return BSplineMLP([in_dim, *spec["hidden"], out_dim], spec["grid_size"], spec["spline_order"],
-                      tuple(spec["grid_range"]), spec["batch_norm"],
-                      spline_first=spec["name"] == "bspline_first_mlp")
-
-
-MODELS: dict[str, Builder] = {
-    "kan": _kan, "mlp": _mlp, "bspline_mlp": _bspline_mlp, "bspline_first_mlp": _bspline_mlp,
-}
+def model_spec(model: Any) -> dict[str, Any]:
+    """A model spec as a plain dict with every key of its family's schema (defaults filled
+    in and range-checked), from a config dataclass or any mapping with a `name`."""
+    fields = dataclasses.asdict(model) if dataclasses.is_dataclass(model) else dict(model)
+    return dataclasses.asdict(family(fields.get("name")).schema(**fields))
 
 
 def build(spec: Any, in_dim: int, out_dim: int) -> nn.Module:
     """Build the model that `spec["name"]` names (missing keys take the config defaults;
     unknown names raise with the known ones)."""
     spec = model_spec(spec)
-    return MODELS[spec["name"]](spec, in_dim, out_dim)
+    return FAMILIES[spec["name"]].build(spec, in_dim, out_dim)
 
 
 def count_params(model: nn.Module) -> int:
@@ -47,4 +42,4 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-__all__ = ["MODELS", "build", "count_params"]
+__all__ = ["FAMILIES", "Family", "build", "count_params", "family", "model_spec"]

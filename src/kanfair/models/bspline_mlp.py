@@ -2,14 +2,18 @@
 KAN without its per-edge functions, to separate "learnable activation" from "KAN"."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 from torch import nn
 
+from kanfair.flops import BATCH_NORM_FLOPS, LayerCost, linear_row
 from kanfair.models import native
 from kanfair.models.bspline import GridRange, make_knots, spline_activation
-from kanfair.models.kan import noise_fit_coefficients
+from kanfair.models.family import Family, Spec
+from kanfair.models.kan import (SplineConfig, basis_ops, kanbefair_spline_term,
+                                noise_fit_coefficients, spline_label)
 
 
 class BSplineActivation(nn.Module):
@@ -50,3 +54,51 @@ class BSplineMLP(nn.Sequential):
             if hidden and not spline_first:
                 layers.append(spline(d_out))
         super().__init__(*layers)
+
+
+@dataclass
+class BSplineMLPConfig(SplineConfig):
+    name: str = "bspline_mlp"
+    batch_norm: bool = False
+
+
+@dataclass
+class BSplineFirstMLPConfig(BSplineMLPConfig):
+    name: str = "bspline_first_mlp"
+
+
+def layer_costs(spec: Spec, widths: list[int], convention: str) -> list[LayerCost]:
+    """kanbefair: the paper's formula, a spline on every layer, the last included (on
+    d_out channels, or d_in for spline-first). ops and macs: the splines that run."""
+    grid, order = spec["grid_size"], spec["spline_order"]
+    n_basis = grid + order
+    first = spec["name"] == "bspline_first_mlp"
+    rows = []
+    for index, (d_in, d_out) in enumerate(zip(widths[:-1], widths[1:])):
+        hidden = index < len(widths) - 2
+        bn = spec["batch_norm"] and hidden
+        row = linear_row(f"layer{index}", d_in, d_out, convention)
+        row.params += 2 * d_out if bn else 0
+        if convention != "macs":
+            row.flops += BATCH_NORM_FLOPS * d_out if bn else 0
+        if convention == "kanbefair":
+            channels = d_in if first else d_out
+            row.flops += channels * (kanbefair_spline_term(grid, order) - 1)
+        else:
+            channels = d_in if first else (d_out if hidden else 0)
+            row.flops += channels * (basis_ops(order) + 2 * n_basis if convention == "ops" else n_basis)
+        row.params += channels * n_basis
+        rows.append(row)
+    return rows
+
+
+def _build(spec: Spec, in_dim: int, out_dim: int) -> nn.Module:
+    return BSplineMLP([in_dim, *spec["hidden"], out_dim], spec["grid_size"], spec["spline_order"],
+                      tuple(spec["grid_range"]), spec["batch_norm"],
+                      spline_first=spec["name"] == "bspline_first_mlp")
+
+
+FAMILY = Family("bspline_mlp", BSplineMLPConfig, _build, layer_costs, knob="grid_size",
+                label=spline_label)
+FIRST_FAMILY = Family("bspline_first_mlp", BSplineFirstMLPConfig, _build, layer_costs,
+                      knob="grid_size", label=spline_label)

@@ -7,14 +7,18 @@ y = b(x) @ s_b^T + basis(x) @ (s_s·c)^T + bias.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import List, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kanfair.flops import ACTIVATION_FLOPS, LayerCost
 from kanfair.models import native
 from kanfair.models.bspline import GridRange, bspline_basis, make_knots, spline_linear
+from kanfair.models.family import Family, Spec
+from kanfair.schema import ModelConfig, check, check_at_least, check_choice, check_range
 
 SHORTCUTS = {"silu": F.silu, "identity": lambda x: x}
 NOISE_SCALE = 0.1
@@ -137,3 +141,98 @@ class KAN(nn.Module):
         for layer in self.layers:
             layer.update_grid(x)
             x = layer(x)
+
+
+@dataclass
+class SplineConfig(ModelConfig):
+    """Grid settings shared by every model with B-spline functions."""
+
+    grid_size: int = 5
+    spline_order: int = 3
+    grid_range: List[float] = field(default_factory=lambda: [-1.0, 1.0])
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_at_least(self.grid_size, 1, "model.grid_size", "5")
+        check_at_least(self.spline_order, 0, "model.spline_order", "3")
+        check_range(self.grid_range, "model.grid_range")
+
+
+@dataclass
+class KANConfig(SplineConfig):
+    name: str = "kan"
+    hidden: List[int] = field(default_factory=lambda: [16])
+    shortcut: str = "silu"
+    init: str = "kanbefair"
+    grid_update_every: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_choice(self.shortcut, (*SHORTCUTS, "zero"), "model.shortcut")
+        check_choice(self.init, ("kanbefair", "efficient"), "model.init")
+        check(self.grid_update_every >= 0, "model.grid_update_every",
+              f"must be >= 0 (got {self.grid_update_every})", "use 0 to switch grid updates off")
+
+
+def basis_ops(spline_order: int) -> int:
+    """FLOPs of kanfair's closed-form basis for one input, as the de Boor triangle of the
+    CPU kernels and the compiled layer computes it (kanfair.models.bspline; PyTorch ops
+    alone evaluate the same pieces as polynomials: (K+1)^2 multiply-adds, a few FLOPs
+    more, fewer memory passes):
+    cell and local coordinate u: (x - t_0)·(1/h), floor, (x - t_c)·(1/h): 5; v = 1 - u: 1;
+    de Boor step k, entry r: a multiply per neighbour, an add of the constant to u or v
+    unless it is 0, and an add joining two terms; normalisation: one multiply per piece."""
+    flops = 6
+    for k in range(1, spline_order + 1):
+        for r in range(k + 1):
+            if r >= 1:
+                flops += 1 + (k > r)
+            if r < k:
+                flops += 1 + (r > 0)
+            if 1 <= r < k:
+                flops += 1
+    return flops + spline_order + 1
+
+
+def kanbefair_spline_term(grid_size: int, spline_order: int) -> float:
+    """The paper's per-edge B-spline FLOPs without its constant: 9K(G + 1.5K) + 2G - 2.5K."""
+    return 9 * spline_order * (grid_size + 1.5 * spline_order) + 2 * grid_size - 2.5 * spline_order
+
+
+def layer_costs(spec: Spec, widths: list[int], convention: str) -> list[LayerCost]:
+    """kanbefair: the paper's formulas (basis charged per edge; parameters d_in·d_out·(G+K+2)
+    + d_out, plus d_in·d_out with a shortcut). ops: the basis once per input, the spline
+    and shortcut matmuls, bias and the sum of the two terms."""
+    grid, order, shortcut = spec["grid_size"], spec["spline_order"], spec["shortcut"]
+    n_basis = grid + order
+    base = shortcut != "zero"
+    rows = []
+    for index, (d_in, d_out) in enumerate(zip(widths[:-1], widths[1:])):
+        edges = d_in * d_out
+        trainable = edges * (n_basis + 1 + base) + d_out
+        if convention == "kanbefair":
+            params = edges * (n_basis + 2) + d_out + (edges if base else 0)
+            flops = edges * (kanbefair_spline_term(grid, order) + 1)
+            if base:
+                flops += ACTIVATION_FLOPS[shortcut] * d_in + 2 * edges
+        elif convention == "ops":
+            params = trainable
+            flops = d_in * basis_ops(order) + 2 * edges * n_basis + d_out
+            if base:
+                flops += ACTIVATION_FLOPS[shortcut] * d_in + 2 * edges + d_out
+        else:
+            params, flops = trainable, edges * (n_basis + base)
+        rows.append(LayerCost(f"kan{index}", params, flops))
+    return rows
+
+
+def _build(spec: Spec, in_dim: int, out_dim: int) -> nn.Module:
+    return KAN([in_dim, *spec["hidden"], out_dim], spec["grid_size"], spec["spline_order"],
+               tuple(spec["grid_range"]), spec["shortcut"], spec["init"], spec["grid_update_every"])
+
+
+def spline_label(spec: Spec) -> str:
+    return f"G{spec['grid_size']} K{spec['spline_order']}"
+
+
+FAMILY = Family("kan", KANConfig, _build, layer_costs, knob="grid_size", label=spline_label)

@@ -1,7 +1,13 @@
 """The MLP of KANbeFair: Linear -> [BatchNorm1d] -> activation per hidden layer, final Linear."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import nn
+
+from kanfair.flops import ACTIVATION_FLOPS, BATCH_NORM_FLOPS, LayerCost, linear_row
+from kanfair.models.family import Family, Spec
+from kanfair.schema import ModelConfig, check_choice
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh,
@@ -19,3 +25,39 @@ class MLP(nn.Sequential):
             layers.append(ACTIVATIONS[activation]())
         layers.append(nn.Linear(widths[-2], widths[-1]))
         super().__init__(*layers)
+
+
+@dataclass
+class MLPConfig(ModelConfig):
+    name: str = "mlp"
+    activation: str = "relu"
+    batch_norm: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_choice(self.activation, tuple(ACTIVATIONS), "model.activation")
+
+
+def layer_costs(spec: Spec, widths: list[int], convention: str) -> list[LayerCost]:
+    """kanbefair charges the activation to every layer, the last included; ops only where
+    it runs; BatchNorm 2 parameters and 4 FLOPs per channel."""
+    act = ACTIVATION_FLOPS[spec["activation"]]
+    rows = []
+    for index, (d_in, d_out) in enumerate(zip(widths[:-1], widths[1:])):
+        hidden = index < len(widths) - 2
+        bn = spec["batch_norm"] and hidden
+        row = linear_row(f"linear{index}", d_in, d_out, convention)
+        row.params += 2 * d_out if bn else 0
+        if convention != "macs":
+            row.flops += (act * d_out if hidden or convention == "kanbefair" else 0)
+            row.flops += BATCH_NORM_FLOPS * d_out if bn else 0
+        rows.append(row)
+    return rows
+
+
+def _build(spec: Spec, in_dim: int, out_dim: int) -> nn.Module:
+    return MLP([in_dim, *spec["hidden"], out_dim], spec["activation"], spec["batch_norm"])
+
+
+FAMILY = Family("mlp", MLPConfig, _build, layer_costs,
+                label=lambda spec: spec["activation"] + (" BN" if spec["batch_norm"] else ""))
