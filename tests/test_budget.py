@@ -95,7 +95,8 @@ def test_a_match_takes_well_under_50_ms():
 
 def test_a_matched_run_records_its_budget(tmp_results):
     cfg = compose_config("model=kan", "dataset=digits", "budget=params", "budget.target=5000",
-                         "trainer.epochs=1", f"paths.results_dir={tmp_results}")
+                         "budget.convention=kanbefair", "trainer.epochs=1",
+                         f"paths.results_dir={tmp_results}")
     record = train_cli.run(cfg)
     assert record.budget["kind"] == "params" and record.budget["target"] == 5000
     assert abs(record.budget["deviation"]) <= 0.02
@@ -103,6 +104,16 @@ def test_a_matched_run_records_its_budget(tmp_results):
     assert record.hidden == record.model_spec["hidden"] == record.budget["model"]["hidden"]
     assert record.flops_convention == "kanbefair"
     assert record.flops == count(record.model_spec, 64, 10).flops
+
+
+def test_a_parameter_budget_counts_trainable_parameters_by_default(tmp_results):
+    """The paper's formula charges a KAN with a shortcut d_in·d_out more than it trains."""
+    cfg = compose_config("model=kan", "dataset=digits", "budget=params", "budget.target=5000",
+                         "budget.vary=width_grid", "trainer.epochs=1", f"paths.results_dir={tmp_results}")
+    record = train_cli.run(cfg)
+    assert record.budget["convention"] == record.flops_convention == "ops"
+    assert record.params == record.budget["achieved"] and abs(record.params - 5000) <= 100
+    assert record.params_kanbefair > record.params
 
 
 def test_width_grid_finds_the_nearest_grid_that_fits_for_every_family():

@@ -20,6 +20,7 @@ from kanfair.cli.errors import hydra_main_with_one_line_errors, one_line_errors
 from kanfair.config import SizeConfig, register_configs, validate
 from kanfair.cost import count
 from kanfair.data import load_task
+from kanfair.models import FAMILIES
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[3] / "configs")
 ROWS: list[dict[str, Any]] = []
@@ -35,7 +36,7 @@ def size_row(conf: SizeConfig) -> dict[str, Any]:
     convention = conf.budget.convention
     return {
         "model": spec["name"], "in->out": f"{in_dim}->{out_dim}", "hidden": spec["hidden"],
-        "grid": spec.get("grid_size", ""), "params": count(spec, in_dim, out_dim, "ops").params,
+        "settings": FAMILIES[spec["name"]].label(spec), "params": count(spec, in_dim, out_dim, "ops").params,
         "params (kanbefair)": count(spec, in_dim, out_dim, "kanbefair").params,
         f"FLOPs ({convention})": count(spec, in_dim, out_dim, convention).flops,
         "target": matched.target if matched else "",

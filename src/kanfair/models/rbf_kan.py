@@ -1,0 +1,94 @@
+"""FastKAN (Li, 2024, "KANs are RBF networks"): per layer, LayerNorm on the input, Gaussian
+RBFs exp(-((x - c_m)/h)^2) on G centres spread uniformly over grid_range (h = the
+spacing), a bias-free linear map of the d_in·G features, plus a SiLU base linear (with
+bias) applied to the input before the LayerNorm. Init as the reference: spline weights
+truncated-normal with std 0.1, the base as nn.Linear.
+
+A 1-input layer has no LayerNorm (it would map every input to 0; FastKAN refuses it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kanfair.flops import ACTIVATION_FLOPS, TRANSCENDENTAL_FLOPS, LayerCost, basis_expansion_row, linear_row
+from kanfair.models.family import Family, Spec
+from kanfair.schema import ModelConfig, check_at_least, check_range
+
+SPLINE_INIT_STD = 0.1
+# per input and centre: x - c, ·(1/h), square, exp of the negation (folded into the scale)
+BASIS_FLOPS_PER_CENTRE = 3 + TRANSCENDENTAL_FLOPS
+LAYER_NORM_FLOPS = 5  # per element with its affine, fvcore's count of layer_norm
+
+
+class RBFKANLayer(nn.Module):
+    def __init__(self, in_features: int, out_features: int, grid_size: int = 8,
+                 grid_range: Sequence[float] = (-2.0, 2.0)) -> None:
+        super().__init__()
+        low, high = (float(v) for v in grid_range)
+        self.in_features, self.out_features, self.grid_size = in_features, out_features, grid_size
+        self.norm = nn.LayerNorm(in_features) if in_features > 1 else nn.Identity()
+        self.register_buffer("centres", torch.linspace(low, high, grid_size))
+        self.inverse_width = (grid_size - 1) / (high - low)
+        self.spline_weight = nn.Parameter(torch.empty(out_features, in_features * grid_size))
+        nn.init.trunc_normal_(self.spline_weight, std=SPLINE_INIT_STD)
+        self.base = nn.Linear(in_features, out_features)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_features} -> {self.out_features}, grid_size={self.grid_size}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        u = (self.norm(x).unsqueeze(-1) - self.centres) * self.inverse_width
+        basis = torch.exp(-u * u)  # (B, in, G)
+        return F.linear(basis.flatten(1), self.spline_weight) + self.base(F.silu(x))
+
+
+class RBFKAN(nn.Sequential):
+    def __init__(self, widths: Sequence[int], grid_size: int = 8,
+                 grid_range: Sequence[float] = (-2.0, 2.0)) -> None:
+        super().__init__(*(RBFKANLayer(d_in, d_out, grid_size, grid_range)
+                           for d_in, d_out in zip(widths[:-1], widths[1:])))
+
+
+@dataclass
+class RBFKANConfig(ModelConfig):
+    name: str = "rbf_kan"
+    grid_size: int = 8
+    grid_range: List[float] = field(default_factory=lambda: [-2.0, 2.0])
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_at_least(self.grid_size, 2, "model.grid_size", "8")
+        check_range(self.grid_range, "model.grid_range")
+
+
+def layer_costs(spec: Spec, widths: list[int], convention: str) -> list[LayerCost]:
+    """LayerNorm (2·d_in parameters, 5 FLOPs per input; none for one input), G RBF features
+    per input at 4 FLOPs each, the bias-free spline map, and the SiLU base linear with its
+    bias and the sum of the two terms; kanbefair charges the RBFs per edge and the base
+    as the paper's KAN shortcut (5·d_in + 2·d_in·d_out)."""
+    grid = spec["grid_size"]
+    rows = []
+    for index, (d_in, d_out) in enumerate(zip(widths[:-1], widths[1:])):
+        norm = d_in > 1
+        row = basis_expansion_row(f"rbf{index}", d_in, d_out, grid, BASIS_FLOPS_PER_CENTRE * grid,
+                                  convention, bias=False)
+        base = linear_row("base", d_in, d_out, convention)
+        row.params += base.params + (2 * d_in if norm else 0)
+        row.flops += base.flops
+        if convention != "macs":
+            row.flops += ACTIVATION_FLOPS["silu"] * d_in
+        if convention == "ops":
+            row.flops += d_out + (LAYER_NORM_FLOPS * d_in if norm else 0)
+        rows.append(row)
+    return rows
+
+
+FAMILY = Family("rbf_kan", RBFKANConfig,
+                lambda spec, d_in, d_out: RBFKAN([d_in, *spec["hidden"], d_out], spec["grid_size"],
+                                                 spec["grid_range"]),
+                layer_costs, knob="grid_size", knob_min=2, label=lambda spec: f"G{spec['grid_size']}")
