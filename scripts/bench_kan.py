@@ -1,9 +1,11 @@
-"""Time one KAN layer's forward+backward against a Cox-de Boor recursion baseline.
+"""Time one KAN layer's forward+backward against a Cox-de Boor recursion baseline, or
+(--family) one layer of another KAN family against its upstream algorithm in plain PyTorch.
 
 All variants run interleaved in one process (several rounds, random order each round)
 and the medians are compared, so machine noise hits every variant alike. Prints ms,
 the ratio to the baseline (time / baseline time) and the bytes autograd saves for
-backward. Example: python scripts/bench_kan.py --in 784 --out 128 --batch 512 -G 5 -K 3
+backward. Examples: python scripts/bench_kan.py --in 784 --out 128 --batch 512 -G 5 -K 3
+                    python scripts/bench_kan.py --family cheby_kan
 """
 from __future__ import annotations
 
@@ -20,7 +22,13 @@ from torch import nn
 
 from kanfair.models import native
 from kanfair.models.bspline import bspline_basis
+from kanfair.models.cheby_kan import ChebyKANLayer
+from kanfair.models.fourier_kan import FourierKANLayer
 from kanfair.models.kan import KANLinear
+from kanfair.models.rational_kan import GroupRational
+from kanfair.models.rbf_kan import RBFKANLayer
+
+FAMILY_KNOBS = {"fourier_kan": 5, "rbf_kan": 8, "cheby_kan": 4, "rational_kan": 8}  # defaults
 
 
 class RecursionKANLinear(nn.Module):
@@ -80,6 +88,90 @@ class WithoutKernels(nn.Module):
             return self.layer(x)
 
 
+class UpstreamFourier(nn.Module):
+    """FourierKAN's einsum form (GistNoesis): cos(k·x) and sin(k·x) stacked on a leading
+    axis, contracted with coefficients (2, out, in, g)."""
+
+    def __init__(self, d_in: int, d_out: int, g: int):
+        super().__init__()
+        self.coef = nn.Parameter(torch.randn(2, d_out, d_in, g) / math.sqrt(d_in * g))
+        self.bias = nn.Parameter(torch.zeros(d_out))
+        self.register_buffer("k", torch.arange(1, g + 1, dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        angles = x.unsqueeze(-1) * self.k
+        waves = torch.stack([torch.cos(angles), torch.sin(angles)])  # (2, B, in, g)
+        return torch.einsum("dbik,doik->bo", waves, self.coef) + self.bias
+
+
+class UpstreamRBF(nn.Module):
+    """FastKAN: LayerNorm, exp(-((x - grid)/h)^2) on (B, in, G), einsum with (out, in, G),
+    plus the SiLU base linear."""
+
+    def __init__(self, d_in: int, d_out: int, grid_size: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(d_in)
+        self.register_buffer("grid", torch.linspace(-2, 2, grid_size))
+        self.h = 4 / (grid_size - 1)
+        self.spline_weight = nn.Parameter(torch.randn(d_out, d_in, grid_size) * 0.1)
+        self.base = nn.Linear(d_in, d_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        basis = torch.exp(-((self.norm(x)[..., None] - self.grid) / self.h) ** 2)
+        return self.base(F.silu(x)) + torch.einsum("bin,oin->bo", basis, self.spline_weight)
+
+
+class UpstreamCheby(nn.Module):
+    """ChebyKAN: tanh, then T_k = cos(k·acos t) on (B, in, d+1), einsum with (in, out, d+1)."""
+
+    def __init__(self, d_in: int, d_out: int, degree: int):
+        super().__init__()
+        self.coef = nn.Parameter(torch.randn(d_in, d_out, degree + 1) / (d_in * (degree + 1)))
+        self.register_buffer("k", torch.arange(0, degree + 1, dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = torch.tanh(x).unsqueeze(-1).expand(-1, -1, self.k.numel())
+        return torch.einsum("bid,iod->bo", torch.cos(torch.acos(t) * self.k), self.coef)
+
+
+class UpstreamRational(nn.Module):
+    """GR-KAN as KAT's PyTorch reference computes it: the powers x^0..x^5 and |x|^1..|x|^4
+    built up and summed with each channel's group coefficients, then the Linear."""
+
+    def __init__(self, d_in: int, d_out: int, groups: int):
+        super().__init__()
+        self.numerator = nn.Parameter(torch.randn(1, 6) * 0.1)
+        self.denominator = nn.Parameter(torch.randn(groups, 4) * 0.1)
+        self.groups = groups
+        self.linear = nn.Linear(d_in, d_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        per_group = x.shape[1] // self.groups
+        a = self.numerator.expand(x.shape[1], -1)
+        b = self.denominator.repeat_interleave(per_group, 0).abs()
+        powers, size = [torch.ones_like(x)], x.abs()
+        for _ in range(5):
+            powers.append(powers[-1] * x)
+        p = sum(a[:, k] * powers[k] for k in range(6))
+        q = 1 + sum(b[:, n - 1] * size ** n for n in range(1, 5))
+        return self.linear(p / q)
+
+
+def family_variants(family: str, d_in: int, d_out: int) -> dict[str, nn.Module]:
+    """A family's upstream algorithm (first: the baseline), kanfair's layer, an MLP layer."""
+    knob = FAMILY_KNOBS[family]
+    upstream, ours = {
+        "fourier_kan": (UpstreamFourier, lambda: FourierKANLayer(d_in, d_out, knob)),
+        "rbf_kan": (UpstreamRBF, lambda: RBFKANLayer(d_in, d_out, knob)),
+        "cheby_kan": (UpstreamCheby, lambda: ChebyKANLayer(d_in, d_out, knob)),
+        "rational_kan": (UpstreamRational,
+                         lambda: nn.Sequential(GroupRational(d_in, knob), nn.Linear(d_in, d_out))),
+    }[family]
+    return {f"{family} upstream algorithm, plain PyTorch": upstream(d_in, d_out, knob),
+            f"kanfair {family} layer": ours(),
+            "nn.Linear + GELU (MLP layer)": nn.Sequential(nn.Linear(d_in, d_out), nn.GELU())}
+
+
 def saved_bytes(module: nn.Module, x: torch.Tensor) -> int:
     """Bytes of the distinct tensors autograd keeps between forward and backward."""
     seen: dict[tuple[int, int], int] = {}
@@ -104,25 +196,10 @@ def step_fn(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
     return step
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--in", dest="d_in", type=int, default=784)
-    parser.add_argument("--out", dest="d_out", type=int, default=128)
-    parser.add_argument("--batch", type=int, default=512)
-    parser.add_argument("-G", "--grid-size", type=int, default=5)
-    parser.add_argument("-K", "--spline-order", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
-    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (timed with synchronisation)")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-
-    device = torch.device(args.device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    x = (torch.rand(args.batch, args.d_in, device=device) * 2 - 1).requires_grad_()
+def kan_variants(args: argparse.Namespace, x: torch.Tensor) -> dict[str, nn.Module]:
+    """The recursion baseline (first), kanfair's layer with and without its kernels, the
+    dense-matmul floor, an MLP layer and, unless --no-compile, the compiled layer."""
+    device = x.device
     ours = KANLinear(args.d_in, args.d_out, args.grid_size, args.spline_order).to(device)
     variants: dict[str, nn.Module] = {
         "recursion baseline (efficient-kan algorithm)": RecursionKANLinear(
@@ -136,6 +213,37 @@ def main() -> None:
     if not args.no_compile:
         variants["kanfair KANLinear + torch.compile"] = torch.compile(
             KANLinear(args.d_in, args.d_out, args.grid_size, args.spline_order).to(device))
+    return variants
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--in", dest="d_in", type=int, default=784)
+    parser.add_argument("--out", dest="d_out", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("-G", "--grid-size", type=int, default=5)
+    parser.add_argument("-K", "--spline-order", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (timed with synchronisation)")
+    parser.add_argument("--family", default="kan", choices=["kan", *FAMILY_KNOBS],
+                        help="the layer to time; not kan: against its upstream algorithm, at its "
+                             "default knob (-G, -K and --no-compile apply to kan)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+
+    device = torch.device(args.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    x = (torch.rand(args.batch, args.d_in, device=device) * 2 - 1).requires_grad_()
+    if args.family == "kan":
+        variants, title = kan_variants(args, x), f"KAN layer, G={args.grid_size}, K={args.spline_order}"
+    else:
+        variants = {name: module.to(device) for name, module in
+                    family_variants(args.family, args.d_in, args.d_out).items()}
+        title = f"{args.family} layer, knob {FAMILY_KNOBS[args.family]}"
 
     steps = {name: step_fn(module, x) for name, module in variants.items()}
     for step in steps.values():  # warm-up (and compilation)
@@ -155,9 +263,8 @@ def main() -> None:
     baseline = statistics.median(times[next(iter(variants))])
     where = (torch.cuda.get_device_name(device) if device.type == "cuda"
              else f"{torch.get_num_threads()} threads")
-    print(f"KAN layer {args.d_in}->{args.d_out}, batch {args.batch}, G={args.grid_size}, "
-          f"K={args.spline_order}, float32, forward+backward, {where}, "
-          f"{args.rounds} interleaved rounds (medians)")
+    print(f"{title}, {args.d_in}->{args.d_out}, batch {args.batch}, float32, forward+backward, "
+          f"{where}, {args.rounds} interleaved rounds (medians)")
     print(f"{'variant':46s} {'ms':>9s} {'ratio':>7s} {'speed-up':>9s} {'saved for backward':>19s}")
     for name, module in variants.items():
         ms = statistics.median(times[name])

@@ -4,12 +4,14 @@ MACs against fvcore, the ops formulas by hand, and the matcher on each family's 
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import run_train
 from kanfair.budget import match
 from kanfair.cost import count, macs_by_fvcore
 from kanfair.models import FAMILIES, build, count_params, model_spec
@@ -224,3 +226,14 @@ def test_rbf_layer_width_is_the_centre_spacing():
     layer = RBFKANLayer(2, 1, grid_size=5, grid_range=(-2.0, 2.0))
     assert layer.centres.tolist() == [-2.0, -1.0, 0.0, 1.0, 2.0]
     assert math.isclose(layer.inverse_width, 1.0)
+
+
+def test_six_families_train_at_5000_trainable_parameters(tmp_results):
+    done = run_train("-m", "model=kan,mlp,fourier_kan,rbf_kan,cheby_kan,rational_kan", "dataset=digits",
+                     "budget=params", "budget.target=5000", "budget.vary=width_grid", "trainer.epochs=1",
+                     f"paths.results_dir={tmp_results}", f"hydra.sweep.dir={tmp_results}/jobs")
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(path.read_text()) for path in (tmp_results / "runs").glob("*.json")]
+    assert sorted(r["model"] for r in records) == sorted(["kan", "mlp", *NEW])
+    for record in records:
+        assert record["status"] == "ok" and abs(record["params"] - 5000) <= 100, record["model"]

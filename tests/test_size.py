@@ -5,6 +5,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO
 
 
@@ -13,12 +15,14 @@ def run_size(*overrides: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, cwd=REPO, timeout=300)
 
 
-def test_all_four_families_match_1e6_flops_at_fmnist_shapes_within_2_percent():
-    done = run_size("-m", "model=kan,mlp,bspline_mlp,bspline_first_mlp", "in_dim=784", "out_dim=10",
+@pytest.mark.parametrize("families", [("kan", "mlp", "bspline_mlp", "bspline_first_mlp"),
+                                      ("fourier_kan", "rbf_kan", "cheby_kan", "rational_kan")])
+def test_four_families_match_1e6_flops_at_fmnist_shapes_within_2_percent(families):
+    done = run_size("-m", f"model={','.join(families)}", "in_dim=784", "out_dim=10",
                     "budget=flops", "budget.target=1e6", "budget.vary=width_grid")
     assert done.returncode == 0, done.stderr
     rows = {line.split()[0]: line for line in done.stdout.splitlines()
-            if line.split() and line.split()[0] in ("kan", "mlp", "bspline_mlp", "bspline_first_mlp")}
+            if line.split() and line.split()[0] in families}
     assert len(rows) == 4
     for line in rows.values():
         deviation = float(re.search(r"([+-]\d+\.\d+)%\s*$", line).group(1))

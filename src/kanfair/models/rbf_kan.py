@@ -43,7 +43,7 @@ class RBFKANLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         u = (self.norm(x).unsqueeze(-1) - self.centres) * self.inverse_width
-        basis = torch.exp(-u * u)  # (B, in, G)
+        basis = torch.exp(-u.square())  # (B, in, G)
         return F.linear(basis.flatten(1), self.spline_weight) + self.base(F.silu(x))
 
 
