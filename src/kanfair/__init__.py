@@ -1,2 +1,17 @@
-"""kanfair: a fair benchmark of KANs against MLPs at equal parameter or FLOP budgets."""
+"""kanfair: a fair benchmark of KANs against MLPs at equal parameter or FLOP budgets.
+
+From Python: kanfair.run(overrides) -> Record, kanfair.load_runs(results_dir) ->
+DataFrame, kanfair.compare(models, dataset, ...) -> DataFrame (see kanfair.api).
+"""
+from typing import Any
+
 __version__ = "0.1.0"
+API = ("run", "load_runs", "compare")
+
+
+def __getattr__(name: str) -> Any:
+    """The API, imported on first use so that `import kanfair` stays light."""
+    if name in API:
+        from kanfair import api
+        return getattr(api, name)
+    raise AttributeError(f"module 'kanfair' has no attribute '{name}'")

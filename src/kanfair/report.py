@@ -37,11 +37,10 @@ def _settings(spec: dict) -> str:
     return known.label(model_spec(spec)) if known else ""
 
 
-def load_records(runs_dir: str | Path) -> pd.DataFrame:
-    """One row per record file."""
+def runs_frame(records: list[dict]) -> pd.DataFrame:
+    """One row per record (a record as a dict), the columns the tables are cut from."""
     rows = []
-    for path in sorted(Path(runs_dir).glob("*.json")):
-        record = json.loads(path.read_text())
+    for record in records:
         config = record.get("config", {})
         model = config.get("model", {})
         trainer = config.get("trainer", {})
@@ -62,9 +61,15 @@ def load_records(runs_dir: str | Path) -> pd.DataFrame:
             "time_per_epoch_s": record.get("time_per_epoch_s"),
             "configuration": configuration_key(config),
         })
-    if not rows:
-        raise FileNotFoundError(f"no run records (*.json) in {runs_dir}")
     return pd.DataFrame(rows)
+
+
+def load_records(runs_dir: str | Path) -> pd.DataFrame:
+    """One row per record file."""
+    records = [json.loads(path.read_text()) for path in sorted(Path(runs_dir).glob("*.json"))]
+    if not records:
+        raise FileNotFoundError(f"no run records (*.json) in {runs_dir}")
+    return runs_frame(records)
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""`python -m kanfair.cli.data list|prepare`: what data is here, and fetching it for offline use.
+"""`kanfair-data list|prepare` (or `python -m kanfair.cli.data`): what data is here, and fetching it for offline use.
 
 `prepare` downloads (or imports from a system package) and decodes each named task into
 --data-dir, the same folder `paths.data_dir` names for runs, so that later runs, on this
@@ -64,7 +64,7 @@ def prepare(names: list[str], data_dir: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kanfair.cli.data", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="data", help="where data sets live (paths.data_dir)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="every task with its domain and whether it is available here")

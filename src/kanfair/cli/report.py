@@ -1,4 +1,4 @@
-"""`python scripts/report.py`: tables and Pareto plots from run records."""
+"""`kanfair-report` (or `python scripts/report.py`): tables and Pareto plots from run records."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +8,7 @@ from kanfair.report import COST_COLUMNS, write_report
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/report.py", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default="results/runs", help="folder of run records (*.json)")
     parser.add_argument("--out", default="results/report", help="where table.md, table.csv and plots go")
     parser.add_argument("--by", choices=sorted(COST_COLUMNS), default="params",

@@ -5,7 +5,6 @@ collected in this process, so use the default launcher).
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import hydra
@@ -16,13 +15,13 @@ from omegaconf import DictConfig
 from tabulate import tabulate
 
 from kanfair import budget as budgets
+from kanfair.cli import CONFIG_DIR
 from kanfair.cli.errors import hydra_main_with_one_line_errors, one_line_errors
 from kanfair.config import SizeConfig, register_configs, validate
 from kanfair.cost import count
 from kanfair.data import load_task
 from kanfair.models import FAMILIES
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[3] / "configs")
 ROWS: list[dict[str, Any]] = []
 
 

@@ -23,17 +23,17 @@ from omegaconf import DictConfig, OmegaConf
 import kanfair
 from kanfair import budget as budgets
 from kanfair.config import TrainConfig, register_configs, validate
+from kanfair.cli import CONFIG_DIR
 from kanfair.cli.errors import hydra_main_with_one_line_errors, one_line_errors
 from kanfair.cost import count
 from kanfair.data import Task, load_task
 from kanfair.models import build, count_params, model_spec, native
 from kanfair.models.text import EmbeddingBagFront
-from kanfair.results import Record, config_hash, finished_ok, run_id_for, write_record
+from kanfair.results import Record, config_hash, finished_ok, record_path, run_id_for, write_record
 from kanfair.data import continual
 from kanfair.loggers import open_logger
 from kanfair.trainer import FitResult, fit, fit_continual
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[3] / "configs")
 
 
 def _now() -> str:
@@ -150,16 +150,24 @@ def summary_line(record: Record) -> str:
             f"{record.run_id}")
 
 
+def run_id_of(cfg: DictConfig) -> str:
+    """The id (and file name) of the record a composed config writes."""
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    return run_id_for(cfg.model.name, cfg.dataset.name, cfg.seed, config_hash(resolved))
+
+
 def run(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Optional[Record]:
     """One run from a composed config; writes its record and returns it, or returns None
     when the results store already has an ok record of the same config (resume)."""
     conf = validate(cfg)
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    run_id = run_id_for(conf.model.name, conf.dataset.name, conf.seed, config_hash(resolved))
+    run_id = run_id_of(cfg)
     if not conf.trainer.rerun and finished_ok(conf.paths.results_dir, run_id):
         print(f"kanfair: skipped {run_id}: an ok record exists (trainer.rerun=true runs it again)",
               flush=True)
         return None
+    print(f"kanfair: run {run_id}; its record goes to "
+          f"{record_path(conf.paths.results_dir, run_id).resolve()}", flush=True)
     if conf.trainer.threads or threads:
         torch.set_num_threads(conf.trainer.threads or threads)
     start = time.perf_counter()

@@ -1,0 +1,41 @@
+"""The notebook API (kanfair.run, load_runs, compare): its docstring examples run, and a
+run from Python equals the CLI's for the same config."""
+from __future__ import annotations
+
+import doctest
+import json
+
+import kanfair
+import kanfair.api
+from conftest import only_record, run_train
+
+
+def test_the_docstring_examples_run():
+    result = doctest.testmod(kanfair.api, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 8 and result.failed == 0
+
+
+def test_a_run_from_python_equals_the_cli_run_of_the_same_config(tmp_path):
+    overrides = ["model=kan", "model.hidden=[3]", "dataset=wine", "trainer.epochs=3", "seed=4"]
+    done = run_train(*overrides, f"paths.results_dir={tmp_path / 'cli'}")
+    assert done.returncode == 0, done.stderr
+    cli = only_record(tmp_path / "cli")
+    record = kanfair.run([*overrides, f"paths.results_dir={tmp_path / 'api'}"])
+    assert record.run_id == cli["run_id"] and record.test_metric == cli["test_metric"]
+    assert record.history == cli["history"]
+    again = kanfair.run([*overrides, f"paths.results_dir={tmp_path / 'api'}"])  # resumed: the stored one
+    assert again.history == record.history
+
+
+def test_load_runs_has_one_row_per_record_and_skips_unreadable_files(tmp_path, recwarn):
+    for seed in (0, 1):
+        kanfair.run(["model=mlp", "dataset=iris", "trainer.epochs=1", f"seed={seed}",
+                     f"paths.results_dir={tmp_path}"])
+    (tmp_path / "runs" / "broken.json").write_text("{")
+    (tmp_path / "runs" / "list.json").write_text("[]")
+    runs = kanfair.load_runs(tmp_path)
+    assert len(runs) == 2 and set(runs.seed) == {0, 1}
+    assert isinstance(runs.loc[0, "history"], list) and isinstance(runs.loc[0, "config"], dict)
+    assert sorted(str(w.message).split()[2] for w in recwarn if "skipped" in str(w.message)) == \
+        sorted(str(tmp_path / "runs" / name) + ":" for name in ("broken.json", "list.json"))
+    assert json.loads((tmp_path / "runs" / "list.json").read_text()) == []
