@@ -85,7 +85,7 @@ def test_a_non_editable_install_of_a_clean_clone_runs_from_an_empty_folder(tmp_p
     dependencies come from this venv through a .pth file (not reinstalled: gigabytes)."""
     clone, env, work = tmp_path / "clone", tmp_path / "env", tmp_path / "work"
     subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
-    subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)  # pip: through the .pth
     site = next((env / "lib").glob("python*/site-packages"))
     (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run([str(env / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps",
