@@ -32,9 +32,17 @@ def configuration_key(config: dict) -> str:
 
 
 def _settings(spec: dict) -> str:
-    """The family's own knobs in short (G5 K3, gelu ...); empty for a family not known here."""
-    known = FAMILIES.get(spec.get("name"))
-    return known.label(model_spec(spec)) if known else ""
+    """The family's own knobs in short (G5 K3, gelu ...); empty for a family or a spec that
+    this version does not know (a record from another version)."""
+    try:
+        return FAMILIES[spec["name"]].label(model_spec(spec))
+    except (KeyError, TypeError, ValueError):
+        return ""
+
+
+def _budget_label(budget: Optional[dict]) -> str:
+    """'2,000 params' (the matched budget a run was sized to) or 'none'."""
+    return f"{budget['target']:,.0f} {budget['kind']}" if budget else "none"
 
 
 def runs_frame(records: list[dict]) -> pd.DataFrame:
@@ -56,7 +64,9 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
             "activation": record.get("model_spec", {}).get("activation"),
             "grid_range": "_".join(f"{float(v):.1f}" for v in model.get("grid_range", [])) or None,
             "lr": trainer.get("lr"), "epochs": record["epochs"],
-            "test_metric": record["test_metric"], "params": record["params"],
+            "test_metric": record["test_metric"], "val_metric": record.get("val_metric"),
+            "params": record["params"], "budget": _budget_label(record.get("budget")),
+            "phase": (config.get("tune") or {}).get("phase"),
             "flops": record.get("flops"), "flops_convention": record.get("flops_convention"),
             "time_per_epoch_s": record.get("time_per_epoch_s"),
             "configuration": configuration_key(config),
@@ -154,6 +164,20 @@ def _cell(mean: float, std: float, seeds: int) -> str:
     return f"{mean:.4g} ± {std:.2g}"
 
 
+def optimism_lines(runs: pd.DataFrame) -> list[str]:
+    """Under test-set selection, the best of more configurations looks better by chance."""
+    lines = []
+    picked = runs[(runs.protocol == "kanbefair") & (runs.status == "ok")]
+    for dataset, group in picked.groupby("dataset", sort=True):
+        counts = group.groupby("model").configuration.nunique()
+        if counts.nunique() > 1:
+            listed = ", ".join(f"{model} {count}" for model, count in counts.items())
+            lines.append(f"- {dataset}: the families had different numbers of configurations under "
+                         f"test-set selection (protocol kanbefair: {listed}); the best of more "
+                         f"configurations is optimistic.")
+    return lines
+
+
 def markdown_table(best: pd.DataFrame, runs: pd.DataFrame) -> str:
     lines = ["| dataset | model | test metric (mean ± std) | seeds | hidden | settings | params | FLOPs | time/epoch (s) |"
              + (" paper |" if "paper" in best else ""),
@@ -170,6 +194,9 @@ def markdown_table(best: pd.DataFrame, runs: pd.DataFrame) -> str:
     lines.append("")
     lines.append("Bold: the best family on the dataset. Each row is the family's best configuration "
                  "(table.csv has them all).")
+    optimism = optimism_lines(runs)
+    if optimism:
+        lines += ["", "Best-of-many under test-set selection:", *optimism]
     bad = runs[runs.status != "ok"]
     lines.append("")
     lines.append(f"Runs not ok: {len(bad)} of {len(runs)}.")
@@ -215,9 +242,11 @@ def pareto_plot(runs: pd.DataFrame, dataset: str, by: str, path: Path) -> None:
 
 
 def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
-                 group: str = "model", published: Optional[str | Path] = None) -> list[Path]:
-    """table.md, table.csv and per-dataset Pareto plots; returns the files written.
-    `group` splits the model families further by a record column (e.g. shortcut)."""
+                 group: str = "model", published: Optional[str | Path] = None,
+                 verdict: bool = False) -> list[Path]:
+    """table.md, table.csv and per-dataset Pareto plots (and with `verdict`, verdict.md with
+    its statistical tests); returns the files written. `group` splits the model families
+    further by a record column (e.g. shortcut)."""
     runs = load_records(runs_dir)
     if group != "model":
         if group not in runs:
@@ -241,4 +270,8 @@ def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
             path = folder / f"pareto_{axis}.png"
             pareto_plot(runs, dataset, axis, path)
             written.append(path)
+    if verdict:
+        from kanfair.verdict import write_verdict  # scipy/statsmodels only when asked for
+
+        written.append(write_verdict(runs, out))
     return written

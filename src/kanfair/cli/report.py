@@ -16,9 +16,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--group", default="model",
                         help="record column that splits model families further, e.g. shortcut")
     parser.add_argument("--published", help="the paper's results table, for a side-by-side column")
+    parser.add_argument("--verdict", action="store_true",
+                        help="also verdict.md: tests over seeds per data set and budget, ranks across data sets")
     args = parser.parse_args(argv)
     try:
-        written = write_report(args.runs, args.out, args.by, args.group, args.published)
+        written = write_report(args.runs, args.out, args.by, args.group, args.published, args.verdict)
     except (FileNotFoundError, ValueError) as error:
         print(f"kanfair: error: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,157 @@
+"""Verdicts: is one family's test metric better than another's, beyond seed noise?
+
+Per data set and budget, each family's chosen configuration (the tuned one's final
+seeds when a tuning run made them, else the configuration with the best mean validation
+metric, or test metric under protocol=kanbefair) is described by its mean, std and 95%
+confidence interval over seeds (Student's t), and compared with the best family by
+Welch's t-test and the Mann-Whitney U test, each Holm-corrected over the comparisons. A
+difference is called significant when Welch's Holm-corrected p < 0.05 (Mann-Whitney is
+reported beside it: with 3 seeds it cannot go below p = 0.1); otherwise "tie". Across
+data sets, families are ranked per data set, the average ranks tested with Friedman's
+test and the Nemenyi post-hoc test, and drawn as a critical-difference diagram. All
+statistics come from scipy.stats, statsmodels and scikit-posthocs.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from kanfair.report import HIGHER_IS_BETTER, optimism_lines
+
+ALPHA = 0.05
+
+
+def _holm(pvalues: list[float]) -> list[float]:
+    from statsmodels.stats.multitest import multipletests
+
+    return list(multipletests(pvalues, method="holm")[1]) if pvalues else []
+
+
+def chosen_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The ok runs that stand for each (dataset, budget, model): a tuning run's final seeds,
+    else the seeds of the configuration with the best mean selection metric."""
+    ok = runs[(runs.status == "ok") & runs.test_metric.notna()]
+    chosen = []
+    for (_, _, _), group in ok.groupby(["dataset", "budget", "model"], sort=True):
+        final = group[group.phase == "final"]
+        if len(final):
+            chosen.append(final)
+            continue
+        higher = HIGHER_IS_BETTER.get(group.metric.iloc[0], True)
+        selection = group.val_metric.where(group.protocol == "val", group.test_metric)
+        means = selection.groupby(group.configuration).mean()
+        best = means.idxmax() if higher else means.idxmin()
+        chosen.append(group[group.configuration == best])
+    return pd.concat(chosen) if chosen else ok.iloc[:0]
+
+
+def compare_families(values: dict[str, list[float]], higher: bool) -> pd.DataFrame:
+    """One row per family, best first: n, mean, std, 95% CI, and against the best family
+    Welch's and Mann-Whitney's p (Holm-corrected) and the verdict."""
+    rows = []
+    for family, sample in values.items():
+        x = np.asarray(sample, dtype=float)
+        mean, std = x.mean(), (x.std(ddof=1) if len(x) > 1 else np.nan)
+        low, high = (stats.t.interval(0.95, len(x) - 1, loc=mean, scale=stats.sem(x))
+                     if len(x) > 1 and std > 0 else (mean, mean))
+        rows.append({"model": family, "n": len(x), "mean": mean, "std": std, "ci_low": low, "ci_high": high})
+    table = pd.DataFrame(rows).sort_values("mean", ascending=not higher).reset_index(drop=True)
+    best = np.asarray(values[table.model[0]], dtype=float)
+    welch, mwu = [], []
+    for family in table.model[1:]:
+        other = np.asarray(values[family], dtype=float)
+        p = stats.ttest_ind(best, other, equal_var=False).pvalue if len(best) > 1 and len(other) > 1 else 1.0
+        if np.isnan(p):  # no variance on either side: different means are as different as it gets
+            p = 0.0 if best.mean() != other.mean() else 1.0
+        welch.append(float(p))
+        mwu.append(float(stats.mannwhitneyu(best, other, alternative="two-sided").pvalue))
+    table["welch_p"] = [np.nan, *_holm(welch)]
+    table["mannwhitney_p"] = [np.nan, *_holm(mwu)]
+    table["verdict"] = ["best", *("significantly worse" if p < ALPHA else "tie" for p in table.welch_p[1:])]
+    return table
+
+
+def _fmt(value: float) -> str:
+    return "" if pd.isna(value) else f"{value:.4g}"
+
+
+def _family_table(table: pd.DataFrame, metric: str) -> list[str]:
+    lines = [f"| model | {metric} mean ± std | 95% CI | seeds | Welch p (Holm) | Mann-Whitney p (Holm) | vs best |",
+             "|---|---|---|---|---|---|---|"]
+    for row in table.itertuples():
+        lines.append(f"| {row.model} | {row.mean:.4g} ± {_fmt(row.std)} | [{row.ci_low:.4g}, {row.ci_high:.4g}] "
+                     f"| {row.n} | {_fmt(row.welch_p)} | {_fmt(row.mannwhitney_p)} | {row.verdict} |")
+    return lines
+
+
+def _across_datasets(means: pd.DataFrame, higher: dict[str, bool], out: Path, budget: str) -> list[str]:
+    """Average ranks, Friedman's test and the Nemenyi critical-difference diagram over the
+    data sets where every family ran."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import scikit_posthocs as sp
+
+    complete = means.dropna()
+    if len(complete) < 2 or complete.shape[1] < 3:
+        return [f"Across data sets: not tested (needs at least 2 data sets on which at least 3 "
+                f"families all ran; have {len(complete)} and {complete.shape[1]})."]
+    scores = complete.apply(lambda row: row if higher[row.name] else -row, axis=1)  # higher = better
+    ranks = scores.rank(axis=1, ascending=False).mean().sort_values()
+    friedman = stats.friedmanchisquare(*[scores[c] for c in scores.columns]).pvalue
+    nemenyi = sp.posthoc_nemenyi_friedman(scores.to_numpy())
+    nemenyi.index = nemenyi.columns = scores.columns
+    figure, axis = plt.subplots(figsize=(7, 0.5 + 0.3 * len(ranks)))
+    sp.critical_difference_diagram(ranks, nemenyi, ax=axis)
+    axis.set_title(f"{budget}: average rank over {len(complete)} data sets (Nemenyi, alpha 0.05)")
+    name = f"critical_difference_{budget.replace(',', '').replace(' ', '_')}.png"
+    figure.savefig(out / name, bbox_inches="tight", dpi=120)
+    plt.close(figure)
+    ordered = ", ".join(f"{family} {rank:.2f}" for family, rank in ranks.items())
+    return [f"Across {len(complete)} data sets: average ranks {ordered}; Friedman p = {friedman:.3g}"
+            f" ({'the ranks differ' if friedman < ALPHA else 'no significant difference in ranks'}). "
+            f"Critical-difference diagram: [{name}]({name})."]
+
+
+def write_verdict(runs: pd.DataFrame, out_dir: str | Path) -> Path:
+    """verdict.md (and a critical-difference diagram per budget) in out_dir."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    chosen = chosen_runs(runs)
+    lines = ["# Verdict", ""]
+    for budget, at_budget in chosen.groupby("budget", sort=False):
+        outcomes: dict[str, int] = {}
+        sections, means, higher = [], {}, {}
+        for dataset, group in at_budget.groupby("dataset", sort=True):
+            metric = group.metric.iloc[0]
+            higher[dataset] = HIGHER_IS_BETTER.get(metric, True)
+            values = {model: list(g.test_metric) for model, g in group.groupby("model")}
+            table = compare_families(values, higher[dataset])
+            means[dataset] = table.set_index("model")["mean"]
+            ties = list(table.model[table.verdict == "tie"])
+            if len(table) == 1:
+                outcome = "one family only"
+            elif ties:
+                outcome = "no significant difference"
+            else:
+                outcome = f"{table.model[0]} significantly better"
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            tied = f" (tied with the best: {', '.join(ties)})" if ties else ""
+            sections += [f"### {dataset}: {outcome}{tied}", "", *_family_table(table, metric), ""]
+        datasets = at_budget.dataset.nunique()
+        said = "; ".join(f"{outcome} on {count}" for outcome, count in
+                         sorted(outcomes.items(), key=lambda item: -item[1]))
+        where = "Without a budget" if budget == "none" else f"At {budget}"
+        lines += [f"## {budget}", "", f"{where}, over {datasets} task{'s' * (datasets > 1)}: {said}.", "",
+                  *_across_datasets(pd.DataFrame(means).T, higher, out, budget), "", *sections]
+    optimism = optimism_lines(runs)
+    if optimism:
+        lines += ["## Best-of-many under test-set selection", "", *optimism, ""]
+    lines += [f"Significance: Welch's t-test, Holm-corrected over each table's comparisons, p < {ALPHA}; "
+              "otherwise tie.", ""]
+    path = out / "verdict.md"
+    path.write_text("\n".join(lines))
+    return path

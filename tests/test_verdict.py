@@ -1,0 +1,81 @@
+"""Verdicts: a known large difference is significant, a known null difference is a tie, the
+tests are Holm-corrected, error metrics rank lower-is-better, and best-of-many is flagged."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from kanfair.cli import report as report_cli
+from kanfair.report import load_records
+from kanfair.verdict import compare_families
+from test_report import write_run
+
+LARGE = {"mlp": [90.1, 91.0, 92.2, 89.4, 90.6], "kan": [70.3, 71.1, 69.0, 72.4, 70.2],
+         "rational_kan": [84.0, 85.5, 83.2, 86.1, 84.4]}
+NULL = {"mlp": [80.0, 82.1, 81.0, 79.2, 80.5], "kan": [80.2, 81.8, 80.9, 79.3, 80.4],
+        "rational_kan": [80.6, 81.2, 79.9, 80.8, 80.1]}
+ERRORS = {"mlp": [0.010, 0.012, 0.011, 0.013, 0.010], "kan": [0.0010, 0.0012, 0.0011, 0.0009, 0.0010],
+          "rational_kan": [0.0050, 0.0052, 0.0049, 0.0051, 0.0050]}
+
+
+def write(folder: Path, dataset: str, values: dict, metric: str = "accuracy") -> None:
+    for model, sample in values.items():
+        for seed, value in enumerate(sample):
+            write_run(folder, f"{dataset}-{model}-{seed}", model, seed, value, dataset=dataset, metric=metric)
+
+
+@pytest.fixture
+def verdict(tmp_path) -> tuple[str, Path]:
+    runs = tmp_path / "runs"
+    write(runs, "large", LARGE)
+    write(runs, "null", NULL)
+    write(runs, "symbolic", ERRORS, metric="kanbefair_rmse")
+    assert report_cli.main(["--runs", str(runs), "--out", str(tmp_path / "out"), "--verdict"]) == 0
+    return (tmp_path / "out" / "verdict.md").read_text(), tmp_path / "out"
+
+
+def test_a_large_difference_is_significant_and_a_null_difference_is_a_tie(verdict):
+    text, _ = verdict
+    assert "### large: mlp significantly better" in text
+    assert "### null: no significant difference (tied with the best: " in text
+    null_section = text.split("### null")[1].split("###")[0]
+    assert "significantly worse" not in null_section
+
+
+def test_error_metrics_rank_lower_as_better(verdict):
+    assert "### symbolic: kan significantly better" in verdict[0]
+
+
+def test_the_outcome_is_said_in_one_sentence_with_ranks_across_data_sets(verdict):
+    text, out = verdict
+    assert "over 3 tasks: " in text and "no significant difference on 1" in text
+    assert "mlp significantly better on 1" in text and "kan significantly better on 1" in text
+    assert "Friedman p = " in text and (out / "critical_difference_none.png").stat().st_size > 1000
+
+
+def test_p_values_are_welch_and_mann_whitney_holm_corrected():
+    table = compare_families(LARGE, higher=True)
+    assert list(table.model) == ["mlp", "rational_kan", "kan"]
+    raw = [stats.ttest_ind(LARGE["mlp"], LARGE[m], equal_var=False).pvalue for m in ("rational_kan", "kan")]
+    smaller, larger = sorted(raw)
+    holm = {raw.index(smaller): 2 * smaller, raw.index(larger): max(2 * smaller, larger)}
+    assert np.allclose(table.welch_p[1:], [holm[0], holm[1]])
+    mwu = stats.mannwhitneyu(LARGE["mlp"], LARGE["kan"], alternative="two-sided").pvalue
+    assert table.mannwhitney_p[2] == pytest.approx(min(1.0, 2 * mwu))
+    low, high = stats.t.interval(0.95, 4, loc=np.mean(LARGE["kan"]), scale=stats.sem(LARGE["kan"]))
+    assert table.ci_low[2] == pytest.approx(low) and table.ci_high[2] == pytest.approx(high)
+
+
+def test_best_of_many_under_test_selection_is_said_with_the_counts(tmp_path):
+    runs = tmp_path / "runs"
+    for width in (3, 5, 10):
+        write_run(runs, f"k{width}", "kan", 0, 80.0 + width, hidden=(width,))
+    write_run(runs, "m0", "mlp", 0, 85.0)
+    assert report_cli.main(["--runs", str(runs), "--out", str(tmp_path / "out")]) == 0
+    table = (tmp_path / "out" / "table.md").read_text()
+    assert "fmnist: the families had different numbers of configurations" in table
+    assert "kan 3, mlp 1" in table
+    assert len(load_records(runs)) == 4
