@@ -28,7 +28,7 @@ from kanfair import report
 from kanfair.cli import CONFIG_DIR
 from kanfair.cli import train as train_cli
 from kanfair.config import register_configs
-from kanfair.results import Record, record_path
+from kanfair.results import Record
 
 
 def run(overrides: Sequence[str], config_dir: Optional[str] = None) -> Record:
@@ -40,11 +40,7 @@ def run(overrides: Sequence[str], config_dir: Optional[str] = None) -> Record:
     extra = [f"hydra.searchpath=[file://{Path(config_dir).resolve()}]"] if config_dir else []
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose(config_name="train", overrides=[*extra, *overrides])
-    record = train_cli.run(cfg)
-    if record is None:
-        stored = record_path(cfg.paths.results_dir, train_cli.run_id_of(cfg))
-        record = Record(**json.loads(stored.read_text()))
-    return record
+    return train_cli.run_or_stored(cfg)
 
 
 def load_runs(results_dir: str | Path = "results") -> pd.DataFrame:

@@ -7,7 +7,7 @@ misspelt key or a wrong type fails at composition, and the range checks in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -160,6 +160,35 @@ class TrainConfig:
 
 
 @dataclass
+class TuneConfig:
+    """kanfair-tune: `trials` per family, the best re-run on `seeds` seeds, TPE seeded by
+    `sampler_seed`, studies in `storage` (null: sqlite in the results dir), searching
+    `space` (configs/search/). `study`, `trial`, `phase` label the runs the tuner makes."""
+
+    trials: int = 20
+    seeds: int = 5
+    sampler_seed: int = 0
+    storage: Optional[str] = None
+    space: Dict[str, Any] = field(default_factory=dict)
+    study: Optional[str] = None
+    trial: Optional[int] = None
+    phase: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        check(self.trials >= 1, "tune.trials", f"must be >= 1 (got {self.trials})", "set e.g. tune.trials=20")
+        check(self.seeds >= 1, "tune.seeds", f"must be >= 1 (got {self.seeds})", "set e.g. tune.seeds=5")
+        check(bool(self.space), "tune.space", "the search space is empty",
+              "pick one with search=<family> (configs/search/)")
+
+
+@dataclass
+class TuneRunConfig(TrainConfig):
+    """kanfair-tune: a run's config plus the tuning settings and labels."""
+
+    tune: TuneConfig = MISSING
+
+
+@dataclass
 class SizeConfig(TrainConfig):
     """scripts/size.py: a run's config plus the input/output sizes (default: the dataset's)."""
 
@@ -172,6 +201,7 @@ def register_configs() -> None:
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConfig)
     store.store(name="size_schema", node=SizeConfig)
+    store.store(name="tune_schema", node=TuneRunConfig)
     for name, model_family in FAMILIES.items():
         store.store(group="schema/model", name=name, node=model_family.schema)
     for group, schema in (("dataset", DatasetConfig), ("trainer", TrainerConfig),

@@ -66,16 +66,20 @@ class Record:
             raise ValueError(f"record status must be one of {STATUSES}, got '{self.status}'")
 
 
-NOT_HASHED = ("paths", "logger")  # where results go and who watches are not what was run
-NOT_HASHED_TRAINER = ("rerun",)
+# where results go, who watches, and what cannot change a run's numbers are not what was run
+NOT_HASHED = ("paths", "logger", "trainer.rerun", "tune.trials", "tune.seeds", "tune.storage")
 
 
 def config_hash(config: dict[str, Any]) -> str:
-    """Hash of the resolved config without `paths`, `logger` and `trainer.rerun`."""
-    relevant = {k: v for k, v in config.items() if k not in NOT_HASHED}
-    if isinstance(relevant.get("trainer"), dict):
-        relevant["trainer"] = {k: v for k, v in relevant["trainer"].items()
-                               if k not in NOT_HASHED_TRAINER}
+    """Hash of the resolved config without the keys in NOT_HASHED."""
+    relevant = json.loads(json.dumps(config, default=str))
+    for dotted in NOT_HASHED:
+        *parents, leaf = dotted.split(".")
+        node = relevant
+        for key in parents:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
     blob = json.dumps(relevant, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

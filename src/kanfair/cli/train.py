@@ -6,6 +6,7 @@ calls is a plain function usable from Python.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 import time
@@ -196,6 +197,15 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Opt
     write_record(record, conf.paths.results_dir, job_dir)
     logger.finish(record)
     print(summary_line(record), flush=True)
+    return record
+
+
+def run_or_stored(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Record:
+    """`run`, or the stored record when the results store already holds it (resume)."""
+    record = run(cfg, job_dir, threads)
+    if record is None:
+        stored = record_path(cfg.paths.results_dir, run_id_of(cfg))
+        record = Record(**json.loads(stored.read_text()))
     return record
 
 

@@ -1,0 +1,35 @@
+"""`kanfair-tune ...`: the Hydra app around kanfair.tune (one family's study per job)."""
+from __future__ import annotations
+
+import statistics
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from kanfair.cli import CONFIG_DIR
+from kanfair.cli.errors import hydra_main_with_one_line_errors, one_line_errors
+from kanfair.cli.train import threads_per_job
+from kanfair.config import register_configs
+from kanfair.tune import tune
+
+
+@hydra.main(config_path=CONFIG_DIR, config_name="tune", version_base="1.3")
+def _app(cfg: DictConfig) -> None:
+    with one_line_errors():
+        hydra_conf = HydraConfig.get()
+        result = tune(cfg, job_dir=hydra_conf.runtime.output_dir, threads=threads_per_job(hydra_conf))
+        tests = [r.test_metric for r in result.finals if r.test_metric is not None]
+        spread = f" ± {statistics.stdev(tests):.4g}" if len(tests) > 1 else ""
+        print(f"kanfair: tuned {result.study}: best trial {result.best_trial} (val {result.best_value:.6g}), "
+              f"test {result.finals[0].metric} {statistics.mean(tests):.6g}{spread} over {len(tests)} seeds; "
+              + ", ".join(f"{k}={v}" for k, v in result.best_params.items()), flush=True)
+
+
+def main() -> None:
+    register_configs()
+    hydra_main_with_one_line_errors(_app)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Equal tuning effort per family: one Optuna study per (data set, family, budget).
+
+Each family gets `tune.trials` trials of its search space (configs/search/<family>.yaml)
+at the same matched budget, the same epochs and a seeded TPE sampler, scored on the
+validation split (protocol=val: tuning on the test set is refused); its best
+configuration is then re-run on seeds 0..tune.seeds-1. Every trial and final run is an
+ordinary kanfair run and record, labelled in its config with tune.study, tune.trial and
+tune.phase (trial | final).
+
+Optuna is driven through its ask-and-tell API rather than Hydra's optuna sweeper plugin,
+which pins optuna < 3: here a study is one Hydra job, so any launcher (joblib locally,
+submitit on SLURM) runs the families in parallel, all studies in one storage. One worker
+drives a study at a time, sequentially, which keeps its trial sequence a function of its
+seed alone: the sampler is reseeded from tune.sampler_seed and the number of finished
+trials before every ask, so a study restarted after a kill draws exactly what an
+uninterrupted one would. A trial killed mid-run is closed as failed and not counted, so
+its values are drawn again; finished trials are never repeated.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional
+
+import optuna
+from omegaconf import DictConfig, OmegaConf
+
+from kanfair.cli import train as train_cli
+from kanfair.config import validate
+from kanfair.data import load_task
+from kanfair.report import HIGHER_IS_BETTER
+from kanfair.results import Record, config_hash
+from kanfair.schema import ConfigError, check
+
+COUNTED = "status"  # user attribute set when a trial's run has finished (ok, diverged or failed)
+LABELS = ("study", "trial", "phase")
+Runner = Callable[[DictConfig, Optional[str], int], Record]
+
+
+@dataclass
+class TuneResult:
+    study: str
+    best_trial: int  # its index among the study's finished trials (the runs' tune.trial)
+    best_params: dict[str, Any]
+    best_value: float
+    trials: list[Record]  # the runs of this call (finished trials from earlier calls are not repeated)
+    finals: list[Record]
+
+
+def flatten_space(space: Mapping[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:
+    """{"trainer.lr": {"low": ..., "high": ..., "log": true}, "model.shortcut": {"choices": [...]}}."""
+    leaves: dict[str, dict[str, Any]] = {}
+    for key, value in space.items():
+        path = f"{prefix}{key}"
+        check(isinstance(value, Mapping), f"tune.space.{path}",
+              f"is {value!r}, not a range or a set of choices",
+              "write {low: 1, high: 10[, log: true]} or {choices: [a, b]} (see configs/search/)")
+        if "choices" in value or "low" in value:
+            leaves[path] = dict(value)
+        else:
+            leaves.update(flatten_space(value, path + "."))
+    return leaves
+
+
+def suggest(trial: optuna.Trial, key: str, spec: Mapping[str, Any]) -> Any:
+    """One value of a search-space leaf (choices are offered to Optuna as JSON strings, so
+    lists such as grid ranges can be choices too)."""
+    if "choices" in spec:
+        labels = [json.dumps(choice) for choice in spec["choices"]]
+        return spec["choices"][labels.index(trial.suggest_categorical(key, labels))]
+    low, high, log = spec["low"], spec["high"], bool(spec.get("log", False))
+    if isinstance(low, int) and isinstance(high, int):
+        return trial.suggest_int(key, low, high, log=log)
+    return trial.suggest_float(key, float(low), float(high), log=log)
+
+
+def study_name(cfg: DictConfig) -> str:
+    """<dataset>-<model>-<budget>-<hash of everything a trial does not vary>."""
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved.pop("seed", None)
+    for label in LABELS:
+        resolved["tune"].pop(label, None)
+    budget = cfg.budget
+    size = f"{budget.kind}{budget.target:g}" if budget.target is not None else f"{budget.kind}-matched"
+    return f"{cfg.dataset.name}-{cfg.model.name}-{size}-{config_hash(resolved)[:10]}"
+
+
+def storage_url(cfg: DictConfig) -> optuna.storages.RDBStorage:
+    url = cfg.tune.storage or f"sqlite:///{(Path(cfg.paths.results_dir) / 'tune.db').resolve()}"
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}  # parallel jobs wait
+    return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+
+
+def labelled(cfg: DictConfig, params: Mapping[str, Any], phase: str, trial: int, study: str,
+             seed: int) -> DictConfig:
+    """The run of one trial (or final seed): the base config with the sampled values."""
+    run_cfg = copy.deepcopy(cfg)
+    for key, value in params.items():
+        if OmegaConf.select(run_cfg, key, default=KeyError) is KeyError:
+            raise ConfigError(f"tune.space.{key}", f"'{key}' is not a key of this config",
+                              "name config keys, e.g. trainer.lr or model.grid_size")
+        OmegaConf.update(run_cfg, key, value, merge=False)
+    run_cfg.tune.study, run_cfg.tune.trial, run_cfg.tune.phase, run_cfg.seed = study, trial, phase, seed
+    return run_cfg
+
+
+def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return [t for t in study.get_trials(deepcopy=False) if COUNTED in t.user_attrs]
+
+
+def close_interrupted(study: optuna.Study) -> None:
+    """Trials left running by a killed tuner end as failed and uncounted; as the sampler is
+    reseeded from the number of finished trials, the next ask draws the same values again."""
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+
+
+def tune(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0,
+         runner: Runner = train_cli.run_or_stored) -> TuneResult:
+    """Tune one family (the model of `cfg`) and re-run its best configuration over seeds."""
+    conf = validate(cfg)
+    check(conf.trainer.protocol == "val", "trainer.protocol",
+          "tuning selects on the validation split; protocol kanbefair selects on the test set",
+          "use trainer.protocol=val")
+    check(conf.budget.kind != "none", "budget", "tuning needs a budget, so that no trial changes the model's size",
+          "set budget=params budget.target=<n> (or budget=flops)")
+    space = flatten_space(OmegaConf.to_container(cfg.tune.space, resolve=True))
+    higher = HIGHER_IS_BETTER[load_task(conf.dataset, conf.paths.data_dir).metric]
+    name = study_name(cfg)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name=name, storage=storage_url(cfg), load_if_exists=True,
+                                direction="maximize" if higher else "minimize")
+    close_interrupted(study)
+    runs = []
+    while len(done := finished_trials(study)) < conf.tune.trials:
+        study.sampler = optuna.samplers.TPESampler(seed=conf.tune.sampler_seed * 1_000_003 + len(done))
+        trial = study.ask()
+        values = {key: suggest(trial, key, spec) for key, spec in space.items()}
+        trial.set_user_attr("values", values)
+        trial.set_user_attr("index", len(done))
+        record = runner(labelled(cfg, values, "trial", len(done), name, conf.seed), job_dir, threads)
+        runs.append(record)
+        trial.set_user_attr(COUNTED, record.status)
+        trial.set_user_attr("run_id", record.run_id)
+        ok = record.status == "ok" and record.val_metric is not None
+        if ok:
+            study.tell(trial, record.val_metric)
+        else:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        print(f"kanfair: tune {name}: trial {len(done) + 1}/{conf.tune.trials}: "
+              f"{'val ' + f'{record.val_metric:.6g}' if ok else record.status} with "
+              + ", ".join(f"{k}={v}" for k, v in values.items()), flush=True)
+    completed = [t for t in finished_trials(study) if t.state == optuna.trial.TrialState.COMPLETE]
+    check(bool(completed), "tune.trials", f"none of the {conf.tune.trials} trials of {name} ended ok",
+          "look at the trials' records (status, message) and narrow the search space")
+    best = max(completed, key=lambda t: t.value if higher else -t.value)
+    index = best.user_attrs["index"]
+    finals = [runner(labelled(cfg, best.user_attrs["values"], "final", index, name, seed), job_dir, threads)
+              for seed in range(conf.tune.seeds)]
+    return TuneResult(name, index, best.user_attrs["values"], best.value, runs, finals)

@@ -1,0 +1,104 @@
+"""kanfair-tune: the same trials for every family, the same sequence for the same seed, and
+a study killed midway finishes without repeating a finished trial."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from conftest import REPO
+from kanfair.cli import CONFIG_DIR
+from kanfair.cli.train import run_or_stored
+from kanfair.config import register_configs
+from kanfair.schema import ConfigError
+from kanfair.tune import flatten_space, tune
+
+SMALL = ["dataset=iris", "budget.target=500", "tune.trials=4", "tune.seeds=2", "trainer.epochs=2"]
+
+
+def tune_config(results: Path, *overrides: str):
+    register_configs()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name="tune", overrides=[*SMALL, *overrides, f"paths.results_dir={results}"])
+
+
+def sequence(records) -> list[tuple]:
+    return [(r.config["tune"]["trial"], r.config["trainer"]["lr"], r.config["trainer"]["batch_size"],
+             r.config["model"].get("degree")) for r in records]
+
+
+def test_the_same_seed_gives_the_same_trials_and_another_seed_others(tmp_path):
+    first = tune(tune_config(tmp_path / "a", "model=cheby_kan"))
+    second = tune(tune_config(tmp_path / "b", "model=cheby_kan"))
+    other = tune(tune_config(tmp_path / "c", "model=cheby_kan", "tune.sampler_seed=1"))
+    assert sequence(first.trials) == sequence(second.trials) and len(first.trials) == 4
+    assert [r.test_metric for r in first.trials] == [r.test_metric for r in second.trials]
+    assert sequence(other.trials) != sequence(first.trials)
+
+
+def test_a_study_killed_midway_finishes_without_repeating_a_finished_trial(tmp_path):
+    """Killed at the 12th trial, after TPE's 10 random start-up trials, where the sampler
+    uses the history: the restarted study draws what an uninterrupted one drew."""
+    twelve = ("model=cheby_kan", "tune.trials=12", "tune.seeds=1", "trainer.epochs=1")
+    uninterrupted = tune(tune_config(tmp_path / "whole", *twelve))
+    calls: list[int] = []
+
+    def killed_at_the_last_trial(cfg, job_dir=None, threads=0):
+        if cfg.tune.phase == "trial" and cfg.tune.trial == 11:
+            raise KeyboardInterrupt  # as a SIGINT/SIGKILL would, mid-trial
+        calls.append(cfg.tune.trial)
+        return run_or_stored(cfg, job_dir, threads)
+
+    with pytest.raises(KeyboardInterrupt):
+        tune(tune_config(tmp_path / "killed", *twelve), runner=killed_at_the_last_trial)
+    assert calls == list(range(11))
+    resumed = tune(tune_config(tmp_path / "killed", *twelve))
+    assert [r.config["tune"]["trial"] for r in resumed.trials] == [11]  # 0..10 not repeated
+    records = [json.loads(p.read_text()) for p in (tmp_path / "killed" / "runs").glob("*.json")]
+    assert sorted(sequence_of(r) for r in records if r["config"]["tune"]["phase"] == "trial") == \
+        sorted(sequence(uninterrupted.trials))
+    assert resumed.best_params == uninterrupted.best_params
+
+
+def sequence_of(record: dict) -> tuple:
+    return (record["config"]["tune"]["trial"], record["config"]["trainer"]["lr"],
+            record["config"]["trainer"]["batch_size"], record["config"]["model"].get("degree"))
+
+
+def test_every_family_gets_the_same_number_of_trials_and_a_verdict(tmp_path):
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "tune.py"), "-m", "model=mlp,cheby_kan,fourier_kan",
+                           *SMALL, f"paths.results_dir={tmp_path}", f"hydra.sweep.dir={tmp_path}/jobs"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*.json")]
+    for model in ("mlp", "cheby_kan", "fourier_kan"):
+        mine = [r for r in records if r["model"] == model]
+        phases = [r["config"]["tune"]["phase"] for r in mine]
+        assert phases.count("trial") == 4 and phases.count("final") == 2, model
+        assert len({r["config"]["tune"]["study"] for r in mine}) == 1
+        assert all(abs(r["params"] - 500) <= 10 for r in mine if r["status"] == "ok")
+    assert "At 500 params, over 1 task" in (tmp_path / "report" / "verdict.md").read_text()
+    assert "Verdict (" in done.stdout
+
+
+@pytest.mark.parametrize("override, key", [("trainer.protocol=kanbefair", "trainer.protocol"),
+                                           ("budget=none", "budget")])
+def test_tuning_on_the_test_set_or_without_a_budget_is_refused_in_one_line(tmp_path, override, key):
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "tune.py"), *SMALL, override,
+                           f"paths.results_dir={tmp_path}"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()] and f"error: {key}:" in done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_search_space_leaf_must_be_a_range_or_choices():
+    assert flatten_space({"trainer": {"lr": {"low": 1e-4, "high": 1e-2, "log": True}},
+                          "model": {"degree": {"choices": [2, 3]}}}) == {
+        "trainer.lr": {"low": 1e-4, "high": 1e-2, "log": True}, "model.degree": {"choices": [2, 3]}}
+    with pytest.raises(ConfigError) as caught:
+        flatten_space({"trainer": {"lr": 0.01}})
+    assert caught.value.key == "tune.space.trainer.lr"
