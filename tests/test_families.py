@@ -237,3 +237,11 @@ def test_six_families_train_at_5000_trainable_parameters(tmp_results):
     assert sorted(r["model"] for r in records) == sorted(["kan", "mlp", *NEW])
     for record in records:
         assert record["status"] == "ok" and abs(record["params"] - 5000) <= 100, record["model"]
+
+
+def test_the_rbf_basis_refuses_a_second_derivative_rather_than_giving_a_wrong_one():
+    layer = RBFKANLayer(3, 2).double()
+    x = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(layer(x).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable|twice"):
+        grad.sum().backward()

@@ -15,7 +15,6 @@ import pytest
 from conftest import REPO
 
 BIN = Path(sys.executable).parent
-COMMANDS = ["kanfair-train", "kanfair-size", "kanfair-report", "kanfair-data"]
 
 
 @pytest.mark.parametrize("command, words", [
@@ -23,6 +22,7 @@ COMMANDS = ["kanfair-train", "kanfair-size", "kanfair-report", "kanfair-data"]
     ("kanfair-size", ["kanfair-size", "== Configuration groups ==", "budget: flops, none, params"]),
     ("kanfair-report", ["usage: kanfair-report", "--runs", "--published"]),
     ("kanfair-data", ["usage: kanfair-data", "list", "prepare"]),
+    ("kanfair-tune", ["kanfair-tune", "== Configuration groups ==", "search: ", "trials: 20"]),
 ])
 def test_each_console_command_prints_its_usage(command, words):
     done = subprocess.run([str(BIN / command), "--help"], capture_output=True, text=True, timeout=120)

@@ -14,6 +14,7 @@ from typing import List, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from kanfair.flops import ACTIVATION_FLOPS, TRANSCENDENTAL_FLOPS, LayerCost, basis_expansion_row, linear_row
 from kanfair.models.family import Family, Spec
@@ -23,6 +24,26 @@ SPLINE_INIT_STD = 0.1
 # per input and centre: x - c, ·(1/h), square, exp of the negation (folded into the scale)
 BASIS_FLOPS_PER_CENTRE = 3 + TRANSCENDENTAL_FLOPS
 LAYER_NORM_FLOPS = 5  # per element with its affine, fvcore's count of layer_norm
+
+
+class _GaussianBasis(torch.autograd.Function):
+    """exp(-((z - c_m)·s)^2) on a new last axis, with an analytic backward that recomputes
+    z - c from z instead of keeping (z - c)·s alive: d/dz = -2·s^2·(z - c_m)·basis. The
+    basis it keeps is the tensor the spline map keeps anyway."""
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor, centres: torch.Tensor, scale: float) -> torch.Tensor:
+        basis = torch.exp(-((z.unsqueeze(-1) - centres) * scale).square())
+        ctx.save_for_backward(z, centres, basis)
+        ctx.scale = scale
+        return basis
+
+    @staticmethod
+    @once_differentiable  # a second derivative through here raises rather than being wrong
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        z, centres, basis = ctx.saved_tensors
+        grad_z = ((grad * basis) * (z.unsqueeze(-1) - centres)).sum(-1) * (-2 * ctx.scale ** 2)
+        return grad_z, None, None
 
 
 class RBFKANLayer(nn.Module):
@@ -42,8 +63,7 @@ class RBFKANLayer(nn.Module):
         return f"{self.in_features} -> {self.out_features}, grid_size={self.grid_size}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        u = (self.norm(x).unsqueeze(-1) - self.centres) * self.inverse_width
-        basis = torch.exp(-u.square())  # (B, in, G)
+        basis = _GaussianBasis.apply(self.norm(x), self.centres, self.inverse_width)  # (B, in, G)
         return F.linear(basis.flatten(1), self.spline_weight) + self.base(F.silu(x))
 
 
