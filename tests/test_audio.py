@@ -1,6 +1,8 @@
 """Audio loaders on fixtures: 16-bit WAV files in the real folder layouts."""
 from __future__ import annotations
 
+from importlib import resources
+
 import numpy as np
 import pytest
 import soundfile
@@ -58,17 +60,34 @@ def test_spectral_features(tmp_path, features, size):
     assert task.in_dim == size and torch.isfinite(task.x_train).all()
 
 
-def test_urbansound8k_metadata_and_folds(tmp_path):
+URBANSOUND_ROWS = [(1, 0, "air_conditioner"), (2, 3, "dog_bark"), (10, 3, "dog_bark"),
+                   (10, 0, "air_conditioner"), (5, 1, "car_horn")]
+
+
+def urbansound_tree(tmp_path: Path) -> None:
     base = tmp_path / "urbansound8k" / "UrbanSound8K"
     rows = ["slice_file_name,fsID,start,end,salience,fold,classID,class"]
-    for i, (fold, cid, name) in enumerate([(1, 0, "air_conditioner"), (2, 3, "dog_bark"),
-                                           (10, 3, "dog_bark"), (10, 0, "air_conditioner"),
-                                           (5, 1, "car_horn")]):
+    for i, (fold, cid, name) in enumerate(URBANSOUND_ROWS):
         write_wav(base / "audio" / f"fold{fold}" / f"clip{i}.wav", tone(30 + i))
         rows.append(f"clip{i}.wav,{i},0,1,1,{fold},{cid},{name}")
     (base / "metadata").mkdir(parents=True)
     (base / "metadata" / "UrbanSound8K.csv").write_text("\n".join(rows) + "\n")
+
+
+def test_urbansound8k_gets_the_papers_permutation_by_default(tmp_path):
+    urbansound_tree(tmp_path)
     task = load_task(DatasetConfig(name="urbansound8k", download="never"), str(tmp_path))
+    with resources.files("kanfair.data").joinpath("splits/kanbefair_uciml_split.npz").open("rb") as handle:
+        arrays = np.load(handle)
+        train, test = arrays["train"][arrays["train"] < 5], arrays["test"][arrays["test"] < 5]
+    label = {"air_conditioner": 0, "car_horn": 1, "dog_bark": 2}
+    assert task.y_train.tolist() == [label[URBANSOUND_ROWS[i][2]] for i in train]
+    assert task.y_test.tolist() == [label[URBANSOUND_ROWS[i][2]] for i in test] and task.split == "kanbefair"
+
+
+def test_urbansound8k_metadata_and_folds(tmp_path):
+    urbansound_tree(tmp_path)
+    task = load_task(DatasetConfig(name="urbansound8k", download="never", split="folds"), str(tmp_path))
     assert task.out_dim == 3  # air_conditioner, car_horn, dog_bark by classID
     assert (len(task.x_train), len(task.x_test)) == (3, 2)
     assert sorted(task.y_test.tolist()) == [0, 2]

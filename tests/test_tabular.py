@@ -34,11 +34,11 @@ def _uci_frames(n: int = 50):
 def test_uci_set_is_fetched_once_then_served_from_parquet(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(tabular, "fetch_uci", lambda uci_id: calls.append(uci_id) or _uci_frames())
-    task = load_task(DatasetConfig(name="spam"), str(tmp_path))
+    task = load_task(DatasetConfig(name="spam", split="seeded"), str(tmp_path))
     assert calls == [94] and (tmp_path / "spam" / tabular.FEATURES_FILE).exists()
     assert (len(task.x_train), len(task.x_test), task.in_dim, task.out_dim) == (40, 10, 2, 2)
     monkeypatch.setattr(tabular, "fetch_uci", lambda uci_id: pytest.fail("fetched again"))
-    again = load_task(DatasetConfig(name="spam"), str(tmp_path))
+    again = load_task(DatasetConfig(name="spam", split="seeded"), str(tmp_path))
     assert torch.equal(again.x_test, task.x_test)
 
 
@@ -89,5 +89,5 @@ def test_titanic_from_its_kaggle_csv_has_nine_features(tmp_path):
         "Cabin": [None] * n, "Embarked": rng.choice(["S", "C", "Q"], n)})
     (tmp_path / "titanic").mkdir()
     frame.to_csv(tmp_path / "titanic" / "train.csv", index=False)
-    task = load_task(DatasetConfig(name="titanic"), str(tmp_path))
+    task = load_task(DatasetConfig(name="titanic", split="seeded"), str(tmp_path))
     assert task.in_dim == 9 and task.out_dim == 2

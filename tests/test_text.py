@@ -56,7 +56,7 @@ def test_hub_offline_names_the_prepare_command(tmp_path, monkeypatch):
         raise ConnectionError("offline")
     monkeypatch.setattr(datasets, "load_dataset", offline)
     with pytest.raises(sources.DataUnavailable, match="prepare imdb"):
-        load_task(DatasetConfig(name="imdb"), str(tmp_path))
+        load_task(DatasetConfig(name="imdb", source="hf", split="published"), str(tmp_path))
 
 
 def test_text_csv_and_parquet_tables(tmp_path):

@@ -26,6 +26,8 @@ BUDGET_VARY = ("width", "grid", "width_grid")
 DOWNLOAD = ("auto", "never", "always")
 TASK_KINDS = ("classification", "regression")
 AUDIO_FEATURES = ("waveform", "mfcc", "melspec")
+SPLITS = ("kanbefair", "seeded", "folds", "published")
+SOURCES = ("csv", "hf")
 LOGGERS = ("none", "wandb")
 WANDB_MODES = ("offline", "online", "disabled")
 
@@ -42,7 +44,10 @@ class DatasetConfig:
     """`root`: a folder holding the data set (else data_dir/<name>, then system locations);
     `download`: auto (when not found), never, or always. `path`, `target`, `task`: a user
     table for dataset=csv; `path`, `text_column`, `label_column`: dataset=text_csv;
-    `features`: audio input (waveform as the paper, or mfcc / melspec)."""
+    `features`: audio input (waveform as the paper, or mfcc / melspec). `split`: kanbefair
+    (the paper's rows and encoding), seeded (80/20 with `split_seed`, stratified for
+    classification), folds (UrbanSound8K's fold 10) or published (a download's own split);
+    null where a data set has one fixed split."""
 
     name: str = MISSING
     root: Optional[str] = None
@@ -53,9 +58,16 @@ class DatasetConfig:
     features: str = "waveform"
     text_column: str = "text"
     label_column: str = "label"
+    split: Optional[str] = None  # set by the data set's YAML where it has a choice
+    split_seed: int = 0
+    source: Optional[str] = None  # imdb: csv (the paper's file) or hf
     continual: ContinualConfig = field(default_factory=ContinualConfig)
 
     def __post_init__(self) -> None:
+        if self.split is not None:
+            check_choice(self.split, SPLITS, "dataset.split")
+        if self.source is not None:
+            check_choice(self.source, SOURCES, "dataset.source")
         check_choice(self.download, DOWNLOAD, "dataset.download")
         check_choice(self.features, AUDIO_FEATURES, "dataset.features")
         check_choice(self.task, TASK_KINDS, "dataset.task")
@@ -74,6 +86,7 @@ class TrainerConfig:
     epochs: int = 20
     protocol: str = "val"
     val_fraction: float = 0.1
+    val_seed: int = 0
     device: str = "auto"
     threads: int = 0
     compile: bool = False

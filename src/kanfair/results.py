@@ -58,6 +58,7 @@ class Record:
     finished_at: str
     kanfair_version: str
     message: str = ""
+    split: str = ""  # dataset.split where the data set has a choice (kanbefair, seeded, ...)
     extra: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)  # host, device, threads, versions
 
@@ -68,18 +69,24 @@ class Record:
 
 # where results go, who watches, and what cannot change a run's numbers are not what was run
 NOT_HASHED = ("paths", "logger", "trainer.rerun", "tune.trials", "tune.seeds", "tune.storage")
+# keys added after records were written: hashed only when set away from the value that
+# reproduces the earlier behaviour, so that earlier records still resume
+HASHED_UNLESS = {"dataset.split": None, "dataset.split_seed": 0, "dataset.source": None,
+                 "trainer.val_seed": 0}
 
 
 def config_hash(config: dict[str, Any]) -> str:
-    """Hash of the resolved config without the keys in NOT_HASHED."""
+    """Hash of the resolved config without the keys in NOT_HASHED, and without those of
+    HASHED_UNLESS while they hold their earlier behaviour's value."""
     relevant = json.loads(json.dumps(config, default=str))
-    for dotted in NOT_HASHED:
+    drops = [(dotted, None) for dotted in NOT_HASHED] + [(k, (v,)) for k, v in HASHED_UNLESS.items()]
+    for dotted, only_if in drops:
         *parents, leaf = dotted.split(".")
         node = relevant
         for key in parents:
             node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node.pop(leaf, None)
+        if isinstance(node, dict) and leaf in node and (only_if is None or node[leaf] == only_if[0]):
+            del node[leaf]
     blob = json.dumps(relevant, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

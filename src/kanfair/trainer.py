@@ -19,7 +19,6 @@ from tqdm.auto import tqdm
 from kanfair.config import TrainerConfig
 from kanfair.data import Task
 
-VAL_SPLIT_SEED = 0  # fixed: every model and seed of a comparison sees the same split
 STEP_BAR_MIN_STEPS = 200  # show a per-step bar only on epochs at least this long
 
 
@@ -60,14 +59,16 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_splits(task: Task, protocol: str, val_fraction: float) -> Splits:
-    """Hold out a seeded (stratified for classification) validation share under protocol=val."""
+def make_splits(task: Task, protocol: str, val_fraction: float, val_seed: int = 0) -> Splits:
+    """Hold out a seeded (stratified for classification) validation share under protocol=val;
+    `val_seed` (trainer.val_seed), not the run's seed, so every model and seed of a
+    comparison sees the same split."""
     if protocol == "kanbefair":
         return Splits(task.x_train, task.y_train, None, None, task.x_test, task.y_test)
     stratify = task.y_train.numpy() if task.kind == "classification" else None
     idx_tr, idx_val = train_test_split(
         torch.arange(len(task.x_train)).numpy(), test_size=val_fraction,
-        stratify=stratify, random_state=VAL_SPLIT_SEED)
+        stratify=stratify, random_state=val_seed)
     idx_tr, idx_val = torch.as_tensor(idx_tr), torch.as_tensor(idx_val)
     return Splits(task.x_train[idx_tr], task.y_train[idx_tr], task.x_train[idx_val],
                   task.y_train[idx_val], task.x_test, task.y_test)
@@ -170,7 +171,7 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
     A non-finite loss stops the run with status "diverged" (the epochs done so far count).
     """
     device, trained, compiled, optimizer, criterion, generator = _setup(model, task, cfg, seed)
-    splits = make_splits(task, cfg.protocol, cfg.val_fraction)
+    splits = make_splits(task, cfg.protocol, cfg.val_fraction, cfg.val_seed)
     to_dev = lambda t: None if t is None else t.to(device)  # noqa: E731
     x_tr, y_tr, x_val, y_val, x_te, y_te = map(to_dev, vars(splits).values())
     metric = "accuracy" if task.kind == "classification" else (

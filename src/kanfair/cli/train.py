@@ -134,7 +134,7 @@ def make_record(conf: TrainConfig, resolved: dict[str, Any], task: Task, sized: 
         config=resolved, config_hash=hash_,
         history=result.history if result else [],
         started_at=started_at, finished_at=_now(), kanfair_version=kanfair.__version__,
-        message=message or (result.message if result else ""),
+        message=message or (result.message if result else ""), split=task.split,
         extra={**(result.extra if result else {}),
                **({"embedding": sized.embedding} if sized.embedding else {})},
         environment=environment(conf.trainer.device))

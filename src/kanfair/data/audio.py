@@ -15,13 +15,14 @@ import soundfile
 import torch
 
 from kanfair.config import DatasetConfig
+from kanfair.data import splitting
 from kanfair.data.task import Task
 from kanfair.data.sources import cached, find
 
 PAPER_RATE, PAPER_SAMPLES = 1000, 1000
 FEATURE_RATE = 16000
 N_MELS = N_MFCC = 40
-URBANSOUND_TEST_FOLD = 10  # fixed split: folds 1-9 train, fold 10 test
+URBANSOUND_TEST_FOLD = 10  # dataset.split=folds: folds 1-9 train, fold 10 test
 
 
 def read_mono(path: str | Path) -> tuple[torch.Tensor, int]:
@@ -100,10 +101,14 @@ def _urbansound8k(cfg: DatasetConfig, data_dir: str) -> dict:
     with open(base / "metadata" / "UrbanSound8K.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     classes = [name for _, name in sorted({(int(r["classID"]), r["class"]) for r in rows})]
+    if splitting.check_split(cfg, SPLITS[cfg.name]) == "folds":
+        train = [i for i, r in enumerate(rows) if int(r["fold"]) != URBANSOUND_TEST_FOLD]
+        test = [i for i, r in enumerate(rows) if int(r["fold"]) == URBANSOUND_TEST_FOLD]
+    else:  # the paper's permutation over the metadata's rows
+        train, test = splitting.kanbefair_rows(len(rows))
     arrays = {}
-    for split, in_split in (("train", lambda f: f != URBANSOUND_TEST_FOLD),
-                            ("test", lambda f: f == URBANSOUND_TEST_FOLD)):
-        chosen = [r for r in rows if in_split(int(r["fold"]))]
+    for split, indices in (("train", train), ("test", test)):
+        chosen = [rows[i] for i in indices]
         files = [base / "audio" / f"fold{r['fold']}" / r["slice_file_name"] for r in chosen]
         arrays[split] = _encode(files, [r["class"] for r in chosen], classes, cfg.features)
     return {"classes": classes, **arrays}
@@ -112,8 +117,13 @@ def _urbansound8k(cfg: DatasetConfig, data_dir: str) -> dict:
 AUDIO = {"speech_commands": _speech_commands, "urbansound8k": _urbansound8k}
 
 
+SPLITS = {"speech_commands": (), "urbansound8k": ("kanbefair", "folds")}
+
+
 def load(cfg: DatasetConfig, data_dir: str) -> Task:
-    arrays = cached(cfg, data_dir, f"kanfair-cache-{cfg.features}.pt",
+    split = splitting.check_split(cfg, SPLITS[cfg.name])
+    arrays = cached(cfg, data_dir, f"kanfair-cache-{cfg.features}{'-' + split if split else ''}.pt",
                     lambda: AUDIO[cfg.name](cfg, data_dir))
     (x_tr, y_tr), (x_te, y_te) = arrays["train"], arrays["test"]
-    return Task(cfg.name, "classification", x_tr, y_tr, x_te, y_te, out_dim=len(arrays["classes"]))
+    return Task(cfg.name, "classification", x_tr, y_tr, x_te, y_te, out_dim=len(arrays["classes"]),
+                split=split)

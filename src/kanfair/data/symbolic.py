@@ -15,6 +15,7 @@ import torch
 from scipy import special
 
 from kanfair.config import DatasetConfig
+from kanfair.data import splitting
 from kanfair.data.task import Task
 
 N_TRAIN = N_TEST = 1000
@@ -56,6 +57,7 @@ FORMULAS = {
 
 
 def load(cfg: DatasetConfig, data_dir: str) -> Task:
+    splitting.check_split(cfg, ())
     rng = np.random.default_rng(DATA_SEED)
     x_tr, y_tr = FORMULAS[cfg.name](rng, N_TRAIN)
     x_te, y_te = FORMULAS[cfg.name](rng, N_TEST)

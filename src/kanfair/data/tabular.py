@@ -1,9 +1,11 @@
 """Tabular tasks: scikit-learn's bundled sets, the paper's UCI sets, and any user table.
 
-The UCI, CSV and Titanic tasks use KANbeFair's preprocessing: string columns lower-cased,
-stripped of punctuation and label-encoded; other non-numeric columns dropped; NaN -> 0;
-StandardScaler fitted on all rows; targets label-encoded (classification); a fixed seeded
-random 80/20 split. UCI sets come through ucimlrepo and are stored as parquet under
+Under dataset.split=kanbefair (the default of the UCI sets and Titanic) a table gets the
+paper's exact rows and encoding (kanfair.data.splitting). Under `seeded` (the default of
+dataset=csv): string columns lower-cased, stripped of punctuation and label-encoded in
+sorted order, other non-numeric columns dropped, NaN -> 0, StandardScaler on all rows,
+targets label-encoded, a seeded 80/20 split (dataset.split_seed), stratified for
+classification. UCI sets come through ucimlrepo and are stored as parquet under
 <data_dir>/<name>/ the first time, so later runs need no network.
 """
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder, StandardScaler
 
 from kanfair.config import DatasetConfig
+from kanfair.data import splitting
 from kanfair.data.task import Task
 from kanfair.data.sources import DataUnavailable, find
 
@@ -34,29 +37,31 @@ UCI_IDS = {
 }
 TITANIC_TARGET = "Survived"
 TITANIC_IDENTIFIERS = ("PassengerId", "Name")
-SPLIT_SEED = 0
+TITANIC_CATEGORIES = ("Sex", "Ticket", "Cabin", "Embarked")  # the paper codes these four
+BUNDLED_SPLIT_SEED = 0
 TEST_FRACTION = 0.2
+PAPER_SPLITS, USER_SPLITS = ("kanbefair", "seeded"), ("seeded", "kanbefair")  # default first
 FEATURES_FILE, TARGETS_FILE = "features.parquet", "targets.parquet"
 
 
 def _as_task(name: str, kind: str, x: np.ndarray, y: np.ndarray, out_dim: int,
-             stratify: bool) -> Task:
-    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=TEST_FRACTION,
-                                              stratify=y if stratify else None,
-                                              random_state=SPLIT_SEED)
+             rows: tuple[np.ndarray, np.ndarray], split: str) -> Task:
+    train, test = rows
     as_x = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
     if kind == "classification":
         as_y = lambda a: torch.as_tensor(a, dtype=torch.int64)  # noqa: E731
     else:
         as_y = lambda a: torch.as_tensor(a, dtype=torch.float32).reshape(-1, 1)  # noqa: E731
-    return Task(name, kind, as_x(x_tr), as_y(y_tr), as_x(x_te), as_y(y_te), out_dim=out_dim)
+    return Task(name, kind, as_x(x[train]), as_y(y[train]), as_x(x[test]), as_y(y[test]),
+                out_dim=out_dim, split=split)
 
 
 def load_bundled(cfg: DatasetConfig, data_dir: str) -> Task:
     """Stratified 80/20 split with a fixed seed; features standardised with train statistics."""
+    splitting.check_split(cfg, ())
     x, y = BUNDLED[cfg.name](return_X_y=True)
     x_tr, x_te, y_tr, y_te = train_test_split(
-        x, y, test_size=TEST_FRACTION, stratify=y, random_state=SPLIT_SEED)
+        x, y, test_size=TEST_FRACTION, stratify=y, random_state=BUNDLED_SPLIT_SEED)
     scaler = StandardScaler().fit(x_tr)
     as_x = lambda a: torch.as_tensor(scaler.transform(a), dtype=torch.float32)  # noqa: E731
     as_y = lambda a: torch.as_tensor(a, dtype=torch.int64)  # noqa: E731
@@ -85,14 +90,19 @@ def encode_features(frame: pd.DataFrame) -> np.ndarray:
     return StandardScaler().fit_transform(values)
 
 
-def table_task(name: str, features: pd.DataFrame, target: pd.Series, kind: str) -> Task:
-    x = encode_features(features)
+def table_task(name: str, features: pd.DataFrame, target: pd.Series, kind: str,
+               cfg: DatasetConfig) -> Task:
+    """A table as a task, encoded and split as dataset.split says (see the module docstring)."""
+    split = splitting.check_split(cfg, USER_SPLITS if cfg.name in ("csv", "text_csv") else PAPER_SPLITS)
+    paper = split == "kanbefair"
+    x = splitting.paper_features(features) if paper else encode_features(features)
     if kind == "classification":
-        labels = target.astype(str).str.strip().to_numpy()
-        y = LabelEncoder().fit_transform(labels)
-        return _as_task(name, kind, x, y, int(y.max()) + 1, stratify=False)
+        y = (splitting.paper_target(target) if paper
+             else LabelEncoder().fit_transform(target.astype(str).str.strip().to_numpy()))
+        rows = splitting.rows_of(split, len(y), cfg.split_seed, None if paper else y)
+        return _as_task(name, kind, x, y, int(y.max()) + 1, rows, split)
     y = pd.to_numeric(target, errors="coerce").fillna(0.0).to_numpy(dtype=float)
-    return _as_task(name, kind, x, y, 1, stratify=False)
+    return _as_task(name, kind, x, y, 1, splitting.rows_of(split, len(y), cfg.split_seed), split)
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -104,6 +114,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 def load_csv(cfg: DatasetConfig, data_dir: str) -> Task:
     """dataset=csv: any user table (dataset.path, dataset.target, dataset.task)."""
+    splitting.check_split(cfg, USER_SPLITS)
     if not cfg.path or not cfg.target:
         raise DataUnavailable("dataset=csv needs dataset.path=<CSV or parquet file> and "
                               "dataset.target=<column>")
@@ -112,7 +123,7 @@ def load_csv(cfg: DatasetConfig, data_dir: str) -> Task:
         raise DataUnavailable(f"column '{cfg.target}' is not in {cfg.path}; its columns are "
                               f"{', '.join(map(str, frame.columns))}")
     return table_task(Path(cfg.path).stem, frame.drop(columns=[cfg.target]), frame[cfg.target],
-                      cfg.task)
+                      cfg.task, cfg)
 
 
 def load_titanic(cfg: DatasetConfig, data_dir: str) -> Task:
@@ -133,7 +144,21 @@ def load_titanic(cfg: DatasetConfig, data_dir: str) -> Task:
         path = found["path"]
     frame = read_table(path)
     features = frame.drop(columns=[c for c in (TITANIC_TARGET, *TITANIC_IDENTIFIERS) if c in frame])
-    return table_task("titanic", features, frame[TITANIC_TARGET], "classification")
+    if splitting.check_split(cfg, PAPER_SPLITS) == "seeded":
+        return table_task("titanic", features, frame[TITANIC_TARGET], "classification", cfg)
+    return titanic_as_the_paper(features, frame[TITANIC_TARGET])
+
+
+def titanic_as_the_paper(features: pd.DataFrame, survived: pd.Series) -> Task:
+    """The paper's Titanic: Sex, Ticket, Cabin, Embarked coded by first appearance (as
+    text, no cleaning), NaN -> 0, StandardScaler on every feature, its explicit rows."""
+    features = features.copy()
+    for name in TITANIC_CATEGORIES:
+        features[name] = splitting.paper_codes(features[name])
+    x = StandardScaler().fit_transform(features.astype(float).fillna(0.0).to_numpy())
+    y = survived.to_numpy(dtype=np.int64)
+    return _as_task("titanic", "classification", x, y, int(y.max()) + 1,
+                    splitting.titanic_rows(len(y)), "kanbefair")
 
 
 def fetch_uci(uci_id: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -156,4 +181,4 @@ def load_uci(cfg: DatasetConfig, data_dir: str) -> Task:
     root = find(cfg, data_dir, present, download)
     targets = pd.read_parquet(root / TARGETS_FILE)
     return table_task(cfg.name, pd.read_parquet(root / FEATURES_FILE), targets.iloc[:, 0],
-                      "classification")
+                      "classification", cfg)

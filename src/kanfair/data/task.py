@@ -18,6 +18,7 @@ class Task:
     y_test: torch.Tensor
     out_dim: int
     vocab_size: int = 0  # text: inputs are padded token ids for an EmbeddingBag front
+    split: str = ""  # dataset.split where the data set has a choice (kanbefair, seeded ...)
 
     @property
     def in_dim(self) -> int:

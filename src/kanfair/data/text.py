@@ -1,5 +1,6 @@
-"""Text classification: AG News, CoLA and IMDb through Hugging Face `datasets`, or any
-local table (dataset=text_csv), tokenised as the paper does.
+"""Text classification: AG News, CoLA and IMDb through Hugging Face `datasets`, IMDb as
+the paper read it (its 50k-review CSV, split by the paper's permutation), or any local
+table (dataset=text_csv), tokenised as the paper does.
 
 The tokenizer is the "basic_english" normalisation (lower-case, punctuation split off);
 the vocabulary comes from the train split (id 0 pads, id 1 is unknown). Each document is
@@ -14,11 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from sklearn.model_selection import train_test_split
 
 from kanfair.config import DatasetConfig
+from kanfair.data import splitting
 from kanfair.data.task import Task
-from kanfair.data.sources import DataUnavailable, find
+from kanfair.data.sources import DataUnavailable, candidate_roots, find
 from kanfair.data.tabular import read_table
 
 # hub id, config, text column, label column, train split, test split (CoLA's test has no labels)
@@ -28,7 +29,7 @@ HUB = {
     "cola": ("glue", "cola", "sentence", "label", "train", "validation"),
 }
 PAD, UNKNOWN = 0, 1
-SPLIT_SEED, TEST_FRACTION = 0, 0.2
+IMDB_CSV = "IMDB Dataset.csv"  # Kaggle's 50k-review file: columns review, sentiment
 _NORMALISE = [(r"\'", " '  "), (r"\"", ""), (r"\.", " . "), (r"<br \/>", " "), (r",", " , "),
               (r"\(", " ( "), (r"\)", " ) "), (r"\!", " ! "), (r"\?", " ? "), (r"\;", " "),
               (r"\:", " "), (r"\s+", " ")]
@@ -57,7 +58,7 @@ def encode(documents: list[list[str]], vocab: dict[str, int], length: int) -> to
     return ids
 
 
-def text_task(name: str, train: pd.DataFrame, test: pd.DataFrame) -> Task:
+def text_task(name: str, train: pd.DataFrame, test: pd.DataFrame, split: str = "published") -> Task:
     """Tokenise, build the vocabulary on train, encode; labels label-encoded on train."""
     train_docs = [basic_english(str(t)) for t in train["text"]]
     test_docs = [basic_english(str(t)) for t in test["text"]]
@@ -71,7 +72,7 @@ def text_task(name: str, train: pd.DataFrame, test: pd.DataFrame) -> Task:
     as_y = lambda frame: torch.tensor([index[v] for v in frame["label"]], dtype=torch.int64)  # noqa: E731
     return Task(name, "classification", encode(train_docs, vocab, length), as_y(train),
                 encode(test_docs, vocab, length), as_y(test), out_dim=len(labels),
-                vocab_size=len(vocab) + 2)
+                vocab_size=len(vocab) + 2, split=split)
 
 
 def _fetch(name: str, root: Path) -> None:
@@ -85,7 +86,39 @@ def _fetch(name: str, root: Path) -> None:
         frame.to_parquet(root / file)
 
 
+def split_table(name: str, frame: pd.DataFrame, cfg: DatasetConfig) -> Task:
+    """A table of text and label split by dataset.split (kanbefair or seeded)."""
+    split = splitting.check_split(cfg, ("seeded", "kanbefair") if cfg.name == "text_csv" else ("kanbefair", "seeded"))
+    labels = None if split == "kanbefair" else frame["label"].astype(str).to_numpy()
+    train, test = splitting.rows_of(split, len(frame), cfg.split_seed, labels)
+    return text_task(name, frame.iloc[train], frame.iloc[test], split)
+
+
+def load_imdb_csv(cfg: DatasetConfig, data_dir: str) -> Task:
+    """IMDb as the paper read it: the CSV at dataset.path or in <root>|<data_dir>/imdb/."""
+    folders = candidate_roots(cfg, data_dir)
+    path = Path(cfg.path) if cfg.path else next(
+        (folder / IMDB_CSV for folder in folders if (folder / IMDB_CSV).exists()), None)
+    if path is None or not path.exists():
+        where = path or " or ".join(str(folder) for folder in folders)
+        raise DataUnavailable(
+            f"the paper's IMDb is Kaggle's '{IMDB_CSV}' (columns review, sentiment; no open download), "
+            f"not found in {where}: put it there or set dataset.path; or use the Hugging Face copy "
+            f"with its own split: dataset.source=hf dataset.split=published")
+    frame = read_table(path)
+    missing_columns = {"review", "sentiment"} - set(frame.columns)
+    if missing_columns:
+        raise DataUnavailable(f"{path} has no column(s) {', '.join(sorted(missing_columns))}; "
+                              f"the paper's file has review and sentiment")
+    return split_table("imdb", frame[["review", "sentiment"]].set_axis(["text", "label"], axis=1), cfg)
+
+
 def load_hub(cfg: DatasetConfig, data_dir: str) -> Task:
+    """A Hugging Face set with its published split (IMDb: only with dataset.source=hf)."""
+    if cfg.name == "imdb" and cfg.source != "hf":
+        return load_imdb_csv(cfg, data_dir)
+    splitting.check_split(cfg, ("published",) if cfg.name == "imdb" else ())
+
     def present(root: Path) -> bool:
         return (root / "train.parquet").exists() and (root / "test.parquet").exists()
 
@@ -96,7 +129,7 @@ def load_hub(cfg: DatasetConfig, data_dir: str) -> Task:
 
 def load_text_csv(cfg: DatasetConfig, data_dir: str) -> Task:
     """dataset=text_csv: dataset.path (CSV/parquet), dataset.text_column, dataset.label_column;
-    a seeded random 80/20 split."""
+    split by dataset.split (seeded by default, or the paper's permutation)."""
     if not cfg.path:
         raise DataUnavailable("dataset=text_csv needs dataset.path=<CSV or parquet file> "
                               "(and dataset.text_column / dataset.label_column)")
@@ -106,5 +139,4 @@ def load_text_csv(cfg: DatasetConfig, data_dir: str) -> Task:
         raise DataUnavailable(f"column(s) {', '.join(missing)} not in {cfg.path}; its columns are "
                               f"{', '.join(map(str, frame.columns))}")
     frame = frame[[cfg.text_column, cfg.label_column]].set_axis(["text", "label"], axis=1)
-    train, test = train_test_split(frame, test_size=TEST_FRACTION, random_state=SPLIT_SEED)
-    return text_task(Path(cfg.path).stem, train, test)
+    return split_table(Path(cfg.path).stem, frame, cfg)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from kanfair.config import DatasetConfig
+from kanfair.data import splitting
 from kanfair.data.task import Task
 from kanfair.data.sources import cached, find
 
@@ -130,6 +131,7 @@ def normalise(images: torch.Tensor, spec: VisionSet) -> torch.Tensor:
 
 
 def load(cfg: DatasetConfig, data_dir: str) -> Task:
+    splitting.check_split(cfg, ())
     spec = VISION[cfg.name]
     arrays = cached(cfg, data_dir, CACHE_NAME, lambda: _decode(spec, cfg, data_dir))
     return Task(cfg.name, "classification", normalise(arrays["x_train"], spec), arrays["y_train"],
