@@ -212,6 +212,14 @@ def comparison_table(runs_dir: str | Path) -> str:
     return markdown_table(best_per_family(summary) if len(summary) else summary.assign(best=[]), runs)
 
 
+def frontier(costs: pd.Series, metrics: pd.Series, higher: bool) -> pd.DataFrame:
+    """The best metric reached at or below each cost (the paper's envelope): columns
+    cost and best, in order of cost."""
+    order = costs.sort_values(kind="stable").index
+    best = metrics[order].cummax() if higher else metrics[order].cummin()
+    return pd.DataFrame({"cost": costs[order].to_numpy(), "best": best.to_numpy()})
+
+
 def pareto_plot(runs: pd.DataFrame, dataset: str, by: str, path: Path) -> None:
     import matplotlib
 
@@ -223,10 +231,9 @@ def pareto_plot(runs: pd.DataFrame, dataset: str, by: str, path: Path) -> None:
     higher = HIGHER_IS_BETTER.get(data.metric.iloc[0], True) if len(data) else True
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
     for model, group in data.groupby("model"):
-        group = group.sort_values(column)
         points = axes.scatter(group[column], group.test_metric, s=14, alpha=0.45, label=model)
-        frontier = group.test_metric.cummax() if higher else group.test_metric.cummin()
-        axes.step(group[column], frontier, where="post", color=points.get_facecolor()[0], alpha=1.0)
+        envelope = frontier(group[column], group.test_metric, higher)
+        axes.step(envelope.cost, envelope.best, where="post", color=points.get_facecolor()[0], alpha=1.0)
     axes.set_xscale("log")
     if not higher:  # errors: a KAN's 1e-4 and an MLP's 1e-2 must both be readable
         axes.set_yscale("log")

@@ -118,9 +118,10 @@ def finished_ok(results_dir: str | Path, run_id: str) -> bool:
     """Whether the results store already holds an `ok` record of this run."""
     path = record_path(results_dir, run_id)
     try:
-        return json.loads(path.read_text()).get("status") == "ok"
-    except (OSError, ValueError):
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):  # missing, truncated, empty: run it (again)
         return False
+    return isinstance(record, dict) and record.get("status") == "ok"
 
 
 def write_record(record: Record, results_dir: str | Path, job_dir: Optional[str | Path] = None) -> Path:

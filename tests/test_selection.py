@@ -1,0 +1,133 @@
+"""The code that decides which number is reported, on fixtures where every wrong rule
+gives a different answer: validation, test and last epoch disagree."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from kanfair import report, trainer
+from kanfair.config import TrainerConfig
+from kanfair.data.task import Task
+from kanfair.results import Record, atomic_write_json, finished_ok, record_path, write_record
+
+# per epoch (1..4): validation and test metrics that disagree on the best epoch
+VAL = {"accuracy": [50.0, 90.0, 70.0, 60.0], "rmse": [0.5, 0.1, 0.3, 0.4], "kanbefair_rmse": [0.5, 0.1, 0.3, 0.4]}
+TEST = {"accuracy": [95.0, 60.0, 80.0, 85.0], "rmse": [0.05, 0.6, 0.2, 0.1], "kanbefair_rmse": [0.05, 0.6, 0.2, 0.1]}
+
+
+def scripted(kind: str, n_val: int, n_test: int):
+    """An `evaluate` that returns the scripted metrics of the split it is given (by size)."""
+    calls = {"val": 0, "test": 0}
+
+    def evaluate(model, x, y, task_kind, batch_size):
+        split = {n_val: "val", n_test: "test"}.get(len(x), "train")
+        if split == "train":
+            return {"loss": 1.0, "accuracy": 1.0} if kind == "classification" else \
+                {"loss": 1.0, "rmse": 1.0, "kanbefair_rmse": 1.0}
+        epoch = calls[split]
+        calls[split] += 1
+        if kind == "classification":
+            return {"loss": 1.0, "accuracy": (VAL if split == "val" else TEST)["accuracy"][epoch]}
+        table = VAL if split == "val" else TEST
+        return {"loss": 1.0, "rmse": table["rmse"][epoch], "kanbefair_rmse": table["kanbefair_rmse"][epoch]}
+    return evaluate
+
+
+def task_of(kind: str) -> Task:
+    """100 train rows (90 + 10 validation under val_fraction 0.1), 30 test rows."""
+    y_train = torch.arange(100) % 2 if kind == "classification" else torch.randn(100, 1)
+    y_test = torch.arange(30) % 2 if kind == "classification" else torch.randn(30, 1)
+    return Task("scripted", kind, torch.randn(100, 3), y_train, torch.randn(30, 3), y_test,
+                out_dim=2 if kind == "classification" else 1)
+
+
+@pytest.mark.parametrize("kind, protocol, epoch, reported", [
+    ("classification", "val", 2, 60.0),        # best validation (90) -> its test, not the best test
+    ("classification", "kanbefair", 1, 95.0),  # best test over epochs, not the last (85)
+    ("regression", "val", 2, 0.6),            # lowest validation RMSE, not the highest
+    ("regression", "kanbefair", 1, 0.05),      # lowest test error, not the last (0.1)
+])
+def test_each_protocol_selects_its_own_epoch(monkeypatch, kind, protocol, epoch, reported):
+    monkeypatch.setattr(trainer, "evaluate", scripted(kind, n_val=10, n_test=30))
+    out = 2 if kind == "classification" else 1
+    result = trainer.fit(nn.Linear(3, out), task_of(kind),
+                         TrainerConfig(epochs=4, protocol=protocol, batch_size=50), seed=0)
+    assert result.best_epoch == epoch
+    assert result.selected[f"test_{result.metric}"] == reported
+    assert result.history[-1]["epoch"] == 4 and result.history[-1][f"test_{result.metric}"] != reported
+
+
+def test_the_validation_split_is_stratified():
+    labels = torch.tensor([0] * 60 + [1] * 30 + [2] * 10)
+    task = Task("t", "classification", torch.randn(100, 2), labels, torch.randn(5, 2),
+                torch.zeros(5, dtype=torch.int64), 3)
+    splits = trainer.make_splits(task, "val", 0.2, 0)
+    assert torch.bincount(splits.y_val, minlength=3).tolist() == [12, 6, 2]
+
+
+def test_continual_reports_the_final_rows_mean_not_the_best_row(monkeypatch):
+    script = iter([90.0, 20.0, 95.0, 10.0, 30.0, 99.0])  # after task 0; after 1 (2 tasks); after 2
+    monkeypatch.setattr(trainer, "evaluate", lambda *args: {"loss": 1.0, "accuracy": next(script)})
+    task = Task("t", "classification", torch.randn(60, 2), torch.arange(60) % 6, torch.randn(30, 2),
+                torch.arange(30) % 6, 6)
+    result = trainer.fit_continual(nn.Linear(2, 6), task, TrainerConfig(epochs=1), 0, [[0, 1], [2, 3], [4, 5]])
+    continual = result.extra["continual"]
+    assert continual["accuracy_matrix"] == [[90.0, None, None], [20.0, 95.0, None], [10.0, 30.0, 99.0]]
+    assert result.selected["test_accuracy"] == pytest.approx((10 + 30 + 99) / 3)
+    assert continual["backward_transfer"] == pytest.approx(((10 - 90) + (30 - 95)) / 2)
+
+
+def test_the_report_picks_each_familys_best_configuration_by_its_mean():
+    runs = pd.DataFrame({
+        "dataset": "d", "model": ["kan"] * 4 + ["mlp"] * 2, "metric": "kanbefair_rmse",
+        "configuration": ["a", "a", "b", "b", "c", "c"], "status": "ok",
+        "test_metric": [0.1, 0.5, 0.2, 0.2, 0.3, 0.3]})  # a: mean 0.3, best single 0.1; b: mean 0.2
+    for column in ("protocol", "hidden", "settings", "grid_size", "spline_order", "shortcut", "activation",
+                   "grid_range", "lr", "epochs", "params", "flops", "flops_convention", "time_per_epoch_s"):
+        runs[column] = 1
+    best = report.best_per_family(report.summarise(runs)).set_index("model")
+    assert best.loc["kan", "configuration"] == "b" and best.loc["kan", "mean"] == pytest.approx(0.2)
+    assert bool(best.loc["kan", "best"]) and not bool(best.loc["mlp", "best"])  # lower error wins
+
+
+@pytest.mark.parametrize("higher, expected", [(True, [50, 50, 70, 70, 70]), (False, [50, 40, 40, 40, 30])])
+def test_the_frontier_is_the_best_metric_at_or_below_each_cost(higher, expected):
+    costs = pd.Series([3.0, 1.0, 5.0, 2.0, 4.0])
+    metrics = pd.Series([70.0, 50.0, 30.0, 40.0, 60.0])
+    envelope = report.frontier(costs, metrics, higher)
+    assert envelope.cost.tolist() == [1, 2, 3, 4, 5] and envelope.best.tolist() == expected
+
+
+def stored(results: Path, run_id: str, status: str) -> None:
+    atomic_write_json(record_path(results, run_id), {"run_id": run_id, "status": status})
+
+
+@pytest.mark.parametrize("content, done", [
+    ({"status": "ok"}, True), ({"status": "diverged"}, False), ({"status": "failed"}, False),
+    ("{truncated", False), ("", False), ([], False), (None, False)])
+def test_resume_skips_only_ok_records(tmp_path, content, done):
+    path = record_path(tmp_path, "r")
+    path.parent.mkdir(parents=True)
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    assert finished_ok(tmp_path, "r") is done
+
+
+def test_a_write_interrupted_before_the_rename_leaves_the_old_record(tmp_path, monkeypatch):
+    path = tmp_path / "runs" / "r.json"
+    atomic_write_json(path, {"status": "ok", "test_metric": 1.0})
+
+    def killed(source, destination):
+        raise KeyboardInterrupt  # the process dies between the temp file and the rename
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_json(path, {"status": "failed", "test_metric": None})
+    assert json.loads(path.read_text()) == {"status": "ok", "test_metric": 1.0}
+    assert [p.name for p in path.parent.iterdir()] == ["r.json"]  # no temp file left behind
