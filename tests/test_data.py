@@ -82,6 +82,21 @@ def test_bessel_tasks_are_the_derivatives():
         _check(name, lambda v, z: (fn(v, z + step) - fn(v, z - step)) / (2 * step), rtol=1e-4)
 
 
+def test_bessel_y_and_k_tasks_are_the_derivatives_by_an_independent_implementation():
+    """mpmath's Bessel functions, differentiated by mpmath (not scipy's yvp/kvp)."""
+    mpmath = pytest.importorskip("mpmath")
+    for name, fn in (("special_yv", mpmath.bessely), ("special_kv", mpmath.besselk)):
+        _check(name, lambda v, z: float(mpmath.diff(lambda t: fn(v, t), z)), rtol=1e-6)
+
+
+def test_legendre_order_one_and_two_match_an_independent_implementation():
+    """mpmath's associated Legendre function of the first kind (type 2, -1 < x < 1), with
+    the Condon-Shortley phase that scipy's lpmv also carries."""
+    mpmath = pytest.importorskip("mpmath")
+    for order, name in ((1, "special_lpmv1"), (2, "special_lpmv2")):
+        _check(name, lambda v, x: float(mpmath.legenp(v, order, x, type=2)), rtol=1e-6)
+
+
 def test_one_dimensional_tasks():
     _check("special_1d_gelu", lambda x: x * 0.5 * (1 + math.erf(x / math.sqrt(2))))
     _check("special_1d_poisson", lambda x: 2 ** (x + 4) / math.gamma(x + 5))
