@@ -10,6 +10,7 @@ import torch
 
 from kanfair.config import DatasetConfig
 from kanfair.data import load_task
+from kanfair.data.audio import featurizer
 
 RATE = 16000
 
@@ -91,3 +92,22 @@ def test_urbansound8k_metadata_and_folds(tmp_path):
     assert task.out_dim == 3  # air_conditioner, car_horn, dog_bark by classID
     assert (len(task.x_train), len(task.x_test)) == (3, 2)
     assert sorted(task.y_test.tolist()) == [0, 2]
+
+
+def test_melspec_peaks_in_the_tones_mel_band_and_mfcc_is_its_cepstrum():
+    """A 1 kHz tone: the mel spectrogram (40 HTK bands over 0-8 kHz at 16 kHz, written
+    here) peaks in the band nearest 1 kHz on the mel scale and is never negative; the MFCC
+    is the orthonormal DCT-II of that spectrogram in dB (floored 80 dB below its peak)."""
+    import scipy.fft
+
+    signal, rate = torch.from_numpy(tone(1000.0).astype(np.float32)), RATE
+    mel = featurizer("melspec")(signal, rate).view(40, -1).double()
+    mfcc = featurizer("mfcc")(signal, rate).view(40, -1).double()
+    to_mel = lambda f: 2595 * np.log10(1 + f / 700)  # noqa: E731 (HTK)
+    centres = np.linspace(0, to_mel(8000), 42)[1:-1]
+    assert int(mel.mean(1).argmax()) == int(np.abs(centres - to_mel(1000)).argmin())
+    assert bool((mel >= 0).all()) and bool((mfcc < 0).any())
+    decibels = 10 * torch.log10(mel.clamp_min(1e-10))
+    decibels = torch.maximum(decibels, decibels.max() - 80)
+    expected = scipy.fft.dct(decibels.numpy(), type=2, norm="ortho", axis=0)
+    np.testing.assert_allclose(mfcc.numpy(), expected, rtol=1e-3, atol=1e-2)

@@ -80,14 +80,37 @@ def test_fmnist_from_a_debian_style_folder_of_gzipped_idx_files(tmp_path, monkey
                                                   ("emnist_balanced", "balanced", 47)])
 def test_emnist_splits(tmp_path, name, split, classes):
     raw = tmp_path / name / "EMNIST" / "raw"
-    idx_set(raw, prefix=(f"emnist-{split}-train", f"emnist-{split}-test"), classes=26)
+    arrays = idx_set(raw, prefix=(f"emnist-{split}-train", f"emnist-{split}-test"), classes=26)
     task = load_task(DatasetConfig(name=name, download="never"), str(tmp_path))
     assert task.out_dim == classes and task.x_train.shape == (30, 784)
+    images = arrays[f"emnist-{split}-train"][0]  # as stored (not transposed), as the paper read it
+    mean, std = PAPER_NORMALISATION[name]
+    assert torch.allclose(task.x_train[5], torch.tensor((images[5].reshape(-1) / 255 - mean[0]) / std[0],
+                                                        dtype=torch.float32), atol=1e-6)
 
 
 def test_kmnist(tmp_path):
-    idx_set(tmp_path / "kmnist" / "KMNIST" / "raw")
-    assert load_task(DatasetConfig(name="kmnist", download="never"), str(tmp_path)).in_dim == 784
+    arrays = idx_set(tmp_path / "kmnist" / "KMNIST" / "raw")
+    task = load_task(DatasetConfig(name="kmnist", download="never"), str(tmp_path))
+    (mean,), (std,) = PAPER_NORMALISATION["kmnist"]
+    expected = (arrays["t10k"][0][2].reshape(-1) / 255 - mean) / std
+    assert task.in_dim == 784 and torch.allclose(task.x_test[2], torch.tensor(expected, dtype=torch.float32), atol=1e-6)
+
+
+# the paper's per-channel normalisation, written here from its code (not read from kanfair)
+PAPER_NORMALISATION = {
+    "mnist": ((0.1307,), (0.3081,)), "fmnist": ((0.2860,), (0.3530,)), "kmnist": ((0.1918,), (0.3483,)),
+    "emnist_letters": ((0.1724,), (0.3311,)), "emnist_balanced": ((0.1753,), (0.3334,)),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "cifar100": ((0.5071, 0.4866, 0.4409), (0.2673, 0.2564, 0.2762)),
+    "svhn": ((0.4381, 0.4442, 0.4734), (0.1983, 0.2013, 0.1972)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_NORMALISATION))
+def test_every_vision_set_normalises_with_the_papers_constants(name):
+    spec = vision.VISION[name]
+    assert (spec.mean, spec.std) == PAPER_NORMALISATION[name]
 
 
 def _cifar_batch(path: Path, count: int, label_key: str, classes: int, seed: int) -> np.ndarray:
@@ -120,8 +143,8 @@ def test_cifar_pickles_are_resized_to_3x28x28(tmp_path, no_checksums, name, fold
     image = torch.tensor(test_data[0].reshape(3, 32, 32))
     from torchvision.transforms.v2 import functional as TF
     resized = TF.resize(image, [28, 28], antialias=True).float() / 255
-    mean = torch.tensor(vision.VISION[name].mean).view(3, 1, 1)
-    std = torch.tensor(vision.VISION[name].std).view(3, 1, 1)
+    mean = torch.tensor(PAPER_NORMALISATION[name][0]).view(3, 1, 1)
+    std = torch.tensor(PAPER_NORMALISATION[name][1]).view(3, 1, 1)
     assert torch.allclose(task.x_test[0], ((resized - mean) / std).flatten(), atol=1e-5)
 
 
@@ -135,6 +158,24 @@ def test_svhn_mat_files_map_label_10_to_0(tmp_path, no_checksums):
     task = load_task(DatasetConfig(name="svhn", download="never"), str(tmp_path))
     assert task.x_train.shape == (5, 2352)
     assert task.y_train.tolist() == [0, 1, 3, 0, 2]
+
+
+def test_svhn_keeps_height_width_and_channel_apart(tmp_path, no_checksums):
+    """SVHN's .mat stores X as (H, W, C, N): a picture that darkens down its rows, with one
+    level per channel, must come out darkening down the rows of each channel plane."""
+    rows = np.linspace(0, 240, 32).astype(np.uint8)
+    x = np.zeros((32, 32, 3, 2), dtype=np.uint8)
+    for channel, scale in enumerate((1.0, 0.5, 0.25)):
+        x[:, :, channel, :] = (rows[:, None, None] * scale).astype(np.uint8)
+    (tmp_path / "svhn").mkdir()
+    for split in ("train", "test"):
+        scipy.io.savemat(tmp_path / "svhn" / f"{split}_32x32.mat", {"X": x, "y": np.array([[1], [2]], dtype=np.uint8)})
+    image = load_task(DatasetConfig(name="svhn", download="never"), str(tmp_path)).x_test[0].view(3, 28, 28)
+    mean, std = (torch.tensor(v).view(3, 1, 1) for v in PAPER_NORMALISATION["svhn"])
+    pixels = image * std + mean  # back to [0, 1]
+    assert torch.allclose(pixels[:, :, 0], pixels[:, :, 27], atol=1e-4)  # constant along the width
+    assert bool((pixels[:, 1:, 5] >= pixels[:, :-1, 5] - 1e-4).all()) and float(pixels[0, 27, 5] - pixels[0, 0, 5]) > 0.8
+    assert bool((pixels[1] < pixels[0] + 1e-4).all()) and bool((pixels[2] < pixels[1] + 1e-4).all())
 
 
 def test_missing_data_names_where_it_looked_and_the_prepare_command(tmp_path):
