@@ -123,3 +123,15 @@ def test_ops_convention_counts_the_basis_once_per_input():
 def test_unknown_convention_is_refused():
     with pytest.raises(ValueError, match="unknown FLOP convention"):
         count({"name": "mlp"}, 3, 2, "fma")
+
+
+def test_macs_by_hand():
+    """Multiply-accumulates written out: a KAN edge's G+K coefficients (+1 for the shortcut
+    weight); a B-spline MLP's Linear layers plus G+K per spline channel."""
+    kan = {"name": "kan", "hidden": [5], "grid_size": 4, "spline_order": 3, "shortcut": "silu"}
+    assert count(kan, 7, 3, "macs").flops == 7 * 5 * (4 + 3 + 1) + 5 * 3 * (4 + 3 + 1)
+    assert count({**kan, "shortcut": "zero"}, 7, 3, "macs").flops == 7 * 5 * 7 + 5 * 3 * 7
+    spline_mlp = {"name": "bspline_mlp", "hidden": [5], "grid_size": 4, "spline_order": 3}
+    assert count(spline_mlp, 7, 3, "macs").flops == 7 * 5 + 5 * 7 + 5 * 3
+    assert count({**spline_mlp, "name": "bspline_first_mlp"}, 7, 3, "macs").flops == 7 * 7 + 7 * 5 + 5 * 7 + 5 * 3
+    assert macs_by_fvcore(build(model_spec(kan), 7, 3), 7) == 7 * 5 * 8 + 5 * 3 * 8

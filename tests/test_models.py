@@ -195,3 +195,17 @@ def test_compiled_spline_layers_match_eager(make_layer, engine):
     assert torch.allclose(eager_out, compiled_out, atol=1e-6)
     for a, b in zip(eager_grads, compiled_grads):
         assert torch.allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("name, batch_norm, order", [
+    ("bspline_mlp", False, ["Linear", "BSplineActivation", "Linear", "BSplineActivation", "Linear"]),
+    ("bspline_mlp", True, ["Linear", "BatchNorm1d", "BSplineActivation", "Linear", "BatchNorm1d",
+                           "BSplineActivation", "Linear"]),
+    ("bspline_first_mlp", False, ["BSplineActivation", "Linear", "BSplineActivation", "Linear",
+                                  "BSplineActivation", "Linear"]),
+])
+def test_bspline_mlp_layer_order(name, batch_norm, order):
+    model = build({"name": name, "hidden": [5, 4], "batch_norm": batch_norm}, 3, 2)
+    assert [type(layer).__name__ for layer in model] == order
+    splines = [layer.channels for layer in model if isinstance(layer, BSplineActivation)]
+    assert splines == ([3, 5, 4] if name == "bspline_first_mlp" else [5, 4])
