@@ -131,3 +131,19 @@ def test_a_write_interrupted_before_the_rename_leaves_the_old_record(tmp_path, m
         atomic_write_json(path, {"status": "failed", "test_metric": None})
     assert json.loads(path.read_text()) == {"status": "ok", "test_metric": 1.0}
     assert [p.name for p in path.parent.iterdir()] == ["r.json"]  # no temp file left behind
+
+
+def test_a_tuned_familys_table_row_is_its_final_seeds_not_its_best_trial(tmp_path):
+    from test_report import write_run
+
+    runs = tmp_path / "runs"
+    for trial, value in enumerate([99.0, 80.0]):  # a lucky trial: the best test, one seed
+        write_run(runs, f"t{trial}", "kan", 0, value, lr=trial / 10)
+    for seed, value in enumerate([85.0, 87.0]):
+        write_run(runs, f"f{seed}", "kan", seed, value, lr=0.5)
+    for path in runs.glob("*.json"):
+        record = json.loads(path.read_text())
+        record["config"]["tune"] = {"phase": "final" if path.name.startswith("f") else "trial"}
+        path.write_text(json.dumps(record))
+    table = report.comparison_table(runs)
+    assert "accuracy **86 ± 1.4** | 2 |" in table and "99" not in table

@@ -95,6 +95,16 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     return summary.rename(columns={"count": "seeds"}).reset_index()
 
 
+def tuned_finals(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs a table may pick from: where a tuning run re-ran a family's chosen
+    configuration over seeds (phase final), those alone, not its trials (picking the best
+    trial by its test metric would be selection on the test set)."""
+    final = runs.phase == "final"
+    tuned = runs[final].groupby(["dataset", "model"]).size().index
+    key = pd.MultiIndex.from_frame(runs[["dataset", "model"]])
+    return runs[final | ~key.isin(tuned)]
+
+
 def best_per_family(summary: pd.DataFrame) -> pd.DataFrame:
     """Each family's best configuration per dataset; `best` marks the dataset's best family."""
     chosen = []
@@ -208,7 +218,7 @@ def markdown_table(best: pd.DataFrame, runs: pd.DataFrame) -> str:
 def comparison_table(runs_dir: str | Path) -> str:
     """The markdown table of every record in runs_dir (what a finished sweep prints)."""
     runs = load_records(runs_dir)
-    summary = summarise(runs)
+    summary = summarise(tuned_finals(runs))
     return markdown_table(best_per_family(summary) if len(summary) else summary.assign(best=[]), runs)
 
 
@@ -265,8 +275,9 @@ def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
     if published is not None:
         summary = attach_published(summary, published)
     written = [out / "table.md", out / "table.csv"]
-    written[0].write_text(markdown_table(best_per_family(summary) if len(summary)
-                                         else summary.assign(best=[]), runs)
+    chosen = summary[summary.configuration.isin(tuned_finals(runs).configuration)]
+    written[0].write_text(markdown_table(best_per_family(chosen) if len(chosen)
+                                         else chosen.assign(best=[]), runs)
                           + ("\n" + published_agreement(summary) if published is not None else ""))
     summary.to_csv(written[1], index=False)
     datasets = sorted(runs.dataset.unique())
