@@ -147,3 +147,18 @@ def test_a_tuned_familys_table_row_is_its_final_seeds_not_its_best_trial(tmp_pat
         path.write_text(json.dumps(record))
     table = report.comparison_table(runs)
     assert "accuracy **86 ± 1.4** | 2 |" in table and "99" not in table
+
+
+def test_a_failed_rerun_never_replaces_an_ok_record(tmp_path):
+    def record(status: str, value) -> Record:
+        fields = {name: None for name in Record.__dataclass_fields__}
+        return Record(**{**fields, "run_id": "r", "status": status, "test_metric": value,
+                         "extra": {}, "environment": {}, "message": "", "split": ""})
+
+    write_record(record("ok", 91.0), tmp_path)
+    kept = write_record(record("failed", None), tmp_path)
+    assert json.loads(record_path(tmp_path, "r").read_text())["test_metric"] == 91.0
+    assert kept.name == "r.json.failed" and json.loads(kept.read_text())["status"] == "failed"
+    assert sorted(p.name for p in (tmp_path / "runs").glob("*.json")) == ["r.json"]
+    write_record(record("ok", 92.0), tmp_path)  # a good rerun does replace it
+    assert json.loads(record_path(tmp_path, "r").read_text())["test_metric"] == 92.0

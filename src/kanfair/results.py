@@ -125,9 +125,15 @@ def finished_ok(results_dir: str | Path, run_id: str) -> bool:
 
 
 def write_record(record: Record, results_dir: str | Path, job_dir: Optional[str | Path] = None) -> Path:
-    """Store the record as `<results_dir>/runs/<run_id>.json` (and a copy in the job dir)."""
+    """Store the record as `<results_dir>/runs/<run_id>.json` (and a copy in the job dir).
+    A run that did not end ok never replaces an ok record of the same config (a rerun that
+    failed): it is kept beside it as `<run_id>.json.<status>`, which the store does not read."""
     payload = asdict(record)
     path = record_path(results_dir, record.run_id)
+    if record.status != "ok" and finished_ok(results_dir, record.run_id):
+        path = path.with_name(f"{path.name}.{record.status}")
+        print(f"kanfair: kept the ok record {record_path(results_dir, record.run_id)}; this run's "
+              f"{record.status} record is {path}", flush=True)
     atomic_write_json(path, payload)
     if job_dir is not None:
         atomic_write_json(Path(job_dir) / "result.json", payload)
