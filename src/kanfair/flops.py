@@ -48,13 +48,16 @@ class LayerCost:
     flops: float
 
 
-def linear_row(name: str, d_in: int, d_out: int, convention: str, bias: bool = True) -> LayerCost:
+def linear_row(name: str, d_in: int, d_out: int, convention: str, bias: bool = True,
+               batch_norm: bool = False) -> LayerCost:
     """A Linear layer: d_out·(d_in + 1) parameters; 2·d_in·d_out FLOPs (+ d_out bias adds in
-    ops), d_in·d_out MACs."""
-    params = d_out * (d_in + bias)
+    ops), d_in·d_out MACs; with `batch_norm`, a BatchNorm1d after it: 2 parameters and
+    4 FLOPs per channel (no MACs)."""
+    params = d_out * (d_in + bias) + (2 * d_out if batch_norm else 0)
     if convention == "macs":
         return LayerCost(name, params, d_in * d_out)
-    return LayerCost(name, params, 2 * d_in * d_out + (d_out * bias if convention == "ops" else 0))
+    flops = 2 * d_in * d_out + (d_out * bias if convention == "ops" else 0)
+    return LayerCost(name, params, flops + (BATCH_NORM_FLOPS * d_out if batch_norm else 0))
 
 
 # fvcore operators that are matrix products or contractions (its other handles, e.g.

@@ -8,7 +8,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from kanfair.flops import BATCH_NORM_FLOPS, LayerCost, linear_row
+from kanfair.flops import LayerCost, linear_row
 from kanfair.models import native
 from kanfair.models.bspline import GridRange, make_knots, spline_activation
 from kanfair.models.family import Family, Spec
@@ -76,11 +76,7 @@ def layer_costs(spec: Spec, widths: list[int], convention: str) -> list[LayerCos
     rows = []
     for index, (d_in, d_out) in enumerate(zip(widths[:-1], widths[1:])):
         hidden = index < len(widths) - 2
-        bn = spec["batch_norm"] and hidden
-        row = linear_row(f"layer{index}", d_in, d_out, convention)
-        row.params += 2 * d_out if bn else 0
-        if convention != "macs":
-            row.flops += BATCH_NORM_FLOPS * d_out if bn else 0
+        row = linear_row(f"layer{index}", d_in, d_out, convention, batch_norm=spec["batch_norm"] and hidden)
         if convention == "kanbefair":
             channels = d_in if first else d_out
             row.flops += channels * (kanbefair_spline_term(grid, order) - 1)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from kanfair.flops import ACTIVATION_FLOPS, BATCH_NORM_FLOPS, LayerCost, linear_row
+from kanfair.flops import ACTIVATION_FLOPS, LayerCost, linear_row
 from kanfair.models.family import Family, Spec
 from kanfair.schema import ModelConfig, check_choice
 
@@ -45,12 +45,9 @@ def layer_costs(spec: Spec, widths: list[int], convention: str) -> list[LayerCos
     rows = []
     for index, (d_in, d_out) in enumerate(zip(widths[:-1], widths[1:])):
         hidden = index < len(widths) - 2
-        bn = spec["batch_norm"] and hidden
-        row = linear_row(f"linear{index}", d_in, d_out, convention)
-        row.params += 2 * d_out if bn else 0
+        row = linear_row(f"linear{index}", d_in, d_out, convention, batch_norm=spec["batch_norm"] and hidden)
         if convention != "macs":
-            row.flops += (act * d_out if hidden or convention == "kanbefair" else 0)
-            row.flops += BATCH_NORM_FLOPS * d_out if bn else 0
+            row.flops += act * d_out if hidden or convention == "kanbefair" else 0
         rows.append(row)
     return rows
 
