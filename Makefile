@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.kanfair-installed
 
-.PHONY: install demo test test-all clean
+.PHONY: install demo test test-all mutation clean
 
 install: $(STAMP)
 
@@ -25,5 +25,19 @@ test: install
 test-all: install
 	$(PY) -m pytest -q
 
+# Mutation testing (not part of `make test`): mutmut mutates the modules that decide reported
+# numbers in a copy (mutants/) and runs the in-process tests on each mutant. It runs in a
+# venv that reaches .venv's packages through a .pth line, so that `import kanfair` finds
+# mutmut's copy rather than the editable install. `mutmut results` lists the survivors.
+MUTATION_VENV := .mutation-venv
+
+mutation: install
+	test -x $(MUTATION_VENV)/bin/python || $(PYTHON) -m venv --without-pip $(MUTATION_VENV)
+	$(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" \
+	    > $$($(MUTATION_VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/deps.pth
+	rm -rf mutants
+	$(MUTATION_VENV)/bin/python -c "import sys; from mutmut.__main__ import cli; sys.argv = ['mutmut', 'run']; cli()"
+	$(MUTATION_VENV)/bin/python -c "import sys; from mutmut.__main__ import cli; sys.argv = ['mutmut', 'results']; cli()"
+
 clean:
-	rm -rf $(VENV) outputs multirun
+	rm -rf $(VENV) $(MUTATION_VENV) mutants outputs multirun
