@@ -239,8 +239,9 @@ def test_six_families_train_at_5000_trainable_parameters(tmp_results):
         assert record["status"] == "ok" and abs(record["params"] - 5000) <= 100, record["model"]
 
 
-def test_the_rbf_basis_refuses_a_second_derivative_rather_than_giving_a_wrong_one():
-    layer = RBFKANLayer(3, 2).double()
+@pytest.mark.parametrize("make", [lambda: RBFKANLayer(3, 2), lambda: FourierKANLayer(3, 2)], ids=["rbf", "fourier"])
+def test_an_analytic_backward_refuses_a_second_derivative_rather_than_giving_a_wrong_one(make):
+    layer = make().double()
     x = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
     (grad,) = torch.autograd.grad(layer(x).sum(), x, create_graph=True)
     with pytest.raises(RuntimeError, match="once_differentiable|twice"):

@@ -13,6 +13,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from kanfair.flops import TRANSCENDENTAL_FLOPS, LayerCost, basis_expansion_row
 from kanfair.models.family import Family, Spec
@@ -20,6 +21,27 @@ from kanfair.schema import ModelConfig, check_at_least
 
 # per input and frequency: k·x, cos, sin
 BASIS_FLOPS_PER_FREQUENCY = 1 + 2 * TRANSCENDENTAL_FLOPS
+
+
+class _FourierFeatures(torch.autograd.Function):
+    """[cos(k·x), sin(k·x)] for k = 1..g on a new last axis, with an analytic backward that
+    reuses them: d/dx = sum_k k·(cos(kx)·g_sin - sin(kx)·g_cos). Autograd would keep k·x
+    and evaluate sin and cos again; these features are the tensor the linear map keeps."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        angles = x.unsqueeze(-1) * k
+        features = torch.cat([torch.cos(angles), torch.sin(angles)], -1)
+        ctx.save_for_backward(features, k)
+        return features
+
+    @staticmethod
+    @once_differentiable  # a second derivative through here raises rather than being wrong
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        features, k = ctx.saved_tensors
+        cos, sin = features.chunk(2, -1)
+        grad_cos, grad_sin = grad.chunk(2, -1)
+        return ((cos * grad_sin - sin * grad_cos) * k).sum(-1), None
 
 
 class FourierKANLayer(nn.Module):
@@ -37,8 +59,7 @@ class FourierKANLayer(nn.Module):
         return f"{self.in_features} -> {self.out_features}, frequencies={self.frequencies}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        angles = x.unsqueeze(-1) * self.k.to(x.dtype)  # (B, in, g)
-        features = torch.cat([torch.cos(angles), torch.sin(angles)], -1)
+        features = _FourierFeatures.apply(x, self.k.to(x.dtype))  # (B, in, 2g)
         return F.linear(features.flatten(1), self.coef.flatten(1), self.bias)
 
 
