@@ -6,6 +6,7 @@ misspelt key or a wrong type fails at composition, and the range checks in
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -74,6 +75,11 @@ class DatasetConfig:
         for classes in self.continual.tasks:
             check(len(classes) > 0, "dataset.continual.tasks", "a task has no classes",
                    "e.g. dataset.continual.tasks=[[0,1,2],[3,4,5],[6,7,8]]")
+        named = [c for classes in self.continual.tasks for c in classes]
+        repeated = sorted({c for c in named if named.count(c) > 1})
+        check(not repeated, "dataset.continual.tasks",
+              f"class(es) {repeated} appear in more than one task or twice in one",
+              "give each class to one task, e.g. [[0,1,2],[3,4,5],[6,7,8]]")
 
 
 @dataclass
@@ -101,7 +107,7 @@ class TrainerConfig:
                "set e.g. trainer.batch_size=128")
         check(self.eval_batch_size > 0, "trainer.eval_batch_size",
                f"must be > 0 (got {self.eval_batch_size})", "set e.g. trainer.eval_batch_size=4096")
-        check(self.epochs >= 0, "trainer.epochs", f"must be >= 0 (got {self.epochs})",
+        check(self.epochs >= 1, "trainer.epochs", f"must be >= 1 (got {self.epochs})",
                "set e.g. trainer.epochs=20")
         check_choice(self.protocol, PROTOCOLS, "trainer.protocol")
         check(0 < self.val_fraction < 1, "trainer.val_fraction",
@@ -133,8 +139,8 @@ class BudgetConfig:
             check((self.target is None) != (self.match is None), "budget.target",
                    "give exactly one of budget.target and budget.match",
                    "e.g. budget.target=1e5, or budget.match={name:kan,hidden:[16]}")
-            check(self.target is None or self.target > 0, "budget.target",
-                   f"must be > 0 (got {self.target})", "set e.g. budget.target=1e5")
+            check(self.target is None or (math.isfinite(self.target) and self.target > 0), "budget.target",
+                  f"must be a finite number > 0 (got {self.target})", "set e.g. budget.target=1e5")
 
 
 @dataclass
@@ -207,6 +213,11 @@ class SizeConfig(TrainConfig):
 
     in_dim: Optional[int] = None
     out_dim: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        for key, value in (("in_dim", self.in_dim), ("out_dim", self.out_dim)):
+            check(value is None or value >= 1, key, f"must be >= 1 (got {value})",
+                  f"set e.g. {key}=784, or leave it out for the dataset's")
 
 
 def register_configs() -> None:

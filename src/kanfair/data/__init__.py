@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from kanfair.config import DatasetConfig
+from kanfair.schema import ConfigError
 from kanfair.data.task import Task
 
 
@@ -46,4 +47,11 @@ def load_task(cfg: DatasetConfig, data_dir: str = "data") -> Task:
         close = difflib.get_close_matches(cfg.name, sources, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise ValueError(f"unknown dataset '{cfg.name}'{hint}; see configs/dataset/ for the list")
-    return sources[cfg.name].load(cfg, data_dir)
+    if cfg.task != "classification" and cfg.name != "csv":
+        raise ConfigError("dataset.task", f"only dataset=csv takes a task; {cfg.name} has its own",
+                          "leave dataset.task unset")
+    task = sources[cfg.name].load(cfg, data_dir)
+    if task.kind == "classification" and task.out_dim < 2:
+        raise ConfigError("dataset.target", f"{cfg.name}'s target has one class: every model would "
+                          "score 100% by predicting it", "choose a target with two or more classes")
+    return task

@@ -23,6 +23,7 @@ from kanfair.config import DatasetConfig
 from kanfair.data import splitting
 from kanfair.data.task import Task
 from kanfair.data.sources import DataUnavailable, find
+from kanfair.schema import ConfigError
 
 BUNDLED = {
     "digits": skdatasets.load_digits,
@@ -101,7 +102,13 @@ def table_task(name: str, features: pd.DataFrame, target: pd.Series, kind: str,
              else LabelEncoder().fit_transform(target.astype(str).str.strip().to_numpy()))
         rows = splitting.rows_of(split, len(y), cfg.split_seed, None if paper else y)
         return _as_task(name, kind, x, y, int(y.max()) + 1, rows, split)
-    y = pd.to_numeric(target, errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    numbers = pd.to_numeric(target, errors="coerce")
+    text = target[numbers.isna() & target.notna()]
+    if len(text):
+        raise ConfigError("dataset.task", f"regression needs a numeric target; column '{target.name}' "
+                          f"has text such as {str(text.iloc[0])!r}", "use dataset.task=classification or "
+                          "another dataset.target")
+    y = numbers.fillna(0.0).to_numpy(dtype=float)
     return _as_task(name, kind, x, y, 1, splitting.rows_of(split, len(y), cfg.split_seed), split)
 
 
