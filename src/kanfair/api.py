@@ -16,7 +16,6 @@ kanfair: ok | mlp [64] on iris | ...
 from __future__ import annotations
 
 import dataclasses
-import json
 import warnings
 from pathlib import Path
 from typing import Optional, Sequence
@@ -28,7 +27,7 @@ from kanfair import report
 from kanfair.cli import CONFIG_DIR
 from kanfair.cli import train as train_cli
 from kanfair.config import register_configs
-from kanfair.results import Record
+from kanfair.results import Record, read_records
 
 
 def run(overrides: Sequence[str], config_dir: Optional[str] = None) -> Record:
@@ -46,7 +45,8 @@ def run(overrides: Sequence[str], config_dir: Optional[str] = None) -> Record:
 def load_runs(results_dir: str | Path = "results") -> pd.DataFrame:
     """Every record under `<results_dir>/runs/` (or in `results_dir` itself) as one row, the
     record's fields as columns (`history`, `config`, `model_spec` ... left nested). A file
-    that is not a readable record is skipped with a warning naming it.
+    that is not a readable record (truncated, not an object, missing fields) is skipped with
+    a warning naming it.
 
     >>> import kanfair
     >>> kanfair.load_runs("no/such/folder").empty
@@ -54,17 +54,7 @@ def load_runs(results_dir: str | Path = "results") -> pd.DataFrame:
     """
     folder = Path(results_dir)
     folder = folder / "runs" if (folder / "runs").is_dir() else folder
-    rows = []
-    for path in sorted(folder.glob("*.json")):
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError) as error:
-            warnings.warn(f"kanfair: skipped {path}: not a readable record ({error})", stacklevel=2)
-            continue
-        if isinstance(record, dict) and "run_id" in record:
-            rows.append(record)
-        else:
-            warnings.warn(f"kanfair: skipped {path}: not a run record", stacklevel=2)
+    rows = read_records(folder, lambda message: warnings.warn(message, stacklevel=3))
     return pd.DataFrame(rows)
 
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 from typing import Optional
 
 import pandas as pd
 
 from kanfair.models import FAMILIES, model_spec
+from kanfair.results import read_records
 
 HIGHER_IS_BETTER = {"accuracy": True, "rmse": False, "kanbefair_rmse": False}
 COST_COLUMNS = {"params": "params", "flops": "flops", "time": "time_per_epoch_s"}
@@ -74,9 +76,13 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def load_records(runs_dir: str | Path) -> pd.DataFrame:
-    """One row per record file."""
-    records = [json.loads(path.read_text()) for path in sorted(Path(runs_dir).glob("*.json"))]
+    """One row per readable record file (each other file is named on stderr and skipped)."""
+    records = read_records(runs_dir, _to_stderr)
     if not records:
         raise FileNotFoundError(f"no run records (*.json) in {runs_dir}")
     return runs_frame(records)
@@ -129,11 +135,22 @@ def _published_key(dataset: str, model: str, hidden: str, lr: float, epochs: int
     return (dataset, model, hidden, float(lr), int(epochs), activation)
 
 
+PUBLISHED_COLUMNS = ("dataset", "model", "hidden", "lr", "epochs", "grid_size", "spline_order",
+                     "shortcut", "grid_range", "activation", "test_metric")
+
+
 def attach_published(summary: pd.DataFrame, published_csv: str | Path) -> pd.DataFrame:
     """Add `paper`: the mean test metric the paper published for the same configuration
     (dataset, model, hidden, G, K, shortcut, range, lr, epochs), from a table in
     KANbeFair's results format."""
-    paper = pd.read_csv(published_csv, dtype={"hidden": str})
+    try:
+        paper = pd.read_csv(published_csv, dtype={"hidden": str})
+    except (OSError, ValueError) as error:
+        raise ValueError(f"--published {published_csv}: not a readable CSV ({error})") from error
+    missing = sorted(set(PUBLISHED_COLUMNS) - set(paper.columns))
+    if missing:
+        raise ValueError(f"--published {published_csv} is not KANbeFair's results table: it has no "
+                         f"column(s) {', '.join(missing)} (see shared/reference/kanbefair_results.csv)")
     names = paper.dataset.str.lower().str.replace("-", "_")
     paper["key"] = [
         _published_key(PAPER_DATASETS.get(n, n), r.model, r.hidden, r.lr, r.epochs, r.grid_size,
@@ -270,6 +287,8 @@ def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
             raise ValueError(f"cannot group by '{group}'; choose one of {', '.join(runs.columns)}")
         runs = runs.assign(model=runs.model + ":" + runs[group].astype(str))
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder for the report")
     out.mkdir(parents=True, exist_ok=True)
     summary = summarise(runs)
     if published is not None:

@@ -12,7 +12,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 STATUSES = ("ok", "diverged", "failed")
 
@@ -108,6 +108,30 @@ def atomic_write_json(path: Path, payload: dict[str, Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+REPORTED_FIELDS = ("run_id", "status", "dataset", "model", "metric", "protocol", "seed", "hidden",
+                   "epochs", "test_metric", "params")
+
+
+def read_records(runs_dir: str | Path, warn: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Every record file in runs_dir that tables can be cut from; each other file (truncated,
+    empty, not a JSON object, missing fields) is skipped and named through `warn`, so one
+    bad file never stops a report."""
+    records = []
+    for path in sorted(Path(runs_dir).glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            warn(f"kanfair: skipped {path}: not a readable record ({str(error) or type(error).__name__})")
+            continue
+        missing = [key for key in REPORTED_FIELDS if key not in record] if isinstance(record, dict) else None
+        if missing is None or missing:
+            warn(f"kanfair: skipped {path}: " + ("not a JSON object" if missing is None
+                                                  else f"no {', '.join(missing)}"))
+            continue
+        records.append(record)
+    return records
 
 
 def record_path(results_dir: str | Path, run_id: str) -> Path:
