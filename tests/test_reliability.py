@@ -43,3 +43,33 @@ def test_size_refuses_impossible_shapes(size):
     done = run_size("model=kan", size, "out_dim=10" if "out" not in size else "in_dim=10")
     assert done.returncode == 2 and size.split("=")[0] in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("override, key", [("+trainer.epoch=5", "trainer.epoch"), ("+foo.bar=1", "foo")])
+def test_a_plus_key_the_schema_does_not_know_is_refused(tmp_results, override, key):
+    done = run_train(override, "trainer.epochs=1", f"paths.results_dir={tmp_results}")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and f"error: {key}: is not a config key" in lines[0]
+    assert not (tmp_results / "runs").exists()
+
+
+def test_records_respect_the_umask(tmp_path):
+    import os
+
+    from kanfair.results import atomic_write_json
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_json(tmp_path / "r.json", {"status": "ok"})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_ctrl_c_is_one_line_and_exit_130():
+    from kanfair.cli.errors import one_line_errors
+
+    with pytest.raises(SystemExit) as exit_:
+        with one_line_errors():
+            raise KeyboardInterrupt
+    assert exit_.value.code == 130

@@ -7,6 +7,7 @@ misspelt key or a wrong type fails at composition, and the range checks in
 from __future__ import annotations
 
 import math
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -234,7 +235,25 @@ def register_configs() -> None:
         store.store(group=f"schema/{group}", name="base", node=schema)
 
 
+def unknown_keys(node: DictConfig, prefix: str = "") -> list[str]:
+    """Keys that no schema declares (a `+key=value` override adds one silently)."""
+    schema = OmegaConf.get_type(node)
+    if not dataclasses.is_dataclass(schema):
+        return []
+    known = {f.name for f in dataclasses.fields(schema)}
+    found = []
+    for key, child in node.items_ex(resolve=False):
+        if key not in known:
+            found.append(f"{prefix}{key}")
+        elif isinstance(child, DictConfig):
+            found += unknown_keys(child, f"{prefix}{key}.")
+    return found
+
+
 def validate(cfg: DictConfig) -> TrainConfig:
     """Resolve and type-check a composed config; raises ConfigError naming the bad key."""
     family(cfg.model.get("name"))
+    unknown = unknown_keys(cfg)
+    check(not unknown, unknown[0] if unknown else "", "is not a config key: nothing would read it",
+          "drop it (a + override adds keys the schema does not know); the keys: --cfg job")
     return OmegaConf.to_object(cfg)

@@ -95,6 +95,12 @@ def run_id_for(model: str, dataset: str, seed: int, hash_: str) -> str:
     return f"{dataset}-{model}-s{seed}-{hash_}"
 
 
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_json(path: Path, payload: dict[str, Any]) -> None:
     """Write JSON to `path` via a temp file in the same directory and an atomic rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,6 +110,7 @@ def atomic_write_json(path: Path, payload: dict[str, Any]) -> None:
             json.dump(payload, handle, indent=1, allow_nan=True)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; shared results stay readable
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -64,6 +64,10 @@ def one_line_errors() -> Iterator[None]:
     """Report exceptions in the block as one line and exit 2 (unless HYDRA_FULL_ERROR=1)."""
     try:
         yield
+    except KeyboardInterrupt:
+        print("kanfair: interrupted; the records already written are kept, and the same command "
+              "resumes", file=sys.stderr)
+        raise SystemExit(130)
     except Exception as error:
         if USER_WANTS_TRACEBACK:
             raise
