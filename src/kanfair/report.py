@@ -10,8 +10,6 @@ Runs that did not end ok are counted and listed, never dropped silently.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -19,7 +17,7 @@ from typing import Optional
 import pandas as pd
 
 from kanfair.models import FAMILIES, model_spec
-from kanfair.results import read_records
+from kanfair.results import config_hash, read_records
 
 HIGHER_IS_BETTER = {"accuracy": True, "rmse": False, "kanbefair_rmse": False}
 COST_COLUMNS = {"params": "params", "flops": "flops", "time": "time_per_epoch_s"}
@@ -27,10 +25,9 @@ PAPER_NAMES = {"kan": "KAN", "mlp": "MLP"}
 
 
 def configuration_key(config: dict) -> str:
-    """A config's identity without its seed and without paths/logger/rerun."""
-    keep = {k: v for k, v in config.items() if k not in ("seed", "paths", "logger")}
-    keep["trainer"] = {k: v for k, v in keep.get("trainer", {}).items() if k != "rerun"}
-    return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    """A config's identity without its seed: the run hash (which leaves out what cannot
+    change a run) of everything else."""
+    return config_hash({k: v for k, v in config.items() if k != "seed"})
 
 
 def _settings(spec: dict) -> str:
