@@ -14,7 +14,8 @@ from kanfair.cli import report as report_cli
 
 def write_run(runs: Path, run_id: str, model: str, seed: int, value, status: str = "ok",
               hidden=(16,), params: int = 100, flops: float = 1000.0, dataset: str = "fmnist",
-              metric: str = "accuracy", grid: int = 5, lr: float = 1e-3) -> None:
+              metric: str = "accuracy", grid: int = 5, lr: float = 1e-3, protocol: str = "kanbefair",
+              extra: dict | None = None) -> None:
     config = {"model": {"name": model, "hidden": list(hidden), "grid_range": [-2.0, 2.0]},
               "dataset": {"name": dataset}, "trainer": {"lr": lr, "epochs": 20}, "seed": seed,
               "paths": {"results_dir": "x"}}
@@ -26,10 +27,10 @@ def write_run(runs: Path, run_id: str, model: str, seed: int, value, status: str
     runs.mkdir(parents=True, exist_ok=True)
     (runs / f"{run_id}.json").write_text(json.dumps({
         "run_id": run_id, "status": status, "message": "nan loss" if status != "ok" else "",
-        "dataset": dataset, "model": model, "metric": metric, "protocol": "kanbefair", "seed": seed,
+        "dataset": dataset, "model": model, "metric": metric, "protocol": protocol, "seed": seed,
         "hidden": list(hidden), "model_spec": spec, "epochs": 20, "test_metric": value,
         "params": params, "flops": flops, "flops_convention": "kanbefair", "time_per_epoch_s": 0.5,
-        "config": config}))
+        "config": config, "extra": extra or {}}))
 
 
 @pytest.fixture
@@ -145,3 +146,27 @@ def test_report_arguments_that_cannot_work_get_one_line(runs, tmp_path, capsys, 
     assert report_cli.main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("kanfair: error: --")
+
+
+def test_continual_report_gives_each_configuration_and_family_its_forgetting(tmp_path):
+    """Two seeds of two KAN configurations and three of one MLP; the seed means, the family
+    medians and the rank test are worked out by hand: the KAN's four runs all forget more than the
+    MLP's three (the third at -60, so the MLP's mean and median differ), so U = 0 and the exact two-sided p is 2 / C(7, 3) = 2/35."""
+    folder = tmp_path / "runs"
+    transfers = {("kan", (4,)): [(-90.0, 30.0), (-80.0, 32.0)], ("kan", (16,)): [(-70.0, 40.0), (-62.0, 44.0)],
+                 ("mlp", (32,)): [(-10.0, 50.0), (-20.0, 54.0)]}
+    for (model, hidden), seeds in transfers.items():
+        for seed, (transfer, accuracy) in enumerate(seeds):
+            write_run(folder, f"{model}{hidden[0]}-{seed}", model, seed, accuracy, hidden=hidden,
+                      protocol="continual", extra={"continual": {"backward_transfer": transfer}},
+                      params=100 * hidden[0])
+    write_run(folder, "mlp-extra", "mlp", 5, 55.0, hidden=(32,), protocol="continual",
+              extra={"continual": {"backward_transfer": -60.0}}, params=3200)
+    written = report.write_report(folder, tmp_path / "out")
+    assert tmp_path / "out" / "continual.md" in written
+    text = (tmp_path / "out" / "continual.md").read_text()
+    assert "| fmnist | kan | 4 | G5 K3 | 400 | 2 | 31.00 | -85.00 |" in text
+    assert "| fmnist | kan | 16 | G5 K3 | 1,600 | 2 | 42.00 | -66.00 |" in text
+    assert "| fmnist | mlp | 32 | relu | 3,200 | 3 | 53.00 | -30.00 |" in text  # a mean, not a median
+    assert "| fmnist | kan | 2 | 36.50 [31.00, 42.00] | -75.50 [-85.00, -66.00] |" in text
+    assert f"kan median -75.00 (4 runs) vs mlp median -20.00 (3 runs), p = {2 / 35:.2g}" in text

@@ -5,7 +5,8 @@ results go); its seeds are aggregated as mean ± std of `test_metric`. The table
 per dataset and model family, the family's best configuration; table.csv lists every
 configuration. The plots show every ok run against its cost (log x; log y for errors) and
 each family's Pareto frontier: the best metric reached at or below each cost, as the
-paper's envelopes.
+paper's envelopes. Continual-learning runs also get continual.md: accuracy and backward
+transfer (forgetting) per configuration and family.
 Runs that did not end ok are counted and listed, never dropped silently.
 """
 from __future__ import annotations
@@ -69,6 +70,7 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
             "flops": record.get("flops"), "flops_convention": record.get("flops_convention"),
             "time_per_epoch_s": record.get("time_per_epoch_s"),
             "configuration": configuration_key(config),
+            "backward_transfer": ((record.get("extra") or {}).get("continual") or {}).get("backward_transfer"),
         })
     return pd.DataFrame(rows)
 
@@ -236,6 +238,51 @@ def comparison_table(runs_dir: str | Path) -> str:
     return markdown_table(best_per_family(summary) if len(summary) else summary.assign(best=[]), runs)
 
 
+def continual_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """Continual runs per configuration: mean over seeds of the average final accuracy
+    (test_metric) and of the backward transfer (negative: forgetting)."""
+    ok = runs[(runs.protocol == "continual") & (runs.status == "ok")]
+    keys = ["dataset", "model", "configuration"]
+    grouped = ok.groupby(keys, sort=False)
+    summary = grouped[["hidden", "settings", "params"]].first().join(
+        grouped.agg(accuracy=("test_metric", "mean"), backward_transfer=("backward_transfer", "mean"),
+                    seeds=("seed", "nunique")))
+    return summary.reset_index().sort_values(["dataset", "model", "params"], kind="stable")
+
+
+def continual_markdown(runs: pd.DataFrame) -> str:
+    """continual.md: every configuration's accuracy and backward transfer, each family's
+    median and range over its configurations, and a Mann-Whitney U test per pair of
+    families on the runs' backward transfer (does one family forget more?)."""
+    from scipy.stats import mannwhitneyu
+
+    summary = continual_summary(runs)
+    lines = ["| dataset | model | hidden | settings | params | seeds | average accuracy | backward transfer |",
+             "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r.dataset} | {r.model} | {r.hidden} | {r.settings} | {r.params:,} | {r.seeds} | "
+              f"{r.accuracy:.2f} | {r.backward_transfer:.2f} |" for r in summary.itertuples()]
+    lines += ["", "Each family over its configurations (median [min, max] of the seed means):", "",
+              "| dataset | model | configurations | average accuracy | backward transfer |",
+              "|---|---|---|---|---|"]
+    for (dataset, model), group in summary.groupby(["dataset", "model"], sort=True):
+        spread = {c: f"{group[c].median():.2f} [{group[c].min():.2f}, {group[c].max():.2f}]"
+                  for c in ("accuracy", "backward_transfer")}
+        lines.append(f"| {dataset} | {model} | {len(group)} | {spread['accuracy']} | "
+                     f"{spread['backward_transfer']} |")
+    lines += ["", "Backward transfer, run by run (two-sided Mann-Whitney U):"]
+    ok = runs[(runs.protocol == "continual") & (runs.status == "ok")]
+    for dataset, group in ok.groupby("dataset", sort=True):
+        by_family = {m: g.backward_transfer.to_numpy(float) for m, g in group.groupby("model", sort=True)}
+        names = list(by_family)
+        for i, first in enumerate(names):
+            for second in names[i + 1:]:
+                a, b = by_family[first], by_family[second]
+                p = mannwhitneyu(a, b, alternative="two-sided").pvalue
+                lines.append(f"- {dataset}: {first} median {pd.Series(a).median():.2f} ({len(a)} runs) vs "
+                             f"{second} median {pd.Series(b).median():.2f} ({len(b)} runs), p = {p:.2g}")
+    return "\n".join(lines) + "\n"
+
+
 def frontier(costs: pd.Series, metrics: pd.Series, higher: bool) -> pd.DataFrame:
     """The best metric reached at or below each cost (the paper's envelope): columns
     cost and best, in order of cost."""
@@ -275,8 +322,9 @@ def pareto_plot(runs: pd.DataFrame, dataset: str, by: str, path: Path) -> None:
 def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
                  group: str = "model", published: Optional[str | Path] = None,
                  verdict: bool = False) -> list[Path]:
-    """table.md, table.csv and per-dataset Pareto plots (and with `verdict`, verdict.md with
-    its statistical tests); returns the files written. `group` splits the model families
+    """table.md, table.csv and per-dataset Pareto plots (continual.md when there are
+    continual runs; with `verdict`, verdict.md with its statistical tests); returns the
+    files written. `group` splits the model families
     further by a record column (e.g. shortcut)."""
     runs = load_records(runs_dir)
     if group != "model":
@@ -304,6 +352,9 @@ def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
             path = folder / f"pareto_{axis}.png"
             pareto_plot(runs, dataset, axis, path)
             written.append(path)
+    if (runs.protocol == "continual").any():
+        written.append(out / "continual.md")
+        written[-1].write_text(continual_markdown(runs))
     if verdict:
         from kanfair.verdict import write_verdict  # scipy/statsmodels only when asked for
 
