@@ -28,10 +28,15 @@ def test_prepare_stores_a_task_then_list_says_it_is_there(tmp_path, capsys, monk
     assert "on disk" in next(l for l in capsys.readouterr().out.splitlines() if l.startswith("rice "))
 
 
-def test_prepare_reports_each_failure_in_one_line_and_exits_1(tmp_path, capsys, monkeypatch):
+def test_prepare_reports_each_failure_in_one_line_and_exits_2(tmp_path, capsys, monkeypatch):
+    """Exit 2 as train.py for the same mistakes; a failed download leaves no folder that
+    `list` would take for the data set."""
     def offline(uci_id):
         raise ConnectionError("no route")
     monkeypatch.setattr(tabular, "fetch_uci", offline)
-    assert data_cli.main(["--data-dir", str(tmp_path), "prepare", "nope", "bank"]) == 1
+    assert data_cli.main(["--data-dir", str(tmp_path), "prepare", "nope", "bank"]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 2 and "unknown task 'nope'" in errors[0] and "prepare bank" in errors[1]
+    assert not (tmp_path / "bank").exists()
+    data_cli.main(["--data-dir", str(tmp_path), "list"])
+    assert "missing" in next(l for l in capsys.readouterr().out.splitlines() if l.startswith("bank "))

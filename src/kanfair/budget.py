@@ -10,12 +10,13 @@ families' own formulas, and the search must report the closest sizes when none f
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Callable, Mapping, Optional
 
 from kanfair.config import BudgetConfig
 from kanfair.cost import CONVENTIONS, count
-from kanfair.models import FAMILIES, model_spec
+from kanfair.models import FAMILIES, family, model_spec
+from kanfair.schema import ConfigError, check
 
 KINDS = ("params", "flops")
 VARY = ("width", "grid", "width_grid")
@@ -54,10 +55,29 @@ def sized(spec: Mapping[str, Any], vary: str, size: int) -> dict[str, Any]:
     return spec
 
 
+def match_spec(match_model: Any) -> dict[str, Any]:
+    """budget.match as a full model spec; any problem with it is reported as budget.match
+    (not as model.*, which the user did not set)."""
+    example = "e.g. budget.match={name:kan,hidden:[16],grid_size:5,spline_order:3}"
+    if not isinstance(match_model, Mapping) or "name" not in match_model:
+        keys = ", ".join(map(str, match_model)) if isinstance(match_model, Mapping) else repr(match_model)
+        raise ConfigError("budget.match", f"must be a model spec with a name (got {keys})", example)
+    try:
+        known = {f.name for f in fields(family(match_model["name"]).schema)}
+        unknown = sorted(set(map(str, match_model)) - known)
+        check(not unknown, "budget.match", f"unknown key(s) {', '.join(unknown)} for "
+              f"{match_model['name']}", f"its keys are {', '.join(sorted(known))}")
+        return model_spec(match_model)
+    except ConfigError as error:
+        if error.key == "budget.match":
+            raise
+        raise ConfigError("budget.match", f"{error.key.replace('model.', '')}: {error.problem}", example) from error
+
+
 def target_of(match_model: Mapping[str, Any], in_dim: int, out_dim: int, kind: str,
               convention: str) -> float:
     """The budget a reference model spends (e.g. the paper's KAN [784, 16, 10] G5 K3)."""
-    cost = count(match_model, in_dim, out_dim, convention)
+    cost = count(match_spec(match_model), in_dim, out_dim, convention)
     return float(cost.params if kind == "params" else cost.flops)
 
 

@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+import torch
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
@@ -114,6 +115,8 @@ class TrainerConfig:
         check(0 < self.val_fraction < 1, "trainer.val_fraction",
                f"must be in (0, 1) (got {self.val_fraction})", "set e.g. trainer.val_fraction=0.1")
         check_choice(self.device, DEVICES, "trainer.device")
+        check(self.device != "cuda" or torch.cuda.is_available(), "trainer.device",
+              "is cuda but no CUDA device is available here", "use trainer.device=auto (or cpu)")
         check(self.threads >= 0, "trainer.threads", f"must be >= 0 (got {self.threads})",
                "use 0 for torch's default")
 

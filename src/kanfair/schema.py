@@ -6,6 +6,7 @@ schema without importing the registry of all families (which `config.py` needs).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import List
 
@@ -34,8 +35,8 @@ def check_at_least(value: int, low: int, key: str, example: str) -> None:
 
 
 def check_range(grid_range: List[float], key: str) -> None:
-    ok = len(grid_range) == 2 and grid_range[0] < grid_range[1]
-    check(ok, key, f"must be [low, high] with low < high (got {list(grid_range)})",
+    ok = len(grid_range) == 2 and all(map(math.isfinite, grid_range)) and grid_range[0] < grid_range[1]
+    check(ok, key, f"must be [low, high], finite, with low < high (got {list(grid_range)})",
           f"set e.g. {key}=[-1,1]")
 
 

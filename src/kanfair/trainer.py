@@ -5,6 +5,7 @@ device as tensors and are batched by shuffled index, so a step has no per-sample
 """
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from kanfair.config import TrainerConfig
+from kanfair.schema import check
 from kanfair.data import Task
 
 STEP_BAR_MIN_STEPS = 200  # show a per-step bar only on epochs at least this long
@@ -59,12 +61,30 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def check_validation_split(task: Task, protocol: str, val_fraction: float) -> None:
+    """Refuse, naming the key, a validation share that cannot be split (stratified) from
+    this task's training rows; the CLI calls it before anything is trained or written."""
+    if protocol == "kanbefair":
+        return
+    rows, held = len(task.x_train), math.ceil(val_fraction * len(task.x_train))
+    counts = torch.unique(task.y_train, return_counts=True)[1] if task.kind == "classification" else None
+    classes = 1 if counts is None else len(counts)
+    check(counts is None or int(counts.min()) >= 2, "trainer.protocol",
+          "a class has a single training row, which a stratified validation split cannot place "
+          "on both sides", "drop that class's row from the data, or use trainer.protocol=kanbefair")
+    check(min(held, rows - held) >= classes, "trainer.val_fraction",
+          f"holds out {held} of {rows} training rows; a stratified split needs at least one row "
+          f"of each of the {classes} classes on each side", f"set it between {classes / rows:.3g} "
+          f"and {1 - classes / rows:.3g}, or use trainer.protocol=kanbefair")
+
+
 def make_splits(task: Task, protocol: str, val_fraction: float, val_seed: int = 0) -> Splits:
     """Hold out a seeded (stratified for classification) validation share under protocol=val;
     `val_seed` (trainer.val_seed), not the run's seed, so every model and seed of a
     comparison sees the same split."""
     if protocol == "kanbefair":
         return Splits(task.x_train, task.y_train, None, None, task.x_test, task.y_test)
+    check_validation_split(task, protocol, val_fraction)
     stratify = task.y_train.numpy() if task.kind == "classification" else None
     idx_tr, idx_val = train_test_split(
         torch.arange(len(task.x_train)).numpy(), test_size=val_fraction,

@@ -6,23 +6,24 @@ machine or on an offline node sharing the folder, need no network.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from kanfair.cli.errors import OneLineArgumentParser, one_line_errors
 from kanfair.config import DatasetConfig
 from kanfair.data import load_task, task_domains
 from kanfair.data import tabular, vision
 from kanfair.data.sources import DataUnavailable, candidate_roots
 
 EMBEDDED = ("symbolic",)
+USER_FILES = ("csv", "text_csv")  # a user's own table: nothing to fetch
 
 
 def availability(name: str, domain: str, data_dir: str) -> str:
     """A cheap look at whether a task can run here (no data is decoded)."""
     if domain in EMBEDDED or name in tabular.BUNDLED:
         return "embedded"
-    if name == "csv":
+    if name in USER_FILES:
         return "your table (dataset.path=...)"
     cfg = DatasetConfig(name=name)
     if name in vision.VISION and (Path(data_dir) / name / vision.CACHE_NAME).exists():
@@ -42,12 +43,18 @@ def list_tasks(data_dir: str) -> None:
 
 
 def prepare(names: list[str], data_dir: str) -> int:
+    """Fetch each task into data_dir; 2 if any could not be (each said in one line)."""
     failures = 0
     domains = task_domains()
     for name in names:
         if name not in domains:
             print(f"kanfair: error: unknown task '{name}'; see `python -m kanfair.cli.data list`",
                   file=sys.stderr)
+            failures += 1
+            continue
+        if name in USER_FILES:
+            print(f"kanfair: error: {name} is your own table, there is nothing to prepare: give it to "
+                  f"a run as dataset={name} dataset.path=<file>", file=sys.stderr)
             failures += 1
             continue
         if availability(name, domains[name], data_dir) == "embedded":
@@ -60,21 +67,22 @@ def prepare(names: list[str], data_dir: str) -> int:
         except (DataUnavailable, ValueError) as error:
             print(f"kanfair: error: {error}", file=sys.stderr)
             failures += 1
-    return 1 if failures else 0
+    return 2 if failures else 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineArgumentParser(prog="kanfair-data", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="data", help="where data sets live (paths.data_dir)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="every task with its domain and whether it is available here")
     fetch = commands.add_parser("prepare", help="download/convert tasks into --data-dir")
     fetch.add_argument("names", nargs="+")
     args = parser.parse_args(argv)
-    if args.command == "list":
-        list_tasks(args.data_dir)
-        return 0
-    return prepare(args.names, args.data_dir)
+    with one_line_errors():
+        if args.command == "list":
+            list_tasks(args.data_dir)
+            return 0
+        return prepare(args.names, args.data_dir)
 
 
 if __name__ == "__main__":

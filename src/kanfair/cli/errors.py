@@ -5,6 +5,7 @@ The Hydra apps run with HYDRA_FULL_ERROR forced on so that exceptions reach us i
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import difflib
 import os
@@ -79,3 +80,12 @@ def hydra_main_with_one_line_errors(app) -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     with one_line_errors():
         app()
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line and exit 2, like the Hydra apps' errors
+    (argparse's own prints the usage block first)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"kanfair: error: {message}; see {self.prog} --help", file=sys.stderr)
+        raise SystemExit(2)

@@ -1,14 +1,14 @@
 """`kanfair-report` (or `python scripts/report.py`): tables and Pareto plots from run records."""
 from __future__ import annotations
 
-import argparse
 import sys
 
+from kanfair.cli.errors import OneLineArgumentParser, one_line_errors
 from kanfair.report import COST_COLUMNS, write_report
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineArgumentParser(prog="kanfair-report", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default="results/runs", help="folder of run records (*.json)")
     parser.add_argument("--out", default="results/report", help="where table.md, table.csv and plots go")
     parser.add_argument("--by", choices=sorted(COST_COLUMNS), default="params",
@@ -19,11 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verdict", action="store_true",
                         help="also verdict.md: tests over seeds per data set and budget, ranks across data sets")
     args = parser.parse_args(argv)
-    try:
+    with one_line_errors():
         written = write_report(args.runs, args.out, args.by, args.group, args.published, args.verdict)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"kanfair: error: {error}", file=sys.stderr)
-        return 2
     print(open(written[0]).read(), end="")
     print(f"wrote {len(written)} files to {args.out}")
     return 0

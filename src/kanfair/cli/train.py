@@ -33,7 +33,7 @@ from kanfair.models.text import EmbeddingBagFront
 from kanfair.results import Record, config_hash, finished_ok, record_path, run_id_for, write_record
 from kanfair.data import continual
 from kanfair.loggers import open_logger
-from kanfair.trainer import FitResult, fit, fit_continual
+from kanfair.trainer import FitResult, check_validation_split, fit, fit_continual
 
 
 
@@ -178,6 +178,8 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Opt
     if tasks:
         task = continual.for_tasks(task, tasks)
     sized = SizedModel.for_task(conf, task)
+    if not tasks:
+        check_validation_split(task, conf.trainer.protocol, conf.trainer.val_fraction)
     torch.manual_seed(conf.seed)
     model, params = sized.build(task.out_dim)
     started = _now()

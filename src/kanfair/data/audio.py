@@ -93,10 +93,10 @@ def _urbansound8k(cfg: DatasetConfig, data_dir: str) -> dict:
                 return True
         return False
 
-    def no_download(root: Path) -> None:
-        raise RuntimeError("UrbanSound8K has no open download; place the unpacked folder there")
-
-    find(cfg, data_dir, present, no_download)
+    find(cfg, data_dir, present, None,
+         manual="UrbanSound8K has no open download (request it at urbansounddataset.weebly.com): "
+                f"unpack it so that {Path(data_dir) / 'urbansound8k' / 'metadata' / 'UrbanSound8K.csv'} "
+                "exists, or point dataset.root at the unpacked folder")
     base = found["base"]
     with open(base / "metadata" / "UrbanSound8K.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))

@@ -8,9 +8,10 @@ through the real library when `dataset.download` allows it (`auto`, the default,
 """
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 
@@ -40,17 +41,23 @@ def candidate_roots(cfg: DatasetConfig, data_dir: str | Path) -> list[Path]:
 
 
 def find(cfg: DatasetConfig, data_dir: str | Path, present: Callable[[Path], bool],
-         download: Callable[[Path], None]) -> Path:
+         download: Optional[Callable[[Path], None]], manual: str = "") -> Path:
     """The first folder where `present` holds; else download into <data_dir>/<name> when
-    allowed; else raise DataUnavailable naming the folders tried and the fix."""
+    allowed; else raise DataUnavailable naming the folders tried and the fix. A data set
+    with no open download passes download=None and `manual`, how to get it by hand. A
+    failed download removes the folder it created, so that nothing looks half-present."""
     target = Path(data_dir) / cfg.name
     roots = candidate_roots(cfg, data_dir)
-    if cfg.download != "always":
+    if cfg.download != "always" or download is None:
         for root in roots:
             if present(root):
                 return root
+    if download is None:
+        raise DataUnavailable(f"dataset '{cfg.name}' not found (looked in "
+                              f"{', '.join(str(r) for r in roots)}); {manual}")
     reason = "dataset.download=never"
     if cfg.download != "never":
+        created = not target.exists()
         try:
             target.mkdir(parents=True, exist_ok=True)
             download(target)
@@ -60,6 +67,8 @@ def find(cfg: DatasetConfig, data_dir: str | Path, present: Callable[[Path], boo
         except Exception as error:  # offline, mirror down, permission: all say the same
             detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             reason = f"download failed, no network? ({detail.rstrip(':')})"
+        if created:
+            shutil.rmtree(target, ignore_errors=True)
     raise DataUnavailable(missing_message(cfg.name, roots, reason))
 
 

@@ -23,7 +23,7 @@ from kanfair.config import DatasetConfig
 from kanfair.data import splitting
 from kanfair.data.task import Task
 from kanfair.data.sources import DataUnavailable, find
-from kanfair.schema import ConfigError
+from kanfair.schema import ConfigError, check
 
 BUNDLED = {
     "digits": skdatasets.load_digits,
@@ -113,10 +113,27 @@ def table_task(name: str, features: pd.DataFrame, target: pd.Series, kind: str,
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
+    """A user's CSV or parquet file, refused in one line naming it when it cannot be read,
+    has no rows, or holds infinite numbers (which would train on inf silently)."""
     path = Path(path)
     if not path.exists():
         raise DataUnavailable(f"table '{path}' does not exist; set dataset.path to a CSV or parquet file")
-    return pd.read_parquet(path) if path.suffix in (".parquet", ".pq") else pd.read_csv(path)
+    parquet = path.suffix in (".parquet", ".pq")
+    try:
+        frame = pd.read_parquet(path) if parquet else pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as error:
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"cannot read '{path}' as a {'parquet' if parquet else 'CSV'} table ({detail}); "
+                         "dataset.path needs a comma-separated text file with a header row, or parquet") from error
+    if frame.empty:
+        raise ValueError(f"'{path}' has no data rows (columns: {', '.join(map(str, frame.columns)) or 'none'}); "
+                         "dataset.path needs a table with a header row and data rows")
+    numbers = frame.select_dtypes("number")
+    infinite = [str(c) for c in numbers.columns if np.isinf(numbers[c].to_numpy(dtype=float)).any()]
+    if infinite:
+        raise ValueError(f"'{path}' has infinite values in column(s) {', '.join(infinite)}; "
+                         "replace them or drop those rows (NaN is read as missing and set to 0)")
+    return frame
 
 
 def load_csv(cfg: DatasetConfig, data_dir: str) -> Task:
@@ -126,9 +143,8 @@ def load_csv(cfg: DatasetConfig, data_dir: str) -> Task:
         raise DataUnavailable("dataset=csv needs dataset.path=<CSV or parquet file> and "
                               "dataset.target=<column>")
     frame = read_table(cfg.path)
-    if cfg.target not in frame.columns:
-        raise DataUnavailable(f"column '{cfg.target}' is not in {cfg.path}; its columns are "
-                              f"{', '.join(map(str, frame.columns))}")
+    check(cfg.target in frame.columns, "dataset.target", f"column '{cfg.target}' is not in {cfg.path}",
+          f"its columns are {', '.join(map(str, frame.columns))}")
     return table_task(Path(cfg.path).stem, frame.drop(columns=[cfg.target]), frame[cfg.target],
                       cfg.task, cfg)
 
@@ -141,13 +157,12 @@ def load_titanic(cfg: DatasetConfig, data_dir: str) -> Task:
         found["path"] = root / "train.csv"
         return found["path"].exists()
 
-    def download(root: Path) -> None:
-        raise RuntimeError("Titanic is Kaggle's train.csv and has no open download; "
-                           "place it there or set dataset.path")
-
     path = Path(cfg.path) if cfg.path else None
     if path is None:
-        find(DatasetConfig(name="titanic", root=cfg.root, download="never"), data_dir, present, download)
+        find(cfg, data_dir, present, None,
+             manual="Titanic is Kaggle's train.csv (kaggle.com/c/titanic/data, after signing in), "
+                    f"which has no open download: put it at {Path(data_dir) / 'titanic' / 'train.csv'} "
+                    "or pass dataset.path=<its path>")
         path = found["path"]
     frame = read_table(path)
     features = frame.drop(columns=[c for c in (TITANIC_TARGET, *TITANIC_IDENTIFIERS) if c in frame])

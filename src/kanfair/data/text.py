@@ -20,6 +20,7 @@ from kanfair.config import DatasetConfig
 from kanfair.data import splitting
 from kanfair.data.task import Task
 from kanfair.data.sources import DataUnavailable, candidate_roots, find
+from kanfair.schema import check
 from kanfair.data.tabular import read_table
 
 # hub id, config, text column, label column, train split, test split (CoLA's test has no labels)
@@ -134,9 +135,8 @@ def load_text_csv(cfg: DatasetConfig, data_dir: str) -> Task:
         raise DataUnavailable("dataset=text_csv needs dataset.path=<CSV or parquet file> "
                               "(and dataset.text_column / dataset.label_column)")
     frame = read_table(cfg.path)
-    missing = [c for c in (cfg.text_column, cfg.label_column) if c not in frame.columns]
-    if missing:
-        raise DataUnavailable(f"column(s) {', '.join(missing)} not in {cfg.path}; its columns are "
-                              f"{', '.join(map(str, frame.columns))}")
+    for key, column in (("dataset.text_column", cfg.text_column), ("dataset.label_column", cfg.label_column)):
+        check(column in frame.columns, key, f"column '{column}' is not in {cfg.path}",
+              f"its columns are {', '.join(map(str, frame.columns))}")
     frame = frame[[cfg.text_column, cfg.label_column]].set_axis(["text", "label"], axis=1)
     return split_table(Path(cfg.path).stem, frame, cfg)

@@ -1,0 +1,235 @@
+"""Bad input, case by case: every CLI (train, size, report, data) stops with exit status
+2, one line on stderr that names the key or the file at fault, no traceback, and leaves
+the results store exactly as it was (every file's bytes hashed before and after).
+
+The CLIs run in-process (their real `main`, argv as typed) so that 80 cases take seconds;
+tests/test_cli.py runs the same entry points as subprocesses."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from kanfair.cli import data as data_cli
+from kanfair.cli import report as report_cli
+from kanfair.cli import size as size_cli
+from kanfair.cli import train as train_cli
+
+GOOD_RECORD = {"run_id": "digits-mlp-s0-0123456789abcdef", "status": "ok", "dataset": "digits",
+               "model": "mlp", "metric": "accuracy", "protocol": "val", "seed": 0, "hidden": [8],
+               "model_spec": {"name": "mlp", "hidden": [8], "activation": "relu"}, "epochs": 1,
+               "test_metric": 90.0, "params": 610, "flops": 1200.0, "flops_convention": "kanbefair",
+               "time_per_epoch_s": 0.1, "config": {"model": {"name": "mlp"}, "seed": 0}}
+
+
+@pytest.fixture
+def place(tmp_path: Path) -> dict[str, Path]:
+    """A results store holding one good record, a data folder, and bad input files."""
+    runs = tmp_path / "results" / "runs"
+    runs.mkdir(parents=True)
+    (runs / f"{GOOD_RECORD['run_id']}.json").write_text(json.dumps(GOOD_RECORD))
+    files = tmp_path / "files"
+    files.mkdir()
+    rows = "\n".join(f"{i},{i % 3}" for i in range(60))
+    for name, content in {
+        "empty.csv": b"", "header_only.csv": b"x,y\n", "binary.csv": bytes(range(256)) * 8,
+        "ragged.csv": b"x,y\n1,2\n3,4,5,6\n7\n", "infinite.csv": f"x,y\n{rows}\ninf,1\n".encode(),
+        "good.csv": f"x,y\n{rows}\n".encode(), "strings.csv": b"x,y\n" + b"".join(
+            f"{i},{'ab'[i % 2]}\n".encode() for i in range(60)),
+        "one_class.csv": b"x,y\n" + b"".join(f"{i},1\n".encode() for i in range(60)),
+        "published.json": b'{"not": "a table"}', "other_columns.csv": b"a,b\n1,2\n",
+        "a_file": b"not a folder",
+    }.items():
+        (files / name).write_bytes(content)
+    return {"results": tmp_path / "results", "runs": runs, "files": files, "data": tmp_path / "data"}
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def call(main, argv: list[str]) -> tuple[int, str]:
+    """Run a CLI's main as the shell would: argv, exit status, what it printed on stderr."""
+    err = io.StringIO()
+    old_argv = sys.argv
+    sys.argv = argv
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                status = main(argv[1:]) if main in (report_cli.main, data_cli.main) else main()
+            except SystemExit as stop:
+                status = stop.code
+    finally:
+        sys.argv = old_argv
+    return status, err.getvalue()
+
+
+CSV = "dataset=csv dataset.target=y dataset.path={files}/"
+TRAIN_CASES = {  # overrides: what the one line must name
+    "unknown model": ("model=kann", "model"),
+    "unknown dataset": ("dataset=fmnistt", "dataset"),
+    "unknown trainer key": ("trainer.epoch=5", "trainer.epoch"),
+    "unknown + key": ("+trainer.epoch=5", "trainer.epoch"),
+    "unknown + group": ("+foo.bar=1", "foo"),
+    "unparsable override": ("model.hidden=[1,2", "override"),
+    "zero epochs": ("trainer.epochs=0", "trainer.epochs"),
+    "negative epochs": ("trainer.epochs=-1", "trainer.epochs"),
+    "negative lr": ("trainer.lr=-1", "trainer.lr"),
+    "lr not a number": ("trainer.lr=abc", "trainer.lr"),
+    "zero batch": ("trainer.batch_size=0", "trainer.batch_size"),
+    "zero eval batch": ("trainer.eval_batch_size=0", "trainer.eval_batch_size"),
+    "negative weight decay": ("trainer.weight_decay=-1", "trainer.weight_decay"),
+    "unknown optimizer": ("trainer.optimizer=adamx", "trainer.optimizer"),
+    "unknown protocol": ("trainer.protocol=best", "trainer.protocol"),
+    "val fraction above 1": ("trainer.val_fraction=1.5", "trainer.val_fraction"),
+    "val fraction 0": ("trainer.val_fraction=0", "trainer.val_fraction"),
+    "val fraction too small for the classes": ("trainer.val_fraction=0.001", "trainer.val_fraction"),
+    "unknown device": ("trainer.device=tpu", "trainer.device"),
+    "cuda without CUDA": ("trainer.device=cuda", "trainer.device"),
+    "negative threads": ("trainer.threads=-1", "trainer.threads"),
+    "seed not a number": ("seed=abc", "seed"),
+    "unknown budget": ("budget=paramz", "budget"),
+    "budget without target": ("budget=params", "budget.target"),
+    "budget 0": ("budget=params budget.target=0", "budget.target"),
+    "negative budget": ("budget=params budget.target=-5", "budget.target"),
+    "infinite budget": ("budget=params budget.target=inf", "budget.target"),
+    "NaN budget": ("budget=params budget.target=nan", "budget.target"),
+    "budget below the smallest model": ("budget=params budget.target=10", "budget.target"),
+    "budget tolerance negative": ("budget=params budget.target=5000 budget.tolerance=-1", "budget.tolerance"),
+    "unknown budget convention": ("budget=params budget.target=5000 budget.convention=foo", "budget.convention"),
+    "unknown budget vary": ("budget=params budget.target=5000 budget.vary=depth", "budget.vary"),
+    "budget.match not a model": ("budget=params budget.match=7", "budget.match"),
+    "budget.match misspelt key": ("budget=params +budget.match.nam=kan", "budget.match"),
+    "budget.match unknown family": ("budget=params +budget.match.name=kann", "budget.match"),
+    "budget.match and target": ("budget=params budget.target=5000 +budget.match.name=mlp", "budget"),
+    "hidden not integers": ("model.hidden=[a]", "model.hidden"),
+    "hidden width 0": ("model.hidden=[0]", "model.hidden"),
+    "hidden width negative": ("model.hidden=[-4]", "model.hidden"),
+    "grid size 0": ("model=kan model.grid_size=0", "model.grid_size"),
+    "grid size not a number": ("model=kan model.grid_size=abc", "model.grid_size"),
+    "negative spline order": ("model=kan model.spline_order=-1", "model.spline_order"),
+    "grid range reversed": ("model=kan model.grid_range=[1,-1]", "model.grid_range"),
+    "grid range infinite": ("model=kan model.grid_range=[-inf,1]", "model.grid_range"),
+    "grid range NaN": ("model=kan model.grid_range=[nan,1]", "model.grid_range"),
+    "unknown shortcut": ("model=kan model.shortcut=tanhh", "model.shortcut"),
+    "unknown activation": ("model.activation=foo", "model.activation"),
+    "custom without target": ("model=custom", "model.target"),
+    "custom module missing": ("model=custom model.target=no_such_module:build", "model.target"),
+    "csv without path": ("dataset=csv", "dataset.path"),
+    "csv missing file": (CSV + "missing.csv", "missing.csv"),
+    "csv empty": (CSV + "empty.csv", "empty.csv"),
+    "csv header only": (CSV + "header_only.csv", "header_only.csv"),
+    "csv binary": (CSV + "binary.csv", "binary.csv"),
+    "csv ragged": (CSV + "ragged.csv", "ragged.csv"),
+    "csv infinite value": (CSV + "infinite.csv", "infinite.csv"),
+    "csv target missing": ("dataset=csv dataset.target=z dataset.path={files}/good.csv", "dataset.target"),
+    "csv string target as regression": (CSV + "strings.csv dataset.task=regression", "dataset.task"),
+    "csv one class": (CSV + "one_class.csv", "dataset.target"),
+    "unknown task kind": (CSV + "good.csv dataset.task=ranking", "dataset.task"),
+    "unknown split": (CSV + "good.csv dataset.split=random", "dataset.split"),
+    "task on a fixed data set": ("dataset.task=regression", "dataset.task"),
+    "overlapping continual tasks": ("dataset.continual.tasks=[[0,1],[1,2]]", "dataset.continual.tasks"),
+    "continual class not in data": ("dataset.continual.tasks=[[0,1],[42]]", "dataset.continual.tasks"),
+    "empty continual task": ("dataset.continual.tasks=[[0,1],[]]", "dataset.continual.tasks"),
+    "unknown download mode": ("dataset=mnist dataset.download=sometimes", "dataset.download"),
+    "vision data missing offline": ("dataset=mnist dataset.download=never", "mnist"),
+    "unknown source": ("dataset=imdb dataset.source=kaggle", "dataset.source"),
+    "results dir is a file": ("paths.results_dir={files}/a_file", "a_file"),
+}
+
+
+@pytest.mark.parametrize("overrides, names", TRAIN_CASES.values(), ids=TRAIN_CASES.keys())
+def test_train_refuses_bad_input_in_one_line(place, overrides, names):
+    before = fingerprint(place["results"] / "runs")
+    words = overrides.format(files=place["files"]).split()
+    results = [w for w in words if w.startswith("paths.results_dir=")] or [f"paths.results_dir={place['results']}"]
+    argv = ["train.py", "dataset=digits", "model=mlp", "model.hidden=[8]", "trainer.epochs=1",
+            f"paths.data_dir={place['data']}", *results, *[w for w in words if w not in results]]
+    status, err = call(train_cli.main, argv)
+    assert_one_line(status, err, names)
+    assert fingerprint(place["results"] / "runs") == before
+
+
+SIZE_CASES = {
+    "negative in_dim": ("in_dim=-5 out_dim=10", "in_dim"),
+    "zero in_dim": ("in_dim=0 out_dim=10", "in_dim"),
+    "zero out_dim": ("in_dim=10 out_dim=0", "out_dim"),
+    "in_dim not a number": ("in_dim=abc out_dim=10", "in_dim"),
+    "unknown model": ("model=kann", "model"),
+    "infinite target": ("budget=params budget.target=inf", "budget.target"),
+    "target not a number": ("budget=params budget.target=abc", "budget.target"),
+    "impossible target": ("budget=params budget.target=3", "budget.target"),
+    "unknown dataset": ("dataset=fmnistt", "dataset"),
+}
+
+
+@pytest.mark.parametrize("overrides, names", SIZE_CASES.values(), ids=SIZE_CASES.keys())
+def test_size_refuses_bad_input_in_one_line(overrides, names):
+    status, err = call(size_cli.main, ["size.py", "model=kan", *overrides.split()])
+    assert_one_line(status, err, names)
+
+
+REPORT_CASES = {
+    "runs folder missing": ("--runs {tmp}/nowhere", "nowhere"),
+    "runs folder empty": ("--runs {files}/../empty_runs", "empty_runs"),
+    "out is a file": ("--out {files}/a_file", "a_file"),
+    "published is JSON": ("--published {files}/published.json", "published.json"),
+    "published has other columns": ("--published {files}/other_columns.csv", "other_columns.csv"),
+    "published missing": ("--published {files}/nope.csv", "nope.csv"),
+    "unknown cost axis": ("--by money", "--by"),
+    "unknown group column": ("--group colour", "colour"),
+    "unknown option": ("--verdikt", "--verdikt"),
+}
+
+
+@pytest.mark.parametrize("arguments, names", REPORT_CASES.values(), ids=REPORT_CASES.keys())
+def test_report_refuses_bad_input_in_one_line(place, tmp_path, arguments, names):
+    (place["files"] / ".." / "empty_runs").mkdir(exist_ok=True)
+    before = fingerprint(place["runs"])
+    words = arguments.format(files=place["files"], tmp=tmp_path).split()
+    defaults = ["--runs", str(place["runs"]), "--out", str(tmp_path / "report")]
+    if "--runs" in words:
+        defaults = defaults[2:]
+    if "--out" in words:
+        defaults = defaults[:-2] if defaults[0] == "--runs" else []
+    status, err = call(report_cli.main, ["report.py", *defaults, *words])
+    assert_one_line(status, err, names)
+    assert fingerprint(place["runs"]) == before
+
+
+DATA_CASES = {
+    "unknown task": ("prepare nosuchset", "nosuchset"),
+    "no command": ("", "command"),
+    "unknown command": ("fetch mnist", "fetch"),
+    "prepare without names": ("prepare", "names"),
+    "titanic needs Kaggle's file": ("prepare titanic", "titanic"),
+    "urbansound8k needs its archive": ("prepare urbansound8k", "urbansound8k"),
+    "csv is your own file": ("prepare csv", "dataset.path"),
+    "text_csv is your own file": ("prepare text_csv", "dataset.path"),
+}
+
+
+@pytest.mark.parametrize("arguments, names", DATA_CASES.values(), ids=DATA_CASES.keys())
+def test_data_cli_refuses_bad_input_in_one_line(place, arguments, names):
+    status, err = call(data_cli.main, ["data", "--data-dir", str(place["data"]), *arguments.split()])
+    assert_one_line(status, err, names)
+    leftovers = [p for p in place["data"].rglob("*")] if place["data"].exists() else []
+    assert not leftovers, f"a failed prepare left {leftovers}"
+
+
+def test_the_table_is_at_least_sixty_cases():
+    assert len(TRAIN_CASES) + len(SIZE_CASES) + len(REPORT_CASES) + len(DATA_CASES) >= 60
+
+
+def assert_one_line(status, err: str, names: str) -> None:
+    lines = err.strip().splitlines()
+    assert status == 2, f"exit {status}: {err}"
+    assert len(lines) == 1, err
+    assert "Traceback" not in err and lines[0].startswith("kanfair: error:"), err
+    assert names in lines[0], f"the line does not name {names!r}: {lines[0]}"
