@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -27,6 +28,25 @@ def compose_config(*overrides: str):
 def run_train(*overrides: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(REPO / "train.py"), *overrides],
                           capture_output=True, text=True, cwd=REPO, timeout=600)
+
+
+def call(main, argv: list[str]) -> tuple[int, str]:
+    """Run a CLI's main in-process as the shell would: argv, then the exit status and what
+    it printed on stderr (argparse CLIs take argv, the Hydra apps read sys.argv)."""
+    from kanfair.cli import data as data_cli, report as report_cli
+
+    err = io.StringIO()
+    old_argv = sys.argv
+    sys.argv = argv
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                status = main(argv[1:]) if main in (report_cli.main, data_cli.main) else main()
+            except SystemExit as stop:
+                status = stop.code
+    finally:
+        sys.argv = old_argv
+    return status or 0, err.getvalue()
 
 
 def only_record(results_dir: Path) -> dict:

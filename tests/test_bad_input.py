@@ -6,15 +6,13 @@ The CLIs run in-process (their real `main`, argv as typed) so that 80 cases take
 tests/test_cli.py runs the same entry points as subprocesses."""
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import call
 from kanfair.cli import data as data_cli
 from kanfair.cli import report as report_cli
 from kanfair.cli import size as size_cli
@@ -52,22 +50,6 @@ def place(tmp_path: Path) -> dict[str, Path]:
 def fingerprint(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def call(main, argv: list[str]) -> tuple[int, str]:
-    """Run a CLI's main as the shell would: argv, exit status, what it printed on stderr."""
-    err = io.StringIO()
-    old_argv = sys.argv
-    sys.argv = argv
-    try:
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            try:
-                status = main(argv[1:]) if main in (report_cli.main, data_cli.main) else main()
-            except SystemExit as stop:
-                status = stop.code
-    finally:
-        sys.argv = old_argv
-    return status, err.getvalue()
 
 
 CSV = "dataset=csv dataset.target=y dataset.path={files}/"

@@ -73,3 +73,44 @@ def test_ctrl_c_is_one_line_and_exit_130():
         with one_line_errors():
             raise KeyboardInterrupt
     assert exit_.value.code == 130
+
+
+def test_a_changed_data_file_is_a_new_run_and_a_touched_one_is_not(tmp_path):
+    """Resume is keyed on the data too: new bytes at the same path train again (the old
+    record stays beside it); the same bytes with a new mtime are skipped. The record's
+    fingerprint is checked against hashlib on the file, and a named data set's run id is
+    the one it had before fingerprints existed."""
+    import hashlib
+    import json
+    import os
+
+    from conftest import call
+    from kanfair.cli import train as train_cli
+
+    data = table(tmp_path, "t", x=range(60), y=[0, 1, 2] * 20)
+    results = tmp_path / "results"
+    argv = ["train.py", "dataset=csv", f"dataset.path={data}", "dataset.target=y", "model=mlp",
+            "model.hidden=[4]", "trainer.epochs=1", f"paths.results_dir={results}"]
+
+    def records() -> list[dict]:
+        return [json.loads(p.read_text()) for p in sorted((results / "runs").glob("*.json"))]
+
+    assert call(train_cli.main, argv)[0] == 0
+    first = records()
+    assert len(first) == 1 and first[0]["data"]["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
+    assert first[0]["data"]["bytes"] == data.stat().st_size
+    os.utime(data, (1e9, 1e9))  # touched: same bytes
+    assert call(train_cli.main, argv)[0] == 0 and records() == first
+    table(tmp_path, "t", x=range(60), y=[2, 1, 0] * 20)  # same path, new content
+    assert call(train_cli.main, argv)[0] == 0
+    second = records()
+    assert len(second) == 2 and first[0] in second
+    assert len({r["run_id"] for r in second}) == 2
+
+    named = ["train.py", "dataset=digits", "model=mlp", "model.hidden=[4]", "trainer.epochs=1",
+             f"paths.results_dir={results}"]
+    assert call(train_cli.main, named)[0] == 0
+    digits = next(r for r in records() if r["dataset"] == "digits")
+    assert digits["data"] == {"name": "digits", "version": 1}
+    from kanfair.results import config_hash
+    assert digits["run_id"].endswith(config_hash(digits["config"]))  # as before fingerprints

@@ -17,6 +17,7 @@ from typing import Optional
 
 import pandas as pd
 
+from kanfair.data.fingerprint import hashed_part
 from kanfair.models import FAMILIES, model_spec
 from kanfair.results import config_hash, read_records
 
@@ -25,10 +26,10 @@ COST_COLUMNS = {"params": "params", "flops": "flops", "time": "time_per_epoch_s"
 PAPER_NAMES = {"kan": "KAN", "mlp": "MLP"}
 
 
-def configuration_key(config: dict) -> str:
+def configuration_key(config: dict, data: Optional[dict] = None) -> str:
     """A config's identity without its seed: the run hash (which leaves out what cannot
-    change a run) of everything else."""
-    return config_hash({k: v for k, v in config.items() if k != "seed"})
+    change a run) of everything else, with the data's fingerprint."""
+    return config_hash({k: v for k, v in config.items() if k != "seed"}, hashed_part(data or {}))
 
 
 def _settings(spec: dict) -> str:
@@ -69,7 +70,7 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
             "phase": (config.get("tune") or {}).get("phase"),
             "flops": record.get("flops"), "flops_convention": record.get("flops_convention"),
             "time_per_epoch_s": record.get("time_per_epoch_s"),
-            "configuration": configuration_key(config),
+            "configuration": configuration_key(config, record.get("data")),
             "backward_transfer": ((record.get("extra") or {}).get("continual") or {}).get("backward_transfer"),
         })
     return pd.DataFrame(rows)

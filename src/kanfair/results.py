@@ -60,6 +60,7 @@ class Record:
     message: str = ""
     split: str = ""  # dataset.split where the data set has a choice (kanbefair, seeded, ...)
     extra: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)  # the data's fingerprint (kanfair.data.fingerprint)
     environment: dict[str, Any] = field(default_factory=dict)  # host, device, threads, versions
 
     def __post_init__(self) -> None:
@@ -75,10 +76,11 @@ HASHED_UNLESS = {"dataset.split": None, "dataset.split_seed": 0, "dataset.source
                  "trainer.val_seed": 0}
 
 
-def config_hash(config: dict[str, Any]) -> str:
+def config_hash(config: dict[str, Any], data: Optional[dict[str, Any]] = None) -> str:
     """Hash of the resolved config without the keys in NOT_HASHED, and without those of
-    HASHED_UNLESS while they hold their earlier behaviour's value."""
-    relevant = json.loads(json.dumps(config, default=str))
+    HASHED_UNLESS while they hold their earlier behaviour's value; `data`, the hashed part
+    of the data's fingerprint (kanfair.data.fingerprint), joins it when not empty."""
+    relevant = json.loads(json.dumps({**config, "data": data} if data else config, default=str))
     drops = [(dotted, None) for dotted in NOT_HASHED] + [(k, (v,)) for k, v in HASHED_UNLESS.items()]
     for dotted, only_if in drops:
         *parents, leaf = dotted.split(".")

@@ -28,6 +28,7 @@ from kanfair.cli import CONFIG_DIR
 from kanfair.cli.errors import hydra_main_with_one_line_errors, one_line_errors
 from kanfair.cost import count
 from kanfair.data import Task, load_task
+from kanfair.data.fingerprint import fingerprint, hashed_part
 from kanfair.models import build, count_params, model_spec, native
 from kanfair.models.text import EmbeddingBagFront
 from kanfair.results import Record, config_hash, finished_ok, record_path, run_id_for, write_record
@@ -98,11 +99,11 @@ def environment(device_name: str) -> dict[str, Any]:
             "torch": torch.__version__, "python": platform.python_version()}
 
 
-def make_record(conf: TrainConfig, resolved: dict[str, Any], task: Task, sized: SizedModel,
-                params: int, result: Optional[FitResult], started_at: str, data_time: float,
-                status: str = "", message: str = "") -> Record:
+def make_record(conf: TrainConfig, resolved: dict[str, Any], data: dict[str, Any], task: Task,
+                sized: SizedModel, params: int, result: Optional[FitResult], started_at: str,
+                data_time: float, status: str = "", message: str = "") -> Record:
     """The record of one run; `result` is None when the run failed before training ended."""
-    hash_ = config_hash(resolved)
+    hash_ = config_hash(resolved, hashed_part(data))
     sel = result.selected if result else {}
     metric = result.metric if result else task.metric
     epochs_run = len(result.history) if result else 0
@@ -134,7 +135,7 @@ def make_record(conf: TrainConfig, resolved: dict[str, Any], task: Task, sized: 
         config=resolved, config_hash=hash_,
         history=result.history if result else [],
         started_at=started_at, finished_at=_now(), kanfair_version=kanfair.__version__,
-        message=message or (result.message if result else ""), split=task.split,
+        message=message or (result.message if result else ""), split=task.split, data=data,
         extra={**(result.extra if result else {}),
                **({"embedding": sized.embedding} if sized.embedding else {})},
         environment=environment(conf.trainer.device))
@@ -151,10 +152,12 @@ def summary_line(record: Record) -> str:
             f"{record.run_id}")
 
 
-def run_id_of(cfg: DictConfig) -> str:
-    """The id (and file name) of the record a composed config writes."""
+def run_id_of(cfg: DictConfig, data: Optional[dict[str, Any]] = None) -> str:
+    """The id (and file name) of the record a composed config writes on the data that
+    `data` fingerprints (computed when not given)."""
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    return run_id_for(cfg.model.name, cfg.dataset.name, cfg.seed, config_hash(resolved))
+    data = fingerprint(validate(cfg).dataset) if data is None else data
+    return run_id_for(cfg.model.name, cfg.dataset.name, cfg.seed, config_hash(resolved, hashed_part(data)))
 
 
 def run(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Optional[Record]:
@@ -162,7 +165,8 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Opt
     when the results store already has an ok record of the same config (resume)."""
     conf = validate(cfg)
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    run_id = run_id_of(cfg)
+    data = fingerprint(conf.dataset)
+    run_id = run_id_of(cfg, data)
     if not conf.trainer.rerun and finished_ok(conf.paths.results_dir, run_id):
         print(f"kanfair: skipped {run_id}: an ok record exists (trainer.rerun=true runs it again)",
               flush=True)
@@ -190,12 +194,12 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Opt
         else:
             result = fit(model, task, conf.trainer, conf.seed, on_epoch=logger.log_epoch)
     except Exception as error:
-        failed = make_record(conf, resolved, task, sized, params, None, started, data_time,
+        failed = make_record(conf, resolved, data, task, sized, params, None, started, data_time,
                              "failed", str(error))
         write_record(failed, conf.paths.results_dir, job_dir)
         logger.finish(failed)
         raise
-    record = make_record(conf, resolved, task, sized, params, result, started, data_time)
+    record = make_record(conf, resolved, data, task, sized, params, result, started, data_time)
     write_record(record, conf.paths.results_dir, job_dir)
     logger.finish(record)
     print(summary_line(record), flush=True)
