@@ -193,3 +193,29 @@ def test_real_fashion_mnist_from_the_debian_package(tmp_path):
     assert (len(task.x_train), len(task.x_test), task.in_dim) == (60000, 10000, 784)
     assert set(task.y_test.tolist()) == set(range(10))
     assert abs(float(task.x_train.mean())) < 0.01 and abs(float(task.x_train.std()) - 1) < 0.01
+
+
+def test_a_truncated_cache_is_rebuilt_and_a_killed_builds_temporary_removed(tmp_path, capsys):
+    """A cache cut short by a kill is named and rebuilt, not a crash; the temporary of a
+    build whose process is gone is deleted, a live process's temporary is kept."""
+    import os
+    import socket
+    import subprocess
+
+    arrays = idx_set(tmp_path / "copy" / "MNIST" / "raw")
+    cfg = DatasetConfig(name="mnist", root=str(tmp_path / "copy"), download="never")
+    cache = tmp_path / "data" / "mnist" / vision.CACHE_NAME
+    whole = load_task(cfg, str(tmp_path / "data"))
+    cache.write_bytes(cache.read_bytes()[:100])  # truncated
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # its pid now names no process
+    stale = cache.parent / f"{cache.name}.{socket.gethostname()}.{dead.pid}.abc.tmp"
+    live = cache.parent / f"{cache.name}.{socket.gethostname()}.{os.getpid()}.def.tmp"
+    stale.write_bytes(b"x" * 1000)
+    live.write_bytes(b"y")
+    again = load_task(cfg, str(tmp_path / "data"))
+    assert torch.equal(again.x_train, whole.x_train)
+    assert torch.equal(again.y_test, torch.tensor(arrays["t10k"][1], dtype=torch.int64))
+    assert f"the cache {cache} is unreadable" in capsys.readouterr().err
+    assert not stale.exists() and live.exists()
+    assert torch.load(cache, weights_only=True)["version"] == sources.CACHE_VERSION

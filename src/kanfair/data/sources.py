@@ -8,7 +8,10 @@ through the real library when `dataset.download` allows it (`auto`, the default,
 """
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -80,20 +83,47 @@ def missing_message(name: str, roots: Sequence[Path], reason: str) -> str:
             f"{extra}, or point dataset.root at a copy")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(cache: Path) -> None:
+    """Delete the half-written temporaries of `cache` left by a build that was killed on
+    this host (the process in their name is gone); a live build's file is left alone."""
+    for leftover in cache.parent.glob(f"{cache.name}.{socket.gethostname()}.*.tmp"):
+        pid = leftover.name[len(cache.name):].split(".")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            leftover.unlink(missing_ok=True)
+
+
 def cached(cfg: DatasetConfig, data_dir: str | Path, file_name: str,
            build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Decoded tensors from <data_dir>/<name>/<file_name>, or built now and stored there
-    atomically. A cache made from another dataset.root or by another format version, or
-    dataset.download=always, is rebuilt."""
+    atomically (a temporary named by host and process, then a rename). A cache made from
+    another dataset.root or by another format version, an unreadable (truncated, corrupt)
+    one, or dataset.download=always, is rebuilt."""
     cache = Path(data_dir) / cfg.name / file_name
     source = str(cfg.root or "")
+    remove_stale_temporaries(cache)
     if cache.exists() and cfg.download != "always":
-        stored = torch.load(cache, weights_only=True)
+        try:
+            stored = torch.load(cache, weights_only=True)
+        except Exception as error:  # truncated or corrupt: any unpickling error
+            print(f"kanfair: the cache {cache} is unreadable ({type(error).__name__}); rebuilding it",
+                  file=sys.stderr, flush=True)
+            stored = {}
         if stored.get("version") == CACHE_VERSION and stored.get("source") == source:
             return stored
     arrays = {**build(), "version": CACHE_VERSION, "source": source}
     cache.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=cache.parent, suffix=".tmp", delete=False) as handle:
+    prefix = f"{cache.name}.{socket.gethostname()}.{os.getpid()}."
+    with tempfile.NamedTemporaryFile(dir=cache.parent, prefix=prefix, suffix=".tmp", delete=False) as handle:
         torch.save(arrays, handle)
     Path(handle.name).replace(cache)
     return arrays
