@@ -91,3 +91,23 @@ def test_the_config_hash_of_existing_records_is_unchanged():
     assert config_hash({**tuned, "tune": {**tuned["tune"], "trials": 40, "storage": None}}) == config_hash(tuned)
     assert config_hash({**tuned, "tune": {**tuned["tune"], "trial": 4}}) != config_hash(tuned)
     assert config_hash({**config, "trainer": {"lr": 0.002}}) != config_hash(config)
+
+
+def test_a_record_written_by_an_earlier_version_still_resumes(tmp_path):
+    """tests/fixtures/records/ holds a record written by commit 8edb5d3 (before data
+    fingerprints and trainer.eval_train) for this very command; the command must skip it,
+    leaving the file byte for byte, and write nothing else."""
+    import shutil
+
+    from conftest import call
+    from kanfair.cli import train as train_cli
+
+    fixture = REPO / "tests" / "fixtures" / "records" / "digits-mlp-s0-60d14c8e79010e9b.json"
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    shutil.copy(fixture, runs)
+    status, _ = call(train_cli.main, ["train.py", "dataset=digits", "model=mlp", "model.hidden=[8]",
+                                      "trainer.epochs=2", "seed=0", f"paths.results_dir={tmp_path}"])
+    assert status == 0
+    assert [p.name for p in runs.iterdir()] == [fixture.name]
+    assert (runs / fixture.name).read_bytes() == fixture.read_bytes()

@@ -72,7 +72,7 @@ def test_building_a_model_never_reseeds_the_global_rng():
 def test_every_optimizer_lowers_the_training_loss(iris, optimizer, lr):
     _, result = _fit(iris, optimizer=optimizer, lr=lr, epochs=6)
     assert result.status == "ok"
-    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert result.history[-1]["running_train_loss"] < result.history[0]["running_train_loss"]
 
 
 def test_regression_metrics_match_an_independent_computation():
@@ -124,3 +124,35 @@ def test_nan_loss_stops_the_run_and_the_record_says_diverged(tmp_results, monkey
     stored = json.loads(next((tmp_results / "runs").glob("*.json")).read_text())
     assert stored["status"] == "diverged"
     assert "diverged" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("protocol", ["kanbefair", "val"])
+def test_scoring_the_train_split_once_reports_the_same_numbers(iris, monkeypatch, protocol):
+    """eval_train=last scores the whole train split once, after the last epoch, and
+    changes no reported number: the same seed gives the same test and validation
+    histories, selected epoch and test metric as eval_train=every, and the same final
+    train accuracy."""
+    from kanfair import trainer
+
+    real, train_scored = trainer.evaluate, []
+    train_rows = len(trainer.make_splits(iris, protocol, 0.1).x_train)  # unlike val's and test's
+
+    def counting(model, x, y, kind, batch_size):
+        train_scored.append(len(x) == train_rows)
+        return real(model, x, y, kind, batch_size)
+
+    monkeypatch.setattr(trainer, "evaluate", counting)
+    results = {}
+    for mode in ("every", "last"):
+        train_scored.clear()
+        results[mode] = _fit(iris, epochs=6, protocol=protocol, eval_train=mode, lr=1e-2)[1]
+        assert sum(train_scored) == (6 if mode == "every" else 1)
+    every, last = results["every"], results["last"]
+    assert last.best_epoch == every.best_epoch and last.selected["test_accuracy"] == every.selected["test_accuracy"]
+    for key in ("test_accuracy", "running_train_loss", "running_train_accuracy") + (
+            ("val_accuracy",) if protocol == "val" else ()):
+        assert [row[key] for row in last.history] == [row[key] for row in every.history]
+    assert "train_accuracy" not in last.history[0] and "train_accuracy" in last.history[-1]
+    assert last.history[-1]["train_accuracy"] == every.history[-1]["train_accuracy"]
+    assert last.selected["train_accuracy"] == every.history[-1]["train_accuracy"]
+    assert last.eval_time_s > 0

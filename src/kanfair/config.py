@@ -24,6 +24,7 @@ __all__ = ["ConfigError", "ModelConfig", "model_spec", "register_configs", "vali
 OPTIMIZERS = ("adam", "adamw", "sgd", "lbfgs")
 PROTOCOLS = ("val", "kanbefair")
 DEVICES = ("auto", "cpu", "cuda")
+EVAL_TRAIN = ("last", "every")
 BUDGET_KINDS = ("none", "params", "flops")
 BUDGET_VARY = ("width", "grid", "width_grid")
 DOWNLOAD = ("auto", "never", "always")
@@ -91,6 +92,7 @@ class TrainerConfig:
     weight_decay: float = 0.0
     batch_size: int = 128
     eval_batch_size: int = 4096
+    eval_train: str = "last"  # score the whole train split after the last epoch only, or every epoch
     epochs: int = 20
     protocol: str = "val"
     val_fraction: float = 0.1
@@ -112,6 +114,7 @@ class TrainerConfig:
         check(self.epochs >= 1, "trainer.epochs", f"must be >= 1 (got {self.epochs})",
                "set e.g. trainer.epochs=20")
         check_choice(self.protocol, PROTOCOLS, "trainer.protocol")
+        check_choice(self.eval_train, EVAL_TRAIN, "trainer.eval_train")
         check(0 < self.val_fraction < 1, "trainer.val_fraction",
                f"must be in (0, 1) (got {self.val_fraction})", "set e.g. trainer.val_fraction=0.1")
         check_choice(self.device, DEVICES, "trainer.device")

@@ -69,7 +69,9 @@ class Record:
 
 
 # where results go, who watches, and what cannot change a run's numbers are not what was run
-NOT_HASHED = ("paths", "logger", "trainer.rerun", "tune.trials", "tune.seeds", "tune.storage")
+# (trainer.eval_train: how often the train split is scored, which selects nothing)
+NOT_HASHED = ("paths", "logger", "trainer.rerun", "trainer.eval_train", "tune.trials", "tune.seeds",
+              "tune.storage")
 # keys added after records were written: hashed only when set away from the value that
 # reproduces the earlier behaviour, so that earlier records still resume
 HASHED_UNLESS = {"dataset.split": None, "dataset.split_seed": 0, "dataset.source": None,

@@ -144,33 +144,43 @@ def _select(history: list[dict[str, float]], key: str, higher_is_better: bool) -
 
 def _train_epoch(trained: nn.Module, optimizer: torch.optim.Optimizer, criterion, x: torch.Tensor,
                  y: torch.Tensor, cfg: TrainerConfig, generator: torch.Generator
-                 ) -> tuple[float, str, float]:
-    """One pass over (x, y) in shuffled mini-batches: (mean loss, "" or why it diverged,
-    seconds spent)."""
+                 ) -> tuple[dict[str, float], str, float]:
+    """One pass over (x, y) in shuffled mini-batches: ({running_train_loss, and for
+    classification running_train_accuracy: each batch's, before its step, averaged over the
+    pass}, "" or why it diverged, seconds spent)."""
     start = time.perf_counter()
     trained.train()
     order = torch.randperm(len(x), generator=generator).to(x.device)
     batches = order.split(cfg.batch_size)
     if len(batches) >= STEP_BAR_MIN_STEPS:
         batches = tqdm(batches, leave=False, unit="step", disable=None)
-    loss_sum = 0.0
+    classify = y.dtype == torch.int64
+    loss_sum, correct = 0.0, 0
     for idx in batches:
         xb, yb = x[idx], y[idx]
+        outputs: list[torch.Tensor] = []
 
         def closure() -> torch.Tensor:
             optimizer.zero_grad(set_to_none=True)
-            batch_loss = criterion(trained(xb), yb)
+            out = trained(xb)
+            outputs[:] = [out.detach()]
+            batch_loss = criterion(out, yb)
             batch_loss.backward()
             return batch_loss
 
         loss = optimizer.step(closure) if cfg.optimizer == "lbfgs" else closure()
         if not torch.isfinite(loss):
-            return (loss_sum / len(x), f"non-finite loss ({float(loss.detach())})",
+            return ({"running_train_loss": loss_sum / len(x)}, f"non-finite loss ({float(loss.detach())})",
                     time.perf_counter() - start)
         if cfg.optimizer != "lbfgs":
             optimizer.step()
         loss_sum += float(loss.detach()) * len(idx)
-    return loss_sum / len(x), "", time.perf_counter() - start
+        if classify:
+            correct += int((outputs[0].argmax(1) == yb).sum())
+    running = {"running_train_loss": loss_sum / len(x)}
+    if classify:
+        running["running_train_accuracy"] = correct / len(x) * 100
+    return running, "", time.perf_counter() - start
 
 
 def _setup(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int):
@@ -201,35 +211,45 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
     status, message = "ok", ""
     train_time = eval_time = 0.0
     epochs = tqdm(range(1, cfg.epochs + 1), desc=f"{task.name}", unit="epoch", disable=None)
+    scored_each_epoch = [("train", x_tr, y_tr)] if cfg.eval_train == "every" else []
+    scored_each_epoch += [(split, x, y) for split, x, y in (("val", x_val, y_val), ("test", x_te, y_te))
+                          if x is not None]
+
+    def score(splits: list) -> dict[str, float]:
+        return {f"{split}_{k}": v for split, x, y in splits
+                for k, v in evaluate(trained, x, y, task.kind, cfg.eval_batch_size).items()}
+
     for epoch in epochs:
-        train_loss, problem, seconds = _train_epoch(trained, optimizer, criterion, x_tr, y_tr, cfg,
-                                                    generator)
+        running, problem, seconds = _train_epoch(trained, optimizer, criterion, x_tr, y_tr, cfg, generator)
         train_time += seconds
         if problem:
             status, message = "diverged", f"{problem} in epoch {epoch}"
             break
 
         start = time.perf_counter()
-        row: dict[str, float] = {"epoch": epoch, "train_loss": train_loss}
-        for split, x, y in (("train", x_tr, y_tr), ("val", x_val, y_val), ("test", x_te, y_te)):
-            if x is not None:
-                row.update({f"{split}_{k}": v for k, v in
-                            evaluate(trained, x, y, task.kind, cfg.eval_batch_size).items()})
+        row: dict[str, float] = {"epoch": epoch, **running, **score(scored_each_epoch)}
         eval_time += time.perf_counter() - start
         history.append(row)
-        epochs.set_postfix(loss=f"{row['train_loss']:.4g}", test=f"{row[f'test_{metric}']:.4g}")
+        epochs.set_postfix(loss=f"{row['running_train_loss']:.4g}", test=f"{row[f'test_{metric}']:.4g}")
         if on_epoch is not None:
             on_epoch(row)
 
     select_on = f"val_{metric}" if cfg.protocol == "val" else f"test_{metric}"
     best = _select(history, select_on, higher_is_better=task.kind == "classification")
+    if cfg.eval_train == "last" and status == "ok" and history:
+        # the whole train split, once: the last epoch's train metrics (no selection uses them)
+        start = time.perf_counter()
+        history[-1].update(score([("train", x_tr, y_tr)]))
+        eval_time += time.perf_counter() - start
+    selected = {} if best is None else dict(history[best])
+    if cfg.eval_train == "last" and best is not None:  # the train split was scored once, at the end
+        selected.update({k: v for k, v in history[-1].items() if k.startswith("train_")})
     return FitResult(
         status=status, metric=metric, history=history,
         best_epoch=None if best is None else history[best]["epoch"],
         train_time_s=train_time, eval_time_s=eval_time,
         n_train=len(x_tr), n_val=0 if x_val is None else len(x_val), n_test=len(x_te),
-        compiled=compiled, message=message,
-        selected={} if best is None else history[best])
+        compiled=compiled, message=message, selected=selected)
 
 
 def fit_continual(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
@@ -258,13 +278,13 @@ def fit_continual(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
         x_tr, y_tr = of(task.x_train, task.y_train, classes)
         n_train += len(x_tr)
         for epoch in range(1, cfg.epochs + 1):
-            train_loss, problem, seconds = _train_epoch(trained, optimizer, criterion, x_tr, y_tr,
-                                                        cfg, generator)
+            running, problem, seconds = _train_epoch(trained, optimizer, criterion, x_tr, y_tr,
+                                                     cfg, generator)
             train_time += seconds
             if problem:
                 status, message = "diverged", f"{problem} in task {t}, epoch {epoch}"
                 break
-            history.append({"task": t, "epoch": epoch, "train_loss": train_loss})
+            history.append({"task": t, "epoch": epoch, **running})
         if status != "ok":
             break
         start = time.perf_counter()
