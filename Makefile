@@ -25,19 +25,25 @@ test: install
 test-all: install
 	$(PY) -m pytest -q
 
-# Mutation testing (not part of `make test`): mutmut mutates the modules that decide reported
-# numbers in a copy (mutants/) and runs the in-process tests on each mutant. It runs in a
-# venv that reaches .venv's packages through a .pth line, so that `import kanfair` finds
-# mutmut's copy rather than the editable install. `mutmut results` lists the survivors.
+# Mutation testing (not part of `make test`): first the hand-planted selection and storage
+# bugs (scripts/check_planted_bugs.py), then mutmut, which mutates the modules that decide
+# reported numbers in a copy (mutants/) and runs the in-process tests that cover each
+# mutant, then the verdict (scripts/mutation_report.py): every survivor in the selection and
+# storage functions must be explained in tests/MUTANTS.md. mutmut runs in a venv that
+# reaches .venv's packages through a .pth line, so that `import kanfair` finds mutmut's
+# copy rather than the editable install.
 MUTATION_VENV := .mutation-venv
+MUTMUT := $(MUTATION_VENV)/bin/python -c "import sys; from mutmut.__main__ import cli; sys.argv[0] = 'mutmut'; cli()"
 
 mutation: install
+	$(PY) scripts/check_planted_bugs.py
 	test -x $(MUTATION_VENV)/bin/python || $(PYTHON) -m venv --without-pip $(MUTATION_VENV)
 	$(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" \
 	    > $$($(MUTATION_VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/deps.pth
 	rm -rf mutants
-	$(MUTATION_VENV)/bin/python -c "import sys; from mutmut.__main__ import cli; sys.argv = ['mutmut', 'run']; cli()"
-	$(MUTATION_VENV)/bin/python -c "import sys; from mutmut.__main__ import cli; sys.argv = ['mutmut', 'results']; cli()"
+	$(MUTMUT) run
+	$(MUTMUT) results --all true > mutants/results.txt
+	$(PY) scripts/mutation_report.py mutants/results.txt
 
 clean:
 	rm -rf $(VENV) $(MUTATION_VENV) mutants outputs multirun
