@@ -48,6 +48,15 @@ def test_accuracy_matrix_and_its_summaries():
     assert block["backward_transfer"] < -50  # a plain MLP forgets the old classes
     assert result.selected["test_accuracy"] == block["average_accuracy"]
     assert result.n_train == 240 and result.n_test == 240
+    assert result.status == "ok" and result.message == "" and result.best_epoch is None
+    assert result.metric == "accuracy" and result.n_val == 0 and block["tasks"] == TASKS
+    assert [(row["task"], row["epoch"]) for row in result.history] == [
+        (t, e) for t in range(3) for e in range(1, 16)]
+    ends = [row for row in result.history if "test_accuracy" in row]  # each task's last epoch
+    assert [(row["task"], row["epoch"]) for row in ends] == [(0, 15), (1, 15), (2, 15)]
+    assert [row["test_accuracy"] for row in ends] == pytest.approx(
+        [sum(matrix[t][:t + 1]) / (t + 1) for t in range(3)])
+    assert all(0 <= row["running_train_accuracy"] <= 100 for row in result.history)
 
 
 def test_continual_run_writes_the_matrix_into_the_record(tmp_results):

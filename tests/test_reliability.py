@@ -53,19 +53,6 @@ def test_a_plus_key_the_schema_does_not_know_is_refused(tmp_results, override, k
     assert not (tmp_results / "runs").exists()
 
 
-def test_records_respect_the_umask(tmp_path):
-    import os
-
-    from kanfair.results import atomic_write_json
-
-    old = os.umask(0o022)
-    try:
-        atomic_write_json(tmp_path / "r.json", {"status": "ok"})
-    finally:
-        os.umask(old)
-    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644
-
-
 def test_ctrl_c_is_one_line_and_exit_130():
     from kanfair.cli.errors import one_line_errors
 

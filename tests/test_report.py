@@ -124,12 +124,17 @@ def test_group_splits_families_and_bad_input_is_one_line(runs, tmp_path, capsys)
     assert capsys.readouterr().err.strip().startswith("kanfair: error: no run records")
 
 
-@pytest.mark.parametrize("content", ["{truncated", "", "[]", "null", '{"run_id": "x", "status": "ok"}'])
-def test_one_bad_record_file_is_named_and_skipped_not_fatal(runs, tmp_path, capsys, content):
+@pytest.mark.parametrize("content, why", [
+    ("{truncated", "not a readable record (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"),
+    ("", "not a readable record (Expecting value: line 1 column 1 (char 0))"),
+    ("[]", "not a JSON object"), ("null", "not a JSON object"),
+    ('{"run_id": "x", "status": "ok"}', "no dataset, model, metric, protocol, seed, hidden, epochs, test_metric, params"),
+])
+def test_one_bad_record_file_is_named_and_skipped_not_fatal(runs, tmp_path, capsys, content, why):
     (runs / "bad.json").write_text(content)
     assert report_cli.main(["--runs", str(runs), "--out", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and f"skipped {runs / 'bad.json'}" in err[0]
+    assert err == [f"kanfair: skipped {runs / 'bad.json'}: {why}"]
     assert "| fmnist | mlp |" in (tmp_path / "out" / "table.md").read_text()
 
 
@@ -147,6 +152,9 @@ def test_continual_report_gives_each_configuration_and_family_its_forgetting(tmp
                       params=100 * hidden[0])
     write_run(folder, "mlp-extra", "mlp", 5, 55.0, hidden=(32,), protocol="continual",
               extra={"continual": {"backward_transfer": -60.0}}, params=3200)
+    write_run(folder, "diverged", "mlp", 6, None, hidden=(32,), protocol="continual", status="diverged",
+              extra={"continual": {"backward_transfer": None}}, params=3200)  # not counted
+    write_run(folder, "not-continual", "mlp", 0, 99.0, hidden=(32,), params=3200)  # not in continual.md
     written = report.write_report(folder, tmp_path / "out")
     assert tmp_path / "out" / "continual.md" in written
     text = (tmp_path / "out" / "continual.md").read_text()
@@ -155,3 +163,14 @@ def test_continual_report_gives_each_configuration_and_family_its_forgetting(tmp
     assert "| fmnist | mlp | 32 | relu | 3,200 | 3 | 53.00 | -30.00 |" in text  # a mean, not a median
     assert "| fmnist | kan | 2 | 36.50 [31.00, 42.00] | -75.50 [-85.00, -66.00] |" in text
     assert f"kan median -75.00 (4 runs) vs mlp median -20.00 (3 runs), p = {2 / 35:.2g}" in text
+
+
+def test_the_same_config_on_other_data_is_another_configuration():
+    """A user's file that changed is a new configuration in the tables, as it is a new run."""
+    config = {"model": {"name": "mlp"}, "seed": 0}
+    same = report.configuration_key({**config, "seed": 1})
+    assert report.configuration_key(config) == same  # seeds aggregate
+    assert report.configuration_key(config, {"name": "digits", "version": 1}) == same
+    assert report.configuration_key(config, {"file": "t.csv", "sha256": "ab"}) != same
+    assert (report.configuration_key(config, {"file": "t.csv", "sha256": "ab"})
+            != report.configuration_key(config, {"file": "t.csv", "sha256": "cd"}))

@@ -148,7 +148,32 @@ def test_a_tuned_familys_table_row_is_its_final_seeds_not_its_best_trial(tmp_pat
     assert "accuracy **86 ± 1.4** | 2 |" in table and "99" not in table
 
 
-def test_a_failed_rerun_never_replaces_an_ok_record(tmp_path):
+def test_a_record_is_written_beside_its_final_name_under_a_name_no_reader_takes(tmp_path, monkeypatch):
+    """The temporary is in the record's own folder (a rename across file systems is not
+    atomic) and never matches *.json (readers glob for it); NaN (a diverged loss) round-trips;
+    the file gets the umask's permissions."""
+    seen = []
+    real_replace = os.replace
+
+    def watching(source, destination):
+        seen.append((Path(source), Path(destination)))
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", watching)
+    path = tmp_path / "runs" / "r.json"
+    old = os.umask(0o022)
+    try:
+        atomic_write_json(path, {"status": "diverged", "loss": float("nan")})
+    finally:
+        os.umask(old)
+    (source, destination), = seen
+    assert source.parent == path.parent and destination == path
+    assert not source.match("*.json") and source.name.startswith(".")
+    assert json.loads(path.read_text())["loss"] != json.loads(path.read_text())["loss"]  # NaN
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_failed_rerun_never_replaces_an_ok_record(tmp_path, capsys):
     def record(status: str, value) -> Record:
         fields = {name: None for name in Record.__dataclass_fields__}
         return Record(**{**fields, "run_id": "r", "status": status, "test_metric": value,
@@ -158,6 +183,65 @@ def test_a_failed_rerun_never_replaces_an_ok_record(tmp_path):
     kept = write_record(record("failed", None), tmp_path)
     assert json.loads(record_path(tmp_path, "r").read_text())["test_metric"] == 91.0
     assert kept.name == "r.json.failed" and json.loads(kept.read_text())["status"] == "failed"
+    assert (f"kanfair: kept the ok record {record_path(tmp_path, 'r')}; this run's failed record is {kept}"
+            in capsys.readouterr().out)
     assert sorted(p.name for p in (tmp_path / "runs").glob("*.json")) == ["r.json"]
     write_record(record("ok", 92.0), tmp_path)  # a good rerun does replace it
     assert json.loads(record_path(tmp_path, "r").read_text())["test_metric"] == 92.0
+
+
+def test_a_validation_share_that_cannot_be_stratified_is_refused_naming_the_key():
+    """20 rows of 4 classes: a share is possible from 4 held-out rows (0.2) up to 16 (0.8);
+    the message gives that range. A class with one row cannot be on both sides."""
+    from kanfair.schema import ConfigError
+
+    rows = Task("t", "classification", torch.zeros(20, 2), torch.arange(20) % 4, torch.zeros(4, 2),
+                torch.arange(4), out_dim=4)
+    for fine in (0.2, 0.5, 0.8):
+        trainer.check_validation_split(rows, "val", fine)
+    for bad in (0.1, 0.85):
+        with pytest.raises(ConfigError) as error:
+            trainer.check_validation_split(rows, "val", bad)
+        held = 2 if bad == 0.1 else 17
+        assert str(error.value) == (
+            f"trainer.val_fraction: holds out {held} of 20 training rows; a stratified split needs at "
+            "least one row of each of the 4 classes on each side; set it between 0.2 and 0.8, or use "
+            "trainer.protocol=kanbefair")
+    trainer.check_validation_split(rows, "kanbefair", 0.1)  # no validation split there
+    regression = Task("r", "regression", torch.zeros(20, 2), torch.zeros(20, 1), torch.zeros(4, 2),
+                      torch.zeros(4, 1), out_dim=1)
+    trainer.check_validation_split(regression, "val", 0.05)  # one row each side is enough
+    lonely = Task("t", "classification", torch.zeros(20, 2), torch.tensor([0] * 19 + [1]),
+                  torch.zeros(4, 2), torch.zeros(4, dtype=torch.int64), out_dim=2)
+    with pytest.raises(ConfigError) as error:
+        trainer.check_validation_split(lonely, "val", 0.5)
+    assert str(error.value) == (
+        "trainer.protocol: a class has a single training row, which a stratified validation split "
+        "cannot place on both sides; drop that class's row from the data, or use trainer.protocol=kanbefair")
+    pair = Task("t", "classification", torch.zeros(20, 2), torch.tensor([0] * 18 + [1] * 2),
+                torch.zeros(4, 2), torch.zeros(4, dtype=torch.int64), out_dim=2)
+    trainer.check_validation_split(pair, "val", 0.5)  # two rows: one on each side
+
+
+def test_the_hash_leaves_out_exactly_what_cannot_change_a_run():
+    """The value the first releases wrote for this config (a change stops every existing
+    sweep from resuming); key order and result-neutral keys do not move it, a
+    hyperparameter does; keys added later count only away from their old behaviour; the
+    data fingerprint joins under its own key; values JSON cannot hold hash as their text."""
+    from kanfair.results import config_hash
+
+    base = {"model": {"name": "mlp", "hidden": [8]}, "trainer": {"lr": 0.001, "rerun": True},
+            "paths": {"results_dir": "x"}, "logger": {"name": "none"}, "seed": 1}
+    assert config_hash(base) == "5b8f8dad300a7fe0"
+    reordered = {"seed": 1, "logger": {"name": "wandb"}, "paths": {"results_dir": "elsewhere"},
+                 "trainer": {"rerun": False, "lr": 0.001, "eval_train": "every"}, "model": {"hidden": [8], "name": "mlp"}}
+    assert config_hash(reordered) == "5b8f8dad300a7fe0"
+    assert config_hash({**base, "trainer": {"lr": 0.01, "rerun": True}}) != config_hash(base)
+    unset = config_hash({**base, "dataset": {"name": "d"}})
+    assert config_hash({**base, "dataset": {"name": "d", "split": None, "split_seed": 0}}) == unset
+    assert config_hash({**base, "dataset": {"name": "d", "split": "kanbefair"}}) != unset
+    assert config_hash({**base, "dataset": {"name": "d", "split_seed": 1}}) != unset
+    assert config_hash(base, {}) == config_hash(base, None) == "5b8f8dad300a7fe0"
+    assert config_hash(base, {"sha256": "ab"}) == config_hash({**base, "data": {"sha256": "ab"}})
+    assert config_hash(base, {"sha256": "ab"}) != config_hash(base, {"sha256": "cd"})
+    assert config_hash({**base, "extra": Path("a/b")}) == config_hash({**base, "extra": "a/b"})

@@ -156,3 +156,121 @@ def test_scoring_the_train_split_once_reports_the_same_numbers(iris, monkeypatch
     assert last.history[-1]["train_accuracy"] == every.history[-1]["train_accuracy"]
     assert last.selected["train_accuracy"] == every.history[-1]["train_accuracy"]
     assert last.eval_time_s > 0
+
+
+class Clock:
+    """A perf_counter that advances 1 s per reading: timings become counts of timed blocks."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def tiny(kind: str = "classification") -> Task:
+    gen = torch.Generator().manual_seed(0)
+    y = torch.arange(40) % 2 if kind == "classification" else torch.randn(40, 1, generator=gen)
+    return Task("tiny", kind, torch.randn(40, 3, generator=gen), y, torch.randn(10, 3, generator=gen),
+                y[:10], out_dim=2 if kind == "classification" else 1)
+
+
+@pytest.mark.parametrize("eval_train, eval_blocks", [("last", 4 + 1), ("every", 4)])
+def test_timers_add_up_every_epoch_and_the_final_scoring(monkeypatch, eval_train, eval_blocks):
+    """With a clock that ticks once per reading, a 4-epoch run has 4 timed training passes
+    and one timed evaluation per epoch (plus the final train scoring under last)."""
+    from kanfair import trainer
+
+    monkeypatch.setattr(trainer.time, "perf_counter", Clock())
+    result = fit(nn.Linear(3, 2), tiny(), TrainerConfig(epochs=4, eval_train=eval_train), seed=0)
+    assert result.train_time_s == 4.0 and result.eval_time_s == float(eval_blocks)
+    assert result.message == "" and result.compiled is False
+    assert (result.n_train, result.n_val, result.n_test) == (36, 4, 10)
+
+
+def test_continual_timers_and_counts(monkeypatch):
+    from kanfair import trainer
+
+    monkeypatch.setattr(trainer.time, "perf_counter", Clock())
+    task = Task("t", "classification", torch.randn(40, 3), torch.arange(40) % 4, torch.randn(20, 3),
+                torch.arange(20) % 4, out_dim=4)
+    result = trainer.fit_continual(nn.Linear(3, 4), task, TrainerConfig(epochs=3), 0, [[0, 1], [2, 3]])
+    assert result.train_time_s == 6.0 and result.eval_time_s == 2.0  # 2 tasks x 3 epochs; 2 tests
+    assert (result.n_train, result.n_val, result.n_test) == (40, 0, 20)
+    assert result.compiled is False and result.status == "ok" and result.message == ""
+    transfer = result.extra["continual"]["backward_transfer"]  # two tasks: one difference
+    matrix = result.extra["continual"]["accuracy_matrix"]
+    assert transfer == pytest.approx(matrix[1][0] - matrix[0][0])
+    single = trainer.fit_continual(nn.Linear(3, 4), task, TrainerConfig(epochs=1), 0, [[0, 1, 2, 3]])
+    assert single.extra["continual"]["backward_transfer"] is None  # nothing earlier to forget
+
+
+def test_the_data_order_comes_from_the_runs_seed_not_the_global_rng():
+    histories = []
+    for disturbance in (1, 2):
+        torch.manual_seed(0)
+        model = nn.Linear(3, 2)
+        torch.manual_seed(disturbance)  # whatever ran before must not change the batches
+        histories.append(fit(model, tiny(), TrainerConfig(epochs=3, batch_size=8), seed=5).history)
+    assert histories[0] == histories[1]
+    from kanfair import trainer
+    runs = []
+    for disturbance in (1, 2):
+        torch.manual_seed(0)
+        model = nn.Linear(3, 2)
+        torch.manual_seed(disturbance)
+        runs.append(trainer.fit_continual(model, tiny(), TrainerConfig(epochs=2, batch_size=8), 5, [[0], [1]]).history)
+    assert runs[0] == runs[1]
+
+
+def test_each_epoch_row_reaches_the_callback():
+    seen = []
+    result = fit(nn.Linear(3, 2), tiny(), TrainerConfig(epochs=3), seed=0, on_epoch=seen.append)
+    assert seen == result.history and len(seen) == 3
+
+
+def test_the_validation_seed_reaches_the_split(monkeypatch):
+    from kanfair import trainer
+
+    calls = []
+    real = trainer.make_splits
+    monkeypatch.setattr(trainer, "make_splits", lambda *args: calls.append(args) or real(*args))
+    fit(nn.Linear(3, 2), tiny(), TrainerConfig(epochs=1, val_seed=7, val_fraction=0.25), seed=0)
+    assert calls[0][1:] == ("val", 0.25, 7)
+
+
+def test_a_run_that_diverges_in_its_first_epoch_selects_nothing():
+    task = tiny()
+    task.x_train[:] = float("nan")
+    result = fit(nn.Linear(3, 2), task, TrainerConfig(epochs=3), seed=0)
+    assert result.status == "diverged" and result.history == [] and result.best_epoch is None
+    assert result.selected == {} and "epoch 1" in result.message
+
+
+def test_under_eval_train_every_the_train_metric_is_the_selected_epochs(monkeypatch):
+    """Scripted: validation peaks at epoch 2, the train split's accuracy differs per epoch."""
+    from kanfair import trainer
+
+    script = {"train": iter([10.0, 20.0, 30.0]), "val": iter([50.0, 90.0, 60.0]), "test": iter([1.0, 2.0, 3.0])}
+
+    def evaluate(model, x, y, kind, batch_size):
+        split = {36: "train", 4: "val", 10: "test"}[len(x)]
+        return {"loss": 0.5, "accuracy": next(script[split])}
+
+    monkeypatch.setattr(trainer, "evaluate", evaluate)
+    result = fit(nn.Linear(3, 2), tiny(), TrainerConfig(epochs=3, eval_train="every"), seed=0)
+    assert result.best_epoch == 2 and result.selected["train_accuracy"] == 20.0
+    assert result.selected["test_accuracy"] == 2.0
+
+
+def test_a_continual_run_that_diverges_reports_no_average():
+    from kanfair import trainer
+
+    task = tiny()
+    task.x_train[:] = float("nan")
+    result = trainer.fit_continual(nn.Linear(3, 2), task, TrainerConfig(epochs=2), 0, [[0], [1]])
+    assert result.status == "diverged" and result.message.endswith("in task 0, epoch 1")
+    assert result.selected == {} and result.extra["continual"]["accuracy_matrix"] == []
+    assert result.extra["continual"]["average_accuracy"] is None
+    assert result.extra["continual"]["backward_transfer"] is None

@@ -27,8 +27,10 @@ def write(folder: Path, dataset: str, values: dict, metric: str = "accuracy") ->
             write_run(folder, f"{dataset}-{model}-{seed}", model, seed, value, dataset=dataset, metric=metric)
 
 
-@pytest.fixture
-def verdict(tmp_path) -> tuple[str, Path]:
+@pytest.fixture(scope="module")
+def verdict(tmp_path_factory) -> tuple[str, Path]:
+    """One report for the module's tests to read (it draws plots and diagrams: seconds)."""
+    tmp_path = tmp_path_factory.mktemp("verdict")
     runs = tmp_path / "runs"
     write(runs, "large", LARGE)
     write(runs, "null", NULL)
