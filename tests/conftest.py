@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +37,7 @@ def call(main, argv: list[str]) -> tuple[int, str]:
     from kanfair.cli import data as data_cli, report as report_cli
 
     err = io.StringIO()
-    old_argv = sys.argv
+    old_argv, old_environ = sys.argv, dict(os.environ)  # the Hydra apps set HYDRA_FULL_ERROR
     sys.argv = argv
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
@@ -46,6 +47,8 @@ def call(main, argv: list[str]) -> tuple[int, str]:
                 status = stop.code
     finally:
         sys.argv = old_argv
+        os.environ.clear()
+        os.environ.update(old_environ)
     return status or 0, err.getvalue()
 
 
