@@ -195,13 +195,16 @@ def test_real_fashion_mnist_from_the_debian_package(tmp_path):
     assert abs(float(task.x_train.mean())) < 0.01 and abs(float(task.x_train.std()) - 1) < 0.01
 
 
-def test_a_truncated_cache_is_rebuilt_and_a_killed_builds_temporary_removed(tmp_path, capsys):
+@pytest.mark.parametrize("host", [None, "node1.cluster.example"])
+def test_a_truncated_cache_is_rebuilt_and_a_killed_builds_temporary_removed(tmp_path, capsys, monkeypatch, host):
     """A cache cut short by a kill is named and rebuilt, not a crash; the temporary of a
     build whose process is gone is deleted, a live process's temporary is kept."""
     import os
     import socket
     import subprocess
 
+    if host:  # a fully qualified host name has dots of its own
+        monkeypatch.setattr(socket, "gethostname", lambda: host)
     arrays = idx_set(tmp_path / "copy" / "MNIST" / "raw")
     cfg = DatasetConfig(name="mnist", root=str(tmp_path / "copy"), download="never")
     cache = tmp_path / "data" / "mnist" / vision.CACHE_NAME

@@ -96,8 +96,9 @@ def _alive(pid: int) -> bool:
 def remove_stale_temporaries(cache: Path) -> None:
     """Delete the half-written temporaries of `cache` left by a build that was killed on
     this host (the process in their name is gone); a live build's file is left alone."""
-    for leftover in cache.parent.glob(f"{cache.name}.{socket.gethostname()}.*.tmp"):
-        pid = leftover.name[len(cache.name):].split(".")[2]
+    mine = f"{cache.name}.{socket.gethostname()}."  # a host name may itself hold dots
+    for leftover in cache.parent.glob(f"{mine}*.tmp"):
+        pid = leftover.name[len(mine):].split(".")[0]
         if pid.isdigit() and not _alive(int(pid)):
             leftover.unlink(missing_ok=True)
 
