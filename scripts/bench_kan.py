@@ -1,11 +1,14 @@
-"""Time one KAN layer's forward+backward against a Cox-de Boor recursion baseline, or
+"""Time one KAN layer's forward+backward against a Cox-de Boor recursion baseline, the
+B-spline MLP's activation (--family bspline_mlp) against the recursion likewise, or
 (--family) one layer of another KAN family against its upstream algorithm in plain PyTorch.
 
 All variants run interleaved in one process (several rounds, random order each round)
 and the medians are compared, so machine noise hits every variant alike. Prints ms,
-the ratio to the baseline (time / baseline time) and the bytes autograd saves for
-backward. Examples: python scripts/bench_kan.py --in 784 --out 128 --batch 512 -G 5 -K 3
-                    python scripts/bench_kan.py --family cheby_kan
+the ratio to the baseline (time / baseline time), for the KAN layer the multiple of the
+dense-matmul floor (time / floor time), and the bytes autograd saves for backward.
+Examples: python scripts/bench_kan.py --in 784 --out 128 --batch 512 -G 5 -K 3
+          python scripts/bench_kan.py --device cuda --batch 4096 --no-compile
+          python scripts/bench_kan.py --family cheby_kan
 """
 from __future__ import annotations
 
@@ -15,13 +18,15 @@ import random
 import statistics
 import time
 from typing import Callable
+from unittest import mock
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kanfair.models import native
+from kanfair.models import gpu_kernels, native
 from kanfair.models.bspline import bspline_basis
+from kanfair.models.bspline_mlp import BSplineActivation
 from kanfair.models.cheby_kan import ChebyKANLayer
 from kanfair.models.fourier_kan import FourierKANLayer
 from kanfair.models.kan import KANLinear
@@ -31,15 +36,33 @@ from kanfair.models.rbf_kan import RBFKANLayer
 FAMILY_KNOBS = {"fourier_kan": 5, "rbf_kan": 8, "cheby_kan": 4, "rational_kan": 8}  # defaults
 
 
+FLOOR = "dense-matmul floor (basis given)"
+
+
+def recursion_basis(x: torch.Tensor, grid: torch.Tensor, spline_order: int) -> torch.Tensor:
+    """efficient-kan's Cox-de Boor recursion over k = 1..K on a (B, in, G+2K) tensor, grid
+    (in, G+2K+1); autograd differentiates it."""
+    x = x.unsqueeze(-1)
+    bases = ((x >= grid[:, :-1]) & (x < grid[:, 1:])).to(x.dtype)
+    for k in range(1, spline_order + 1):
+        bases = ((x - grid[:, :-(k + 1)]) / (grid[:, k:-1] - grid[:, :-(k + 1)]) * bases[:, :, :-1]
+                 + (grid[:, k + 1:] - x) / (grid[:, k + 1:] - grid[:, 1:-k]) * bases[:, :, 1:])
+    return bases
+
+
+def recursion_grid(channels: int, grid_size: int, spline_order: int) -> torch.Tensor:
+    h = 2.0 / grid_size
+    return (torch.arange(-spline_order, grid_size + spline_order + 1) * h - 1.0).expand(
+        channels, -1).contiguous()
+
+
 class RecursionKANLinear(nn.Module):
     """The baseline: efficient-kan's algorithm. Cox-de Boor recursion over k = 1..K on a
     (B, in, G+2K) tensor, then one matmul; autograd differentiates the recursion."""
 
     def __init__(self, in_features: int, out_features: int, grid_size: int, spline_order: int):
         super().__init__()
-        h = 2.0 / grid_size
-        grid = torch.arange(-spline_order, grid_size + spline_order + 1) * h - 1.0
-        self.register_buffer("grid", grid.expand(in_features, -1).contiguous())
+        self.register_buffer("grid", recursion_grid(in_features, grid_size, spline_order))
         self.spline_order = spline_order
         self.base_weight = nn.Parameter(torch.empty(out_features, in_features))
         self.spline_weight = nn.Parameter(
@@ -48,17 +71,24 @@ class RecursionKANLinear(nn.Module):
         nn.init.kaiming_uniform_(self.base_weight, a=math.sqrt(5))
         nn.init.kaiming_uniform_(self.spline_scaler, a=math.sqrt(5))
 
-    def b_splines(self, x: torch.Tensor) -> torch.Tensor:
-        grid, x = self.grid, x.unsqueeze(-1)
-        bases = ((x >= grid[:, :-1]) & (x < grid[:, 1:])).to(x.dtype)
-        for k in range(1, self.spline_order + 1):
-            bases = ((x - grid[:, :-(k + 1)]) / (grid[:, k:-1] - grid[:, :-(k + 1)]) * bases[:, :, :-1]
-                     + (grid[:, k + 1:] - x) / (grid[:, k + 1:] - grid[:, 1:-k]) * bases[:, :, 1:])
-        return bases
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = (self.spline_weight * self.spline_scaler.unsqueeze(-1)).flatten(1)
-        return F.linear(F.silu(x), self.base_weight) + F.linear(self.b_splines(x).flatten(1), weight)
+        basis = recursion_basis(x, self.grid, self.spline_order)
+        return F.linear(F.silu(x), self.base_weight) + F.linear(basis.flatten(1), weight)
+
+
+class RecursionActivation(nn.Module):
+    """The B-spline MLP's activation by the recursion: one spline per channel,
+    y_c = sum_j coef[c, j]·B_j(x_c), the basis built by `recursion_basis`."""
+
+    def __init__(self, channels: int, grid_size: int, spline_order: int):
+        super().__init__()
+        self.register_buffer("grid", recursion_grid(channels, grid_size, spline_order))
+        self.spline_order = spline_order
+        self.coef = nn.Parameter(torch.randn(channels, grid_size + spline_order) * 0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (recursion_basis(x, self.grid, self.spline_order) * self.coef).sum(-1)
 
 
 class DenseFloor(nn.Module):
@@ -76,15 +106,15 @@ class DenseFloor(nn.Module):
 
 
 class WithoutKernels(nn.Module):
-    """kanfair's layer on PyTorch ops alone: the C++ CPU kernels switched off (as where they
-    cannot be built, and on GPUs)."""
+    """kanfair's layer on PyTorch ops alone: the C++ CPU kernels and the Triton GPU kernels
+    switched off (as where they cannot be built or Triton is missing)."""
 
-    def __init__(self, layer: KANLinear):
+    def __init__(self, layer: nn.Module):
         super().__init__()
         self.layer = layer
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with native.disabled():
+        with native.disabled(), mock.patch.object(gpu_kernels, "_enabled", False):
             return self.layer(x)
 
 
@@ -206,7 +236,7 @@ def kan_variants(args: argparse.Namespace, x: torch.Tensor) -> dict[str, nn.Modu
             args.d_in, args.d_out, args.grid_size, args.spline_order).to(device),
         "kanfair KANLinear": ours,
         "kanfair KANLinear, PyTorch ops only": WithoutKernels(ours),
-        "dense-matmul floor (basis given)": DenseFloor(ours, x),
+        FLOOR: DenseFloor(ours, x),
         "nn.Linear + GELU (MLP layer)": nn.Sequential(nn.Linear(args.d_in, args.d_out),
                                                       nn.GELU()).to(device),
     }
@@ -214,6 +244,17 @@ def kan_variants(args: argparse.Namespace, x: torch.Tensor) -> dict[str, nn.Modu
         variants["kanfair KANLinear + torch.compile"] = torch.compile(
             KANLinear(args.d_in, args.d_out, args.grid_size, args.spline_order).to(device))
     return variants
+
+
+def activation_variants(args: argparse.Namespace, device: torch.device) -> dict[str, nn.Module]:
+    """The B-spline MLP's activation on --in channels: the recursion (first), kanfair's with
+    and without its kernels, and GELU."""
+    ours = BSplineActivation(args.d_in, args.grid_size, args.spline_order).to(device)
+    return {"recursion baseline (basis, then sum)": RecursionActivation(
+                args.d_in, args.grid_size, args.spline_order).to(device),
+            "kanfair BSplineActivation": ours,
+            "kanfair BSplineActivation, PyTorch ops only": WithoutKernels(ours),
+            "GELU (MLP activation)": nn.GELU()}
 
 
 def main() -> None:
@@ -227,9 +268,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (timed with synchronisation)")
-    parser.add_argument("--family", default="kan", choices=["kan", *FAMILY_KNOBS],
-                        help="the layer to time; not kan: against its upstream algorithm, at its "
-                             "default knob (-G, -K and --no-compile apply to kan)")
+    parser.add_argument("--family", default="kan", choices=["kan", "bspline_mlp", *FAMILY_KNOBS],
+                        help="the layer to time; bspline_mlp: the activation on --in channels; "
+                             "others: against their upstream algorithm, at the default knob "
+                             "(-G, -K apply to kan and bspline_mlp, --no-compile to kan)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -240,6 +282,9 @@ def main() -> None:
     x = (torch.rand(args.batch, args.d_in, device=device) * 2 - 1).requires_grad_()
     if args.family == "kan":
         variants, title = kan_variants(args, x), f"KAN layer, G={args.grid_size}, K={args.spline_order}"
+    elif args.family == "bspline_mlp":
+        variants = activation_variants(args, device)
+        title = f"B-spline activation, G={args.grid_size}, K={args.spline_order}"
     else:
         variants = {name: module.to(device) for name, module in
                     family_variants(args.family, args.d_in, args.d_out).items()}
@@ -265,12 +310,15 @@ def main() -> None:
              else f"{torch.get_num_threads()} threads")
     print(f"{title}, {args.d_in}->{args.d_out}, batch {args.batch}, float32, forward+backward, "
           f"{where}, {args.rounds} interleaved rounds (medians)")
-    print(f"{'variant':46s} {'ms':>9s} {'ratio':>7s} {'speed-up':>9s} {'saved for backward':>19s}")
+    floor = statistics.median(times[FLOOR]) if FLOOR in times else None
+    print(f"{'variant':46s} {'ms':>9s} {'ratio':>7s} {'speed-up':>9s} {'x floor':>8s} "
+          f"{'saved for backward':>19s}")
     for name, module in variants.items():
         ms = statistics.median(times[name])
         memory = ("n/a (compiled)" if "compile" in name
                   else f"{saved_bytes(module, x) / 2**20:.1f} MiB")
-        print(f"{name:46s} {ms:9.2f} {ms / baseline:7.3f} {baseline / ms:8.2f}x {memory:>19s}")
+        multiple = f"{ms / floor:8.2f}" if floor else f"{'':8s}"
+        print(f"{name:46s} {ms:9.2f} {ms / baseline:7.3f} {baseline / ms:8.2f}x {multiple} {memory:>19s}")
 
 
 if __name__ == "__main__":

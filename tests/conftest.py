@@ -11,11 +11,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
-from kanfair.cli.train import CONFIG_DIR
-from kanfair.config import register_configs
-from kanfair.models import native
+if not torch.cuda.is_available():  # before Triton loads: its kernels then run on CPU tensors
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+from hydra import compose, initialize_config_dir  # noqa: E402
+
+from kanfair.cli.train import CONFIG_DIR  # noqa: E402
+from kanfair.config import register_configs  # noqa: E402
+from kanfair.models import native  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

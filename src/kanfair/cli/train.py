@@ -29,7 +29,7 @@ from kanfair.cli.errors import hydra_main_with_one_line_errors, one_line_errors
 from kanfair.cost import count
 from kanfair.data import Task, load_task
 from kanfair.data.fingerprint import fingerprint, hashed_part
-from kanfair.models import build, count_params, model_spec, native
+from kanfair.models import build, count_params, gpu_kernels, model_spec, native
 from kanfair.models.text import EmbeddingBagFront
 from kanfair.results import Record, config_hash, finished_ok, record_path, run_id_for, write_record
 from kanfair.data import continual
@@ -96,6 +96,7 @@ def environment(device_name: str) -> dict[str, Any]:
     return {"host": platform.node(), "device": device,
             "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
             "cpu_kernels": native.active() and not on_cuda,
+            "gpu_kernels": gpu_kernels.active() and on_cuda,
             "torch": torch.__version__, "python": platform.python_version()}
 
 

@@ -10,17 +10,17 @@ for an input in cell c (t_c <= x < t_{c+1}) with local coordinate u in [0, 1) on
 B_{c-K}..B_c are non-zero, and their values are the K+1 uniform-B-spline pieces of u:
 fixed polynomials of degree K. Eager PyTorch evaluates them as the powers of u times a
 (K+1) x (K+1) coefficient matrix (derived once by running the de Boor triangle on
-polynomials); under torch.compile the de Boor triangle itself runs in one fused loop; on
-CPU the fused spline ops (spline_linear, spline_activation) run the triangle in C++
-kernels (kanfair.models.native) that write the dense basis in one pass. Each way O(K^2)
-work per input, instead of the Cox-de Boor recursion over every basis function
+polynomials); under torch.compile the de Boor triangle itself runs in one fused loop; the
+fused spline ops (spline_linear, spline_activation) build the dense basis in one pass with
+kernels: C++ on CPU (kanfair.models.native), Triton on CUDA (kanfair.models.gpu_kernels).
+Each way O(K^2) work per input, instead of the Cox-de Boor recursion over every basis function
 (O(K·(G+2K))). The cell is floor((x - t_0)/h); for K = 0, where the basis jumps at every
 knot, it comes from comparisons with the knot table, so that inputs exactly on a knot land
 in the same cell as under the recursion's `t_j <= x < t_{j+1}`.
 
 The autograd Functions never keep the dense basis alive between forward and backward:
 the basis and activation Functions save x; the spline-linear Function saves x (with the
-C++ kernels) or x and each input's cell, local coordinate and K+1 non-zero values (not the
+kernels) or x and each input's cell, local coordinate and K+1 non-zero values (not the
 G+K dense ones), and backward rebuilds the dense basis and its derivative in x. Under create_graph=True (second
 derivatives) backward instead rebuilds the output from x with differentiable ops and lets
 autograd differentiate it, so the gradients can be differentiated again.
@@ -35,7 +35,7 @@ from typing import Sequence, Union
 import torch
 from numpy.polynomial import Polynomial
 
-from kanfair.models import native
+from kanfair.models import gpu_kernels, native
 
 GridRange = Union[Sequence[float], torch.Tensor]
 
@@ -313,24 +313,32 @@ class _BasisFunction(torch.autograd.Function):
         return pieces.grad_input(grad_basis), None, None, None
 
 
+def _kernels(x: torch.Tensor, spline_order: int):
+    """The module whose one-pass kernels serve x (C++ on CPU, Triton on CUDA; both give
+    `basis` and `grad_input_`), or None: PyTorch ops."""
+    if native.usable(x, spline_order):
+        return native
+    return gpu_kernels if gpu_kernels.usable(x) else None
+
+
 class _SplineLinearFunction(torch.autograd.Function):
     """y = basis(x).flatten(1) @ weight.flatten(1).T without keeping the dense basis alive:
-    backward rebuilds it (and its derivative in x) from what forward saved. On CPU the C++
-    kernels (kanfair.models.native) write the basis in the (B, G+K, n) layout, and forward
+    backward rebuilds it (and its derivative in x) from what forward saved. Where kernels
+    serve the input (`_kernels`) they write the basis in the (B, G+K, n) layout, and forward
     saves only x; otherwise PyTorch ops build it, and eager forward also saves each input's
-    cell, local coordinate and K+1 non-zero values. Compiled (or native), the basis is laid
-    out (B, G+K, n) and the weight permuted to match, so that the loops run along the
+    cell, local coordinate and K+1 non-zero values. Compiled (or with kernels), the basis is
+    laid out (B, G+K, n) and the weight permuted to match, so that the loops run along the
     inputs."""
 
     @staticmethod
     def forward(ctx, x, weight, knots, grid_size, spline_order):
         ctx.grid = (grid_size, spline_order)
-        ctx.native = native.usable(x, spline_order)
-        ctx.fused = not ctx.native and torch.compiler.is_compiling()
-        ctx.basis_dim = -2 if ctx.native or ctx.fused else -1
-        if ctx.native:
+        ctx.kernels = _kernels(x, spline_order)
+        ctx.fused = ctx.kernels is None and torch.compiler.is_compiling()
+        ctx.basis_dim = -2 if ctx.kernels or ctx.fused else -1
+        if ctx.kernels:
             ctx.save_for_backward(x, weight, knots)
-            dense = native.basis(x, knots, grid_size, spline_order)
+            dense = ctx.kernels.basis(x, knots, grid_size, spline_order)
         else:
             located = _locate(x, knots, grid_size, spline_order)
             pieces = _Pieces(*located, grid_size, spline_order, False, ctx.fused)
@@ -352,25 +360,26 @@ class _SplineLinearFunction(torch.autograd.Function):
                 return dense.flatten(1) @ weight.flatten(1).t()
             grad_x, grad_w = _grads_by_autograd(rebuild, [x, weight], [need_x, need_w], grad_out)
             return grad_x, grad_w, None, None, None
-        if ctx.native:
-            grad_x, grad_w = _native_grads(grad_out, x, weight, knots, ctx.grid, need_x, need_w)
+        if ctx.kernels:
+            grad_x, grad_w = _kernel_grads(ctx.kernels, grad_out, x, weight, knots, ctx.grid,
+                                           need_x, need_w)
         else:
             grad_x, grad_w = _pieces_grads(grad_out, weight, located, ctx, need_x, need_w)
         return grad_x, grad_w, None, None, None
 
 
-def _native_grads(grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor,
+def _kernel_grads(kernels, grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor,
                   knots: torch.Tensor, grid: tuple[int, int], need_x: bool,
                   need_w: bool) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """d loss/dx and d loss/dweight (None where not needed) by the C++ kernels: d loss/d
+    """d loss/dx and d loss/dweight (None where not needed) by the kernels: d loss/d
     basis is computed into the buffer that then receives the basis for the weight
     gradient."""
     grad_x = grad_w = None
     if need_x:
         dense = grad_out @ _as_matrix(weight, -2)
-        grad_x = native.grad_input_(dense.view(x.shape[0], -1, x.shape[1]), x, knots, *grid)
+        grad_x = kernels.grad_input_(dense.view(x.shape[0], -1, x.shape[1]), x, knots, *grid)
     else:
-        dense = native.basis(x, knots, *grid).flatten(1)
+        dense = kernels.basis(x, knots, *grid).flatten(1)
     if need_w:
         grad_w = _weight_grad(grad_out, dense, weight.shape, -2)
     return grad_x, grad_w
@@ -405,15 +414,15 @@ def _weight_grad(grad_out: torch.Tensor, dense: torch.Tensor, weight_shape: torc
 
 
 class _SplineActivationFunction(torch.autograd.Function):
-    """y[b, c] = sum_j coef[c, j] · B_j(x[b, c]) on the C++ kernels: the basis laid out
+    """y[b, c] = sum_j coef[c, j] · B_j(x[b, c]) on the kernels: the basis laid out
     (B, G+K, C), the coefficients transposed to match, so that the products and sums run
     along the contiguous channels; backward rebuilds the basis as spline_linear's does."""
 
     @staticmethod
-    def forward(ctx, x, coef, knots, grid_size, spline_order):
+    def forward(ctx, x, coef, knots, grid_size, spline_order, kernels):
         ctx.save_for_backward(x, coef, knots)
-        ctx.grid = (grid_size, spline_order)
-        basis = native.basis(x, knots, grid_size, spline_order)
+        ctx.grid, ctx.kernels = (grid_size, spline_order), kernels
+        basis = kernels.basis(x, knots, grid_size, spline_order)
         return (basis * coef.t().contiguous()).sum(1)
 
     @staticmethod
@@ -424,16 +433,16 @@ class _SplineActivationFunction(torch.autograd.Function):
             def rebuild() -> torch.Tensor:
                 return (_differentiable_dense(x, knots, *ctx.grid) * coef).sum(-1)
             grad_x, grad_coef = _grads_by_autograd(rebuild, [x, coef], [need_x, need_coef], grad_out)
-            return grad_x, grad_coef, None, None, None
+            return grad_x, grad_coef, None, None, None, None
         grad_x = grad_coef = None
         if need_x:  # d loss/d basis, then the basis
             basis = (grad_out.unsqueeze(1) * coef.t().contiguous()).contiguous()
-            grad_x = native.grad_input_(basis, x, knots, *ctx.grid)
+            grad_x = ctx.kernels.grad_input_(basis, x, knots, *ctx.grid)
         else:
-            basis = native.basis(x, knots, *ctx.grid)
+            basis = ctx.kernels.basis(x, knots, *ctx.grid)
         if need_coef:
             grad_coef = (grad_out.unsqueeze(1) * basis).sum(0).t()
-        return grad_x, grad_coef, None, None, None
+        return grad_x, grad_coef, None, None, None, None
 
 
 def _layout(inputs_by_basis: torch.Size, basis_dim: int) -> tuple[int, int]:
@@ -471,9 +480,10 @@ def spline_activation(x: torch.Tensor, coef: torch.Tensor, knots: torch.Tensor,
     """One spline per channel: x (..., C), coef (C, G+K) -> (..., C), i.e.
     y[..., c] = sum_j coef[c, j] · B_j(x[..., c]). Differentiable in x and coef."""
     knots = knots.to(x.dtype)
-    if native.usable(x, spline_order):
+    kernels = _kernels(x, spline_order)
+    if kernels:
         flat = x.reshape(-1, x.shape[-1])
-        return _SplineActivationFunction.apply(flat, coef, knots, grid_size,
-                                               spline_order).view(x.shape)
+        return _SplineActivationFunction.apply(flat, coef, knots, grid_size, spline_order,
+                                               kernels).view(x.shape)
     basis = bspline_basis(x, grid_size, spline_order, knots=knots)
     return torch.einsum("...cj,cj->...c", basis, coef)
