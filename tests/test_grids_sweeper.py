@@ -64,3 +64,28 @@ def test_a_grid_can_be_dropped_on_the_command_line(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     records = sorted(p.name for p in (tmp_path / "runs").glob("*.json"))
     assert len(records) == 2 and all("-mlp-" in name for name in records)  # gelu and relu
+
+
+def test_a_sample_is_a_seeded_random_subset_in_grid_order():
+    from hydra_plugins.kanfair_sweeper.grids_sweeper import GridsSweeper
+
+    register_configs()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=kanbefair_fmnist"], return_hydra_config=True)
+    settings = OmegaConf.to_container(cfg.hydra.sweeper)
+    settings.pop("_target_")
+
+    def jobs(**sample) -> list[list[str]]:
+        sweeper = GridsSweeper(**{**settings, **sample})
+        given = [f"{key}={value}" for key, value in sweeper.params.items()]
+        return [job for batch in sweeper.split_arguments(
+            OverridesParser.create().parse_overrides(given), None) for job in batch]
+
+    everything = jobs()
+    first, again, other = jobs(sample=5), jobs(sample=5), jobs(sample=5, sample_seed=1)
+    assert len(first) == 5 and first == again and first != other
+    positions = [everything.index(job) for job in first]
+    assert positions == sorted(positions)
+    assert jobs(sample=1000) == everything
+    with pytest.raises(ValueError, match="hydra.sweeper.sample=0"):
+        GridsSweeper(**{**settings, "sample": 0})

@@ -6,9 +6,12 @@ nothing to an MLP). One cartesian product cannot say that, so each entry of
 `hydra.sweeper.params` and the command line, and the jobs are the union of all grids.
 A key given on the command line or in `params` replaces the same key of every grid
 (e.g. `trainer.epochs=2` for a quick look); `~hydra.sweeper.grids.<name>` drops a grid.
+`hydra.sweeper.sample=N` runs N of the jobs drawn at random (`hydra.sweeper.sample_seed`),
+in their grid order: a slice of a large grid, or a check of scripts/plan.py's estimate.
 """
 # No `from __future__ import annotations`: Hydra executes plugin modules before they are in
 # sys.modules, where dataclasses cannot resolve string annotations.
+import random
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -24,6 +27,8 @@ class GridsSweeperConf:
     max_batch_size: Optional[int] = None
     params: Dict[str, Any] = field(default_factory=dict)  # swept in every grid
     grids: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # name -> key -> values
+    sample: Optional[int] = None  # run this many of the jobs, drawn at random
+    sample_seed: int = 0
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="grids", node=GridsSweeperConf,
@@ -34,13 +39,21 @@ class GridsSweeper(BasicSweeper):
     """BasicSweeper whose job list is the union of one cartesian product per grid."""
 
     def __init__(self, max_batch_size: Optional[int], params: Optional[Dict[str, Any]] = None,
-                 grids: Optional[Dict[str, Dict[str, Any]]] = None) -> None:
+                 grids: Optional[Dict[str, Dict[str, Any]]] = None, sample: Optional[int] = None,
+                 sample_seed: int = 0) -> None:
         super().__init__(max_batch_size=max_batch_size, params=params)
         self.grids = dict(grids or {})
+        if sample is not None and sample < 1:
+            raise ValueError(f"hydra.sweeper.sample={sample}: give a number of jobs >= 1, or "
+                             "leave it out to run them all")
+        self.sample, self.sample_seed = sample, sample_seed
 
     def split_arguments(self, overrides: List[Override],  # type: ignore[override]
                         max_batch_size: Optional[int]) -> List[List[List[str]]]:
         jobs = self.expand(overrides)
+        if self.sample is not None and self.sample < len(jobs):
+            chosen = sorted(random.Random(self.sample_seed).sample(range(len(jobs)), self.sample))
+            jobs = [jobs[i] for i in chosen]
         size = max_batch_size if max_batch_size and max_batch_size > 0 else max(len(jobs), 1)
         return [jobs[start:start + size] for start in range(0, len(jobs), size)]
 

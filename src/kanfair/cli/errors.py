@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Iterator, NoReturn
 
-from hydra.errors import MissingConfigException, OverrideParseException
+from hydra.errors import InstantiationException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
@@ -32,6 +32,8 @@ def _did_you_mean(word: str, options) -> str:
 
 def describe(error: BaseException) -> str:
     """One line for an exception raised while composing, validating or running a config."""
+    if isinstance(error, InstantiationException) and error.__cause__ is not None:
+        return describe(error.__cause__)  # a plugin's own message, not Hydra's wrapper
     if isinstance(error, MissingConfigException) and error.missing_cfg_file and error.options:
         group, _, value = error.missing_cfg_file.rpartition("/")
         return (f"unknown {group} '{value}'{_did_you_mean(value, error.options)}; "

@@ -1,0 +1,280 @@
+"""`python scripts/plan.py <the overrides of a multirun>`: how many runs a sweep has, how
+many the results store already holds, and how long the rest will take with the chosen
+launcher, before anything is trained.
+
+The jobs are the sweeper's own: Hydra composes the sweep (any sweeper, `grids` too) and
+each job's config exactly as `train.py -m` would, so that the run ids, and so the "done"
+count, are those of the real sweep. Composing a job from scratch takes ~0.15 s; the
+planner composes once per choice of config groups (model=, dataset= ...) and applies each
+job's value overrides to a copy with Hydra's own override code (~7 ms a job).
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import os
+import statistics
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from hydra._internal.callbacks import Callbacks
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
+from hydra._internal.hydra import Hydra
+from hydra._internal.utils import create_config_search_path
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.plugins import Plugins
+from hydra.core.utils import setup_globals
+from hydra.types import HydraContext, RunMode
+from omegaconf import DictConfig, open_dict, read_write
+from tabulate import tabulate
+from tqdm import tqdm
+
+from kanfair.cli import CONFIG_DIR
+from kanfair.cli.errors import OneLineArgumentParser, describe, one_line_errors
+from kanfair.cli.train import SizedModel, run_id_of, threads_per_job
+from kanfair.config import ConfigError, TrainConfig, register_configs, validate
+from kanfair.data import Task, continual, load_task
+from kanfair.data.fingerprint import fingerprint
+from kanfair.plan import (Probe, ProbeCache, cache_path, estimate_seconds, probe_model,
+                          run_shape, shape_key, wall_seconds)
+from kanfair.results import finished_ok, record_path
+
+
+def sweep_configs(overrides: list[str], config_dir: Optional[str] = None
+                  ) -> tuple[DictConfig, list[tuple[list[str], DictConfig]]]:
+    """The sweep's Hydra config and its jobs: (overrides, composed config without the
+    `hydra` node) each, in launch order."""
+    register_configs()
+    setup_globals()
+    search_path = create_config_search_path(f"file://{CONFIG_DIR}")
+    if config_dir:
+        search_path.append("command-line", f"file://{Path(config_dir).resolve()}")
+    GlobalHydra.instance().clear()
+    hydra = Hydra.create_main_hydra2(task_name="train", config_search_path=search_path)
+    try:
+        master = hydra.compose_config("train", overrides, run_mode=RunMode.MULTIRUN)
+        loader = hydra.config_loader
+        sweeper = Plugins.instance().instantiate_sweeper(
+            config=master, hydra_context=HydraContext(config_loader=loader, callbacks=Callbacks(master)),
+            task_function=lambda cfg: None)
+        parser = OverridesParser.create(config_loader=loader)
+        arguments = sweeper._parse_config() + list(master.hydra.overrides.task)
+        batches = sweeper.split_arguments(parser.parse_overrides(arguments), None)
+        composed: dict[tuple[str, ...], DictConfig] = {}
+        jobs = []
+        for job in (list(job) for batch in batches for job in batch):
+            parsed = parser.parse_overrides(job)
+            groups = tuple(o.input_line for o in parsed if o.key_or_group.startswith("hydra")
+                           or loader.repository.group_exists(o.key_or_group))
+            if groups not in composed:
+                base = loader.load_sweep_config(master, list(groups))
+                HydraConfig.instance().set_config(base)
+                with read_write(base), open_dict(base):
+                    del base["hydra"]
+                composed[groups] = base
+            cfg = copy.deepcopy(composed[groups])
+            ConfigLoaderImpl._apply_overrides_to_config(
+                [o for o in parsed if o.input_line not in groups], cfg)
+            jobs.append((job, cfg))
+        return master, jobs
+    finally:
+        GlobalHydra.instance().clear()
+
+
+@dataclass(frozen=True)
+class Launcher:
+    """How the sweep's jobs run: `workers` at once (None: unknown, e.g. a cluster), each
+    with `threads` torch threads (0: torch's default)."""
+
+    name: str
+    workers: Optional[int]
+    threads: int
+
+
+def launcher_of(master: DictConfig) -> Launcher:
+    target = str(master.hydra.launcher.get("_target_", ""))
+    name = target.rsplit(".", 1)[-1]
+    threads = threads_per_job(master.hydra)
+    if name == "BasicLauncher":
+        return Launcher("basic (one job at a time)", 1, threads)
+    if name == "JoblibLauncher":
+        cores = os.cpu_count() or 1
+        jobs = master.hydra.launcher.get("n_jobs") or 1
+        workers = cores if jobs < 0 else jobs
+        return Launcher(f"joblib ({workers} jobs x {threads} threads)", workers, threads)
+    return Launcher(name, None, threads)
+
+
+@dataclass
+class PlannedRun:
+    overrides: list[str]
+    model: str
+    run_id: str
+    done: bool
+    seconds: float = 0.0  # estimate; 0 for a done run unless the planner compares
+    measured: Optional[dict[str, Any]] = None  # a done run's record times, when comparing
+
+
+class Planner:
+    """Estimates each job's time: loads each data set once, probes each model shape once
+    (or takes the probe from the machine's cache)."""
+
+    def __init__(self, launcher: Launcher, cache: ProbeCache, reprobe: bool, compare: bool = False):
+        self.launcher, self.cache, self.reprobe, self.compare = launcher, cache, reprobe, compare
+        self.tasks: dict[str, tuple[Task, float, dict[str, Any]]] = {}
+        self.probe_s = 0.0
+        self.fresh: set[str] = set()  # shapes probed in this call
+        self.from_cache: set[str] = set()
+
+    def _task(self, conf: TrainConfig) -> tuple[Task, float, dict[str, Any]]:
+        """The task, the seconds a run spends loading it (timed on a second load, after any
+        first-time download or cache build) and its fingerprint."""
+        key = json.dumps([asdict(conf.dataset), conf.paths.data_dir], sort_keys=True, default=str)
+        if key not in self.tasks:
+            load_task(conf.dataset, conf.paths.data_dir)
+            start = time.perf_counter()
+            task = load_task(conf.dataset, conf.paths.data_dir)
+            self.tasks[key] = (task, time.perf_counter() - start, fingerprint(conf.dataset))
+        return self.tasks[key]
+
+    def plan(self, overrides: list[str], cfg: DictConfig) -> PlannedRun:
+        conf = validate(cfg)
+        task, data_s, data = self._task(conf)
+        run_id = run_id_of(cfg, data)
+        planned = PlannedRun(overrides, conf.model.name, run_id,
+                             not conf.trainer.rerun and finished_ok(conf.paths.results_dir, run_id))
+        if planned.done:
+            if not self.compare:
+                return planned
+            planned.measured = json.loads(record_path(conf.paths.results_dir, run_id).read_text())
+        tasks = conf.dataset.continual.tasks
+        if tasks:
+            task = continual.for_tasks(task, tasks)
+        sized = SizedModel.for_task(conf, task)
+        threads = conf.trainer.threads or self.launcher.threads or torch.get_num_threads()
+        key = shape_key(sized.spec, sized.in_dim, task.out_dim, conf.trainer, threads)
+        probe = None if self.reprobe and key not in self.fresh else self.cache.get(key)
+        if probe is None:
+            probe = self._probe(conf, task, sized, threads)
+            self.cache.put(key, probe)
+            self.fresh.add(key)
+        elif key not in self.fresh:
+            self.from_cache.add(key)
+        planned.seconds = estimate_seconds(run_shape(task, conf.trainer, tasks), probe, data_s)
+        return planned
+
+    def _probe(self, conf: TrainConfig, task: Task, sized: SizedModel, threads: int) -> Probe:
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        start = time.perf_counter()
+        try:
+            torch.manual_seed(conf.seed)
+            return probe_model(sized.build(task.out_dim)[0], task, conf)
+        finally:
+            self.probe_s += time.perf_counter() - start
+            torch.set_num_threads(before)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def summary(runs: list[PlannedRun], launcher: Launcher) -> str:
+    """The plan as text: a row per model family, then the totals and the wall time."""
+    by_model: dict[str, list[PlannedRun]] = defaultdict(list)
+    for run in runs:
+        by_model[run.model].append(run)
+    rows = []
+    for model, group in by_model.items():
+        todo = [run.seconds for run in group if not run.done]
+        rows.append({"model": model, "runs": len(group), "done": len(group) - len(todo),
+                     "to run": len(todo),
+                     "median run": _duration(statistics.median(todo)) if todo else "",
+                     "compute": _duration(sum(todo))})
+    todo = [run.seconds for run in runs if not run.done]
+    lines = [tabulate(rows, headers="keys", intfmt=","), "",
+             f"runs: {len(runs):,}; done: {len(runs) - len(todo):,}; to run: {len(todo):,}",
+             f"compute: {_duration(sum(todo))} ({sum(todo):,.0f} s)"]
+    if launcher.workers is None:
+        lines.append(f"wall: depends on how many jobs {launcher.name} runs at once "
+                     f"(the longest run: {_duration(max(todo, default=0.0))})")
+    else:
+        wall = wall_seconds(todo, launcher.workers)
+        lines.append(f"wall with {launcher.name}: {_duration(wall)} ({wall:,.0f} s)")
+    return "\n".join(lines)
+
+
+def comparison(runs: list[PlannedRun]) -> str:
+    """The estimates of the done runs against their records: per run, the time the record
+    counts (data + training + evaluation); for the sweep, the records' span (first start to
+    last finish) against the estimated wall time."""
+    done = [run for run in runs if run.measured]
+    rows = [{"run id": run.run_id, "estimate s": run.seconds, "measured s": seconds(run.measured),
+             "estimate / measured": run.seconds / seconds(run.measured)} for run in done]
+    estimated, measured = sum(run.seconds for run in done), sum(seconds(run.measured) for run in done)
+    starts = [dt.datetime.fromisoformat(run.measured["started_at"]) for run in done]
+    ends = [dt.datetime.fromisoformat(run.measured["finished_at"]) for run in done]
+    return "\n".join([
+        tabulate(rows, headers="keys", floatfmt=",.2f"), "",
+        f"{len(done)} done runs: estimated {estimated:,.0f} s, measured {measured:,.0f} s "
+        f"(estimate / measured {estimated / measured:.3f})" if done else "no done runs to compare",
+        *([f"records span {(max(ends) - min(starts)).total_seconds():,.0f} s from the first start "
+           "to the last finish"] if done else [])])
+
+
+def seconds(record: dict[str, Any]) -> float:
+    return record["data_time_s"] + record["train_time_s"] + record["eval_time_s"]
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = OneLineArgumentParser(
+        prog="scripts/plan.py",
+        description="Count a sweep's runs, the ones already done, and estimate the wall time "
+                    "of the rest from short timing probes (cached per machine); trains nothing.",
+        epilog="e.g. python scripts/plan.py experiment=kanbefair_vision dataset=fmnist "
+               "hydra/launcher=joblib")
+    parser.add_argument("overrides", nargs="*", help="the overrides of the multirun, as for train.py -m")
+    parser.add_argument("-m", "--multirun", action="store_true", help="accepted and ignored")
+    parser.add_argument("--config-dir", help="your own configs, as train.py's --config-dir")
+    parser.add_argument("--reprobe", action="store_true", help="probe every model shape again")
+    parser.add_argument("--runs", action="store_true", help="also list every run with its estimate")
+    parser.add_argument("--compare", action="store_true",
+                        help="also estimate the done runs and compare with their records' times")
+    args = parser.parse_args(argv)
+    with one_line_errors():
+        master, jobs = sweep_configs(args.overrides, args.config_dir)
+        launcher = launcher_of(master)
+        cache = ProbeCache(cache_path())
+        planner = Planner(launcher, cache, args.reprobe, args.compare)
+        runs = []
+        try:
+            for overrides, cfg in tqdm(jobs, desc="planning", unit="run", disable=None):
+                try:
+                    runs.append(planner.plan(overrides, cfg))
+                except Exception as error:
+                    raise ConfigError(" ".join(overrides), describe(error),
+                                      "the sweep would fail on this job too: fix it first") from error
+        finally:
+            if planner.fresh:
+                cache.save()
+        if args.runs:
+            print(tabulate([{"run id": r.run_id, "overrides": " ".join(r.overrides), "done": r.done,
+                             "estimate": "" if r.done else _duration(r.seconds)} for r in runs],
+                           headers="keys"))
+        print(f"probed {len(planner.fresh)} model shapes in {planner.probe_s:.0f} s; "
+              f"{len(planner.from_cache)} from the cache ({cache.path})")
+        print(summary(runs, launcher), flush=True)
+        if args.compare:
+            print(comparison(runs))
+    return 0

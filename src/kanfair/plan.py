@@ -1,0 +1,167 @@
+"""What a sweep will cost before it runs: timing probes per model shape, cached per
+machine, and a wall-time estimate for the launcher (scripts/plan.py is the command).
+
+Hand-written because no library predicts a training run's time. The probes run kanfair's
+own training step and evaluation (`trainer._train_epoch`, `trainer.evaluate`) for a few
+batches of the run's real rows, with its batch sizes, optimizer, device and thread count,
+so they time the code the runs will run. A run's estimate is then counted from its
+shape: epochs x steps per epoch x step time, plus the rows each epoch scores, plus the
+train split scored once at the end (`trainer.eval_train=last`), plus loading its data.
+"""
+from __future__ import annotations
+
+import heapq
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from kanfair.config import TrainConfig, TrainerConfig
+from kanfair.data import Task
+from kanfair.models import gpu_kernels, native
+from kanfair.trainer import _setup, _train_epoch, evaluate, make_splits
+
+PROBE_STEPS = 4  # timed training steps per shape (after one warm-up step)
+NEUTRAL_SPEC_KEYS = ("grid_range", "init")  # values, not shapes: they change no timing
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A model shape's measured costs: one training step at the run's batch size, and
+    evaluation per row scored."""
+
+    step_s: float
+    eval_row_s: float
+
+
+@dataclass(frozen=True)
+class RunShape:
+    """What a run's time depends on besides its model: rows per split, batches, epochs."""
+
+    epochs: int
+    batch_size: int
+    eval_train: str
+    train_rows: list[int]  # one entry per training phase: the split, or each continual task
+    scored_rows_per_epoch: int  # val + test (+ train under eval_train=every) after each epoch
+    scored_rows_after_phases: list[int]  # continual: the test rows scored after each task
+    continual: bool
+
+
+def run_shape(task: Task, trainer: TrainerConfig, tasks: list[list[int]]) -> RunShape:
+    """The rows and batches a run of `task` goes through, as `trainer.fit` (or
+    `fit_continual`, with `tasks`) will split and score them."""
+    if tasks:
+        train = [int(torch.isin(task.y_train, torch.tensor(c)).sum()) for c in tasks]
+        test = [int(torch.isin(task.y_test, torch.tensor(c)).sum()) for c in tasks]
+        return RunShape(trainer.epochs, trainer.batch_size, trainer.eval_train, train, 0,
+                        [sum(test[:t + 1]) for t in range(len(tasks))], True)
+    splits = make_splits(task, trainer.protocol, trainer.val_fraction, trainer.val_seed)
+    n_train, n_test = len(splits.x_train), len(splits.x_test)
+    n_val = 0 if splits.x_val is None else len(splits.x_val)
+    every = n_train if trainer.eval_train == "every" else 0
+    return RunShape(trainer.epochs, trainer.batch_size, trainer.eval_train, [n_train],
+                    n_val + n_test + every, [], False)
+
+
+def estimate_seconds(shape: RunShape, probe: Probe, data_s: float) -> float:
+    """A run's wall time from its shape and its model's probe."""
+    steps = sum(math.ceil(rows / shape.batch_size) for rows in shape.train_rows)
+    scored = shape.epochs * shape.scored_rows_per_epoch + sum(shape.scored_rows_after_phases)
+    if not shape.continual and shape.eval_train == "last":
+        scored += shape.train_rows[0]
+    return data_s + shape.epochs * steps * probe.step_s + scored * probe.eval_row_s
+
+
+def shape_key(spec: dict[str, Any], in_dim: int, out_dim: int, trainer: TrainerConfig,
+              threads: int) -> str:
+    """The probe cache's key: everything a step's time depends on, on this machine."""
+    model = {k: v for k, v in spec.items() if k not in NEUTRAL_SPEC_KEYS}
+    return json.dumps({"model": model, "in": in_dim, "out": out_dim,
+                       "batch_size": trainer.batch_size, "eval_batch_size": trainer.eval_batch_size,
+                       "optimizer": trainer.optimizer, "device": trainer.device,
+                       "compile": trainer.compile, "threads": threads}, sort_keys=True)
+
+
+def machine_tag() -> str:
+    """Probes are valid on the machine and software that made them."""
+    return json.dumps({"host": platform.node(), "processor": platform.processor() or platform.machine(),
+                       "cpu_count": os.cpu_count(), "torch": torch.__version__,
+                       "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+                       "cpu_kernels": native.active(), "gpu_kernels": gpu_kernels.active()},
+                      sort_keys=True)
+
+
+def probe_model(model: torch.nn.Module, task: Task, conf: TrainConfig,
+                steps: int = PROBE_STEPS) -> Probe:
+    """Time `steps` training steps (after one warm-up step) and one evaluation batch of
+    `model` on the task's first train rows, as the trainer runs them. Changes `model`'s
+    weights: probe a throwaway copy."""
+    trainer = conf.trainer
+    _, trained, _, optimizer, criterion, generator = _setup(model, task, trainer, conf.seed)
+    device = next(model.parameters()).device
+    rows = min(len(task.x_train), (steps + 1) * trainer.batch_size)
+    x, y = task.x_train[:rows].to(device), task.y_train[:rows].to(device)
+    _train_epoch(trained, optimizer, criterion, x[:trainer.batch_size], y[:trainer.batch_size],
+                 trainer, generator)
+    timed = min(rows, steps * trainer.batch_size)
+    _, _, seconds = _train_epoch(trained, optimizer, criterion, x[:timed], y[:timed], trainer,
+                                 generator)
+    step_s = seconds / math.ceil(timed / trainer.batch_size)
+    eval_rows = min(len(task.x_train), trainer.eval_batch_size)
+    x_eval, y_eval = task.x_train[:eval_rows].to(device), task.y_train[:eval_rows].to(device)
+    evaluate(trained, x_eval[:16], y_eval[:16], task.kind, trainer.eval_batch_size)  # warm-up
+    start = time.perf_counter()
+    evaluate(trained, x_eval, y_eval, task.kind, trainer.eval_batch_size)
+    return Probe(step_s, (time.perf_counter() - start) / eval_rows)
+
+
+def cache_path() -> Path:
+    """$KANFAIR_CACHE or $XDG_CACHE_HOME/kanfair (default ~/.cache/kanfair) / probes.json."""
+    root = os.environ.get("KANFAIR_CACHE") or Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kanfair"
+    return Path(root) / "probes.json"
+
+
+class ProbeCache:
+    """Probes by shape key for this machine (`machine_tag`); others' entries are kept."""
+
+    def __init__(self, path: Path):
+        self.path, self.machine = path, machine_tag()
+        try:
+            self.entries: dict[str, Any] = json.loads(path.read_text())
+        except (OSError, ValueError):  # none yet, or unreadable: probe again
+            self.entries = {}
+        if not isinstance(self.entries, dict):
+            self.entries = {}
+
+    def get(self, key: str) -> Optional[Probe]:
+        entry = self.entries.get(self.machine, {}).get(key)
+        try:
+            return Probe(float(entry["step_s"]), float(entry["eval_row_s"]))
+        except (TypeError, KeyError, ValueError):
+            return None
+
+    def put(self, key: str, probe: Probe) -> None:
+        self.entries.setdefault(self.machine, {})[key] = asdict(probe)
+
+    def save(self) -> None:
+        """Written whole to a temporary file, then renamed: a killed planner leaves the old file."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(self.entries, indent=1, sort_keys=True))
+        os.replace(temporary, self.path)
+
+
+def wall_seconds(run_seconds: list[float], workers: int) -> float:
+    """The sweep's wall time with `workers` parallel jobs, each run going in order to the
+    first free worker (how joblib hands out jobs); one worker: the sum."""
+    finish = [0.0] * max(1, workers)
+    for seconds in run_seconds:
+        heapq.heapreplace(finish, finish[0] + seconds)
+    return max(finish)

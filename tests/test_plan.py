@@ -1,0 +1,146 @@
+"""scripts/plan.py: the sweep's own jobs, the done count, the estimate's arithmetic, the
+probe cache, and the sweeper's random sample."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import run_train
+from kanfair.cli.plan import main, sweep_configs
+from kanfair.cli.train import run_id_of
+from kanfair.config import TrainerConfig
+from kanfair.data import Task
+from kanfair.plan import Probe, RunShape, estimate_seconds, run_shape, wall_seconds
+
+# a slice of the paper's FMNIST grid on digits, 1 epoch: 3 random jobs of 60
+SWEEP = ["experiment=kanbefair_fmnist", "dataset=digits", "trainer.epochs=1",
+         "hydra.sweeper.sample=3", "hydra.sweeper.sample_seed=1"]
+
+
+def plan(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(argv)
+        except SystemExit as stop:
+            status = stop.code
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def probe_cache(tmp_path: Path, monkeypatch) -> Path:
+    path = tmp_path / "cache"
+    monkeypatch.setenv("KANFAIR_CACHE", str(path))
+    return path / "probes.json"
+
+
+def test_the_planned_runs_are_the_sweeps_runs_and_count_as_done_once_written(tmp_path):
+    overrides = SWEEP + [f"paths.results_dir={tmp_path / 'results'}"]
+    _, jobs = sweep_configs(overrides)
+    planned = {run_id_of(cfg) for _, cfg in jobs}
+    assert len(jobs) == len(planned) == 3
+    status, out, _ = plan(overrides)
+    assert status == 0 and "runs: 3; done: 0; to run: 3" in out
+
+    swept = run_train("-m", *overrides)
+    assert swept.returncode == 0, swept.stderr[-2000:]
+    assert {p.stem for p in (tmp_path / "results" / "runs").glob("*.json")} == planned
+    status, out, _ = plan(overrides)
+    assert status == 0 and "runs: 3; done: 3; to run: 0" in out
+    _, compared, _ = plan(overrides + ["--compare"])
+    assert re.search(r"3 done runs: estimated [\d,]+ s, measured [\d,]+ s", compared)
+    assert all(run_id in compared for run_id in planned)
+
+
+def test_jobs_composed_from_a_shared_base_equal_jobs_composed_whole():
+    """The planner applies value overrides to one composition per group choice; the ids
+    must be those of composing each job from scratch (what the launcher does)."""
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra import initialize_config_dir, compose
+    from kanfair.cli import CONFIG_DIR
+
+    _, jobs = sweep_configs(["experiment=kanbefair_fmnist", "dataset=digits", "trainer.lr=3e-4"])
+    assert len(jobs) == 60
+    GlobalHydra.instance().clear()
+    for overrides, cfg in jobs[::7]:
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            whole = compose("train", overrides=[o for o in overrides if not o.startswith("hydra")])
+        assert run_id_of(cfg) == run_id_of(whole), overrides
+
+
+def test_the_estimate_counts_steps_scored_rows_and_data():
+    shape = RunShape(epochs=3, batch_size=10, eval_train="last", train_rows=[25],
+                     scored_rows_per_epoch=12, scored_rows_after_phases=[], continual=False)
+    probe = Probe(step_s=2.0, eval_row_s=0.5)
+    # 3 epochs x 3 steps x 2 s, (3 x 12 + 25 once) rows x 0.5 s, 7 s of data
+    assert estimate_seconds(shape, probe, 7.0) == 18 + 30.5 + 7
+    every = RunShape(3, 10, "every", [25], 12 + 25, [], False)
+    assert estimate_seconds(every, probe, 0.0) == 18 + 3 * 37 * 0.5
+    tasks = RunShape(2, 10, "last", [20, 5], 0, [4, 9], True)  # 2 epochs x (2 + 1) steps
+    assert estimate_seconds(tasks, probe, 0.0) == 12 + 13 * 0.5
+
+
+def test_the_run_shape_follows_the_protocol_and_the_tasks():
+    labels = torch.arange(50) % 5
+    task = Task("t", "classification", torch.randn(50, 2), labels, torch.randn(20, 2),
+                torch.arange(20) % 5, out_dim=5)
+    val = run_shape(task, TrainerConfig(protocol="val", val_fraction=0.2, epochs=4), [])
+    assert (val.train_rows, val.scored_rows_per_epoch, val.epochs) == ([40], 10 + 20, 4)
+    paper = run_shape(task, TrainerConfig(protocol="kanbefair", eval_train="every"), [])
+    assert (paper.train_rows, paper.scored_rows_per_epoch) == ([50], 20 + 50)
+    continual = run_shape(task, TrainerConfig(), [[0, 1], [2], [3, 4]])
+    assert continual.train_rows == [20, 10, 20]
+    assert continual.scored_rows_after_phases == [8, 12, 20]  # the test rows of the tasks seen
+
+
+def test_wall_time_hands_each_run_in_order_to_the_first_free_worker():
+    assert wall_seconds([1.0, 1.0, 3.0], 2) == 4.0  # not 3 (longest first), not 2.5 (even split)
+    assert wall_seconds([3.0, 1.0, 1.0, 1.0], 2) == 3.0
+    assert wall_seconds([1.0, 2.0, 3.0], 1) == 6.0
+    assert wall_seconds([], 4) == 0.0
+
+
+def test_probes_are_cached_per_machine_and_taken_again_on_request(tmp_path, probe_cache):
+    overrides = SWEEP + [f"paths.results_dir={tmp_path / 'results'}"]
+    probe_cache.parent.mkdir(parents=True)
+    probe_cache.write_text(json.dumps({"another machine": {"a shape": {"step_s": 1, "eval_row_s": 1}}}))
+    _, first, _ = plan(overrides)
+    assert re.search(r"probed 3 model shapes in \d+ s; 0 from the cache", first)
+    _, second, _ = plan(overrides)
+    assert "probed 0 model shapes in 0 s; 3 from the cache" in second
+    compute = lambda out: re.search(r"compute: .*", out).group(0)  # noqa: E731
+    assert compute(first) == compute(second)  # the same estimate, from the cache
+    _, third, _ = plan(overrides + ["--reprobe"])
+    assert re.search(r"probed 3 model shapes in \d+ s; 0 from the cache", third)
+    entries = json.loads(probe_cache.read_text())
+    assert "another machine" in entries and len(entries) == 2  # others' probes are kept
+
+    probe_cache.write_text("{not json")  # a damaged cache: probe again and rewrite it
+    _, fourth, _ = plan(overrides)
+    assert "probed 3 model shapes" in fourth and len(json.loads(probe_cache.read_text())) == 1
+
+
+def test_the_launcher_sets_workers_and_threads(tmp_path):
+    overrides = SWEEP + [f"paths.results_dir={tmp_path / 'results'}"]
+    _, basic, _ = plan(overrides)
+    _, joblib, _ = plan(overrides + ["hydra/launcher=joblib", "hydra.launcher.n_jobs=3"])
+    assert "wall with basic (one job at a time)" in basic
+    assert re.search(r"wall with joblib \(3 jobs x 1 threads\)", joblib)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["model=kann"], "unknown model 'kann'"),
+    (["experiment=kanbefair_fmnist", "hydra.sweeper.sample=0"], "hydra.sweeper.sample=0"),
+    (["-m", "model=kan,mlp", "budget=params", "budget.target=3"], "model=kan"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_bad_input_is_one_line_and_exit_2(overrides, message, tmp_path):
+    status, out, err = plan(overrides + [f"paths.results_dir={tmp_path}"])
+    assert status == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
