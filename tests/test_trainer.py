@@ -274,3 +274,15 @@ def test_a_continual_run_that_diverges_reports_no_average():
     assert result.selected == {} and result.extra["continual"]["accuracy_matrix"] == []
     assert result.extra["continual"]["average_accuracy"] is None
     assert result.extra["continual"]["backward_transfer"] is None
+
+
+@pytest.mark.parametrize("spec", [{"name": "kan", "hidden": [6]}, {"name": "mlp", "hidden": [16]},
+                                  {"name": "bspline_mlp", "hidden": [8]}])
+def test_the_evaluation_batch_size_changes_no_metric(spec):
+    """Why trainer.eval_batch_size is hashed as one value (results.HASHED_AS): each row's
+    output, and so every metric, is the same whatever the batch it is scored in."""
+    task = load_task(DatasetConfig(name="digits"))
+    torch.manual_seed(0)
+    model = build(spec, task.in_dim, task.out_dim)
+    scores = [evaluate(model, task.x_test, task.y_test, task.kind, size) for size in (7, 100, 4096)]
+    assert scores[0] == scores[1] == scores[2]

@@ -76,12 +76,16 @@ NOT_HASHED = ("paths", "logger", "trainer.rerun", "trainer.eval_train", "tune.tr
 # reproduces the earlier behaviour, so that earlier records still resume
 HASHED_UNLESS = {"dataset.split": None, "dataset.split_seed": 0, "dataset.source": None,
                  "trainer.val_seed": 0}
+# keys that change no result (scripts/bench_eval.py and tests/test_trainer.py check it),
+# hashed as the value the earliest records hold, whatever their value, so records resume
+HASHED_AS = {"trainer.eval_batch_size": 4096}
 
 
 def config_hash(config: dict[str, Any], data: Optional[dict[str, Any]] = None) -> str:
-    """Hash of the resolved config without the keys in NOT_HASHED, and without those of
-    HASHED_UNLESS while they hold their earlier behaviour's value; `data`, the hashed part
-    of the data's fingerprint (kanfair.data.fingerprint), joins it when not empty."""
+    """Hash of the resolved config without the keys in NOT_HASHED, without those of
+    HASHED_UNLESS while they hold their earlier behaviour's value, and with those of
+    HASHED_AS set to their fixed value; `data`, the hashed part of the data's fingerprint
+    (kanfair.data.fingerprint), joins it when not empty."""
     relevant = json.loads(json.dumps({**config, "data": data} if data else config, default=str))
     drops = [(dotted, None) for dotted in NOT_HASHED] + [(k, (v,)) for k, v in HASHED_UNLESS.items()]
     for dotted, only_if in drops:
@@ -91,6 +95,11 @@ def config_hash(config: dict[str, Any], data: Optional[dict[str, Any]] = None) -
             node = node.get(key) if isinstance(node, dict) else None
         if isinstance(node, dict) and leaf in node and (only_if is None or node[leaf] == only_if[0]):
             del node[leaf]
+    for dotted, value in HASHED_AS.items():
+        parent, leaf = dotted.split(".")
+        node = relevant.get(parent)
+        if isinstance(node, dict) and leaf in node:
+            node[leaf] = value
     blob = json.dumps(relevant, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
