@@ -41,15 +41,25 @@ def fmnist_or_its_shape(data_dir: str) -> Task:
                     out_dim=10)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def benchmark_arguments(description: str) -> argparse.ArgumentParser:
+    """--rounds, --threads and --data-dir, shared with bench_eval.py."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--data-dir", default="data")
-    args = parser.parse_args()
+    return parser
+
+
+def benchmark_task(args: argparse.Namespace) -> Task:
+    """Set the thread count, then load the data."""
     if args.threads:
         torch.set_num_threads(args.threads)
-    task = fmnist_or_its_shape(args.data_dir)
+    return fmnist_or_its_shape(args.data_dir)
+
+
+def main() -> None:
+    args = benchmark_arguments(__doc__.splitlines()[0]).parse_args()
+    task = benchmark_task(args)
     config = TrainerConfig(epochs=1, protocol="kanbefair", batch_size=128, device="cpu")
     times: dict[str, dict[str, list[float]]] = {name: {"train": [], "eval": []} for name in MODELS}
     print(f"{task.name}: {len(task.x_train)} train x {task.in_dim}, torch threads {torch.get_num_threads()}, "

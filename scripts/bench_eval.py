@@ -10,29 +10,23 @@ A KAN's evaluation builds the dense basis of a whole evaluation batch (batch x 7
 """
 from __future__ import annotations
 
-import argparse
 import random
 import statistics
 import time
 
 import torch
 
-from bench_epoch import MODELS, fmnist_or_its_shape
+from bench_epoch import MODELS, benchmark_arguments, benchmark_task
 from kanfair.models import build
 from kanfair.trainer import evaluate
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_arguments(__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="128,256,512,1024,2048,4096")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
-    parser.add_argument("--data-dir", default="data")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     sizes = [int(size) for size in args.sizes.split(",")]
-    task = fmnist_or_its_shape(args.data_dir)
+    task = benchmark_task(args)
     torch.manual_seed(0)
     models = {name: build(spec, task.in_dim, task.out_dim) for name, spec in MODELS.items()}
     cases = [(name, size) for name in models for size in sizes]

@@ -14,8 +14,8 @@ commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "commit $commit"
   $py -c "import torch; print(torch.__version__, torch.cuda.get_device_name())"
 } | tee "$out/where.txt"
-$py -m pytest -q tests/test_gpu_kernels.py tests/test_bspline.py tests/test_native.py \
-  -k "not build" 2>&1 | tail -5 | tee "$out/tests.txt"
+$py -m pytest -q tests/test_gpu_kernels.py tests/test_bspline.py tests/test_models.py 2>&1 \
+  | tail -5 | tee "$out/tests.txt"
 for batch in 512 4096; do
   for family in kan bspline_mlp; do
     $py scripts/bench_kan.py --device cuda --family "$family" --batch "$batch" --rounds 30 \

@@ -40,7 +40,57 @@ def probe_inputs(knots: torch.Tensor, n: int, seed: int) -> torch.Tensor:
     return torch.cat([inside, knots, outside]).to(device)
 
 
+def fused_ops_case(order: int, dtype: torch.dtype, per_input: bool, n: int, batch: int,
+                   device: torch.device | str = "cpu"):
+    """Inputs for comparing two engines on both fused ops: x (batch, n) with inputs on
+    knots, NaN and infinities in its first rows, knots (shared or per input), a weight, and
+    the output gradients."""
+    torch.manual_seed(order)
+    grid_size = 6
+    x = torch.rand(batch, n, dtype=dtype) * 3 - 1.5
+    x[0, :5] = make_knots(grid_size, order, (-1.0, 1.0), dtype)[:5]  # exactly on knots
+    x[1, n - 30:n - 27] = torch.tensor([float("nan"), float("inf"), -float("inf")], dtype=dtype)
+    ranges = (-1.0, 1.0)
+    if per_input:
+        ranges = torch.stack([-1 - torch.rand(n), 1 + torch.rand(n)], -1).double()
+    knots = make_knots(grid_size, order, ranges, dtype, device)
+    weight = torch.randn(4, n, grid_size + order, dtype=dtype)
+    grads = (torch.randn(batch, 4, dtype=dtype), torch.randn(batch, n, dtype=dtype))
+    return x, knots, weight, grads
+
+
+def fused_ops_outputs(case, order: int, device: torch.device | str = "cpu") -> list[torch.Tensor]:
+    """spline_linear's and spline_activation's outputs and every gradient, on CPU."""
+    x, knots, weight, (grad_out, grad_act) = case
+    a, w, c = (t.detach().clone().to(device).requires_grad_() for t in (x, weight, weight[0]))
+    grid_size = weight.shape[-1] - order
+    y = spline_linear(a, w, knots, grid_size, order)
+    z = spline_activation(a, c, knots, grid_size, order)
+    torch.autograd.backward([y, z], [grad_out.to(device), grad_act.to(device)])
+    return [t.cpu() for t in (y, z, a.grad, w.grad, c.grad)]
+
+
+def assert_same_outputs(ours: list[torch.Tensor], reference: list[torch.Tensor], dtype) -> None:
+    atol = 1e-4 if dtype == torch.float32 else 1e-11
+    for got, expected in zip(ours, reference):
+        assert torch.equal(got.isnan(), expected.isnan())
+        assert torch.allclose(got.nan_to_num(), expected.nan_to_num(), atol=atol)
+
+
 GRID = list(itertools.product([0, 1, 2, 3, 5], [1, 3, 5, 10, 20, 50], [(-1.0, 1.0), (-4.0, 4.0)]))
+
+
+def worst_basis_error(basis_of, dtype: torch.dtype) -> float:
+    """The largest error of a kernel's basis against the recursion over GRID: basis_of(x
+    (m,), knots, G, K) returns the (m, G+K) basis on CPU."""
+    worst = 0.0
+    for order, grid_size, (low, high) in GRID:
+        knots = knots_by_definition(grid_size, order, low, high, dtype)
+        x = probe_inputs(knots, 300, seed=grid_size * 10 + order)
+        got = basis_of(x, make_knots(grid_size, order, (low, high), dtype), grid_size, order)
+        assert got.shape == (len(x), grid_size + order) and got.dtype == dtype
+        worst = max(worst, float((got - cox_de_boor(x, knots, order)).abs().max()))
+    return worst
 
 
 @pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.float64, 1e-12)])

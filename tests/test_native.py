@@ -9,10 +9,11 @@ import torch
 from torch.utils import cpp_extension
 
 from kanfair.models import native
-from kanfair.models.bspline import make_knots, spline_activation, spline_linear
+from kanfair.models.bspline import make_knots, spline_linear
 from kanfair.models.bspline_mlp import BSplineActivation
 from kanfair.models.kan import KANLinear
-from test_bspline import GRID, cox_de_boor, knots_by_definition, probe_inputs
+from test_bspline import (assert_same_outputs, cox_de_boor, fused_ops_case, fused_ops_outputs,
+                          worst_basis_error)
 
 
 def test_the_kernels_build_and_load_here():
@@ -23,16 +24,9 @@ def test_the_kernels_build_and_load_here():
 
 @pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.float64, 1e-12)])
 def test_kernel_basis_equals_cox_de_boor_inside_on_knots_and_outside(dtype, tol):
-    worst = 0.0
-    for order, grid_size, (low, high) in GRID:
-        knots = knots_by_definition(grid_size, order, low, high, dtype)
-        x = probe_inputs(knots, 300, seed=grid_size * 10 + order)
-        expected = cox_de_boor(x, knots, order)
-        got = native.basis(x.reshape(-1, 1), make_knots(grid_size, order, (low, high), dtype),
-                           grid_size, order)
-        assert got.shape == (len(x), grid_size + order, 1) and got.dtype == dtype
-        worst = max(worst, float((got[..., 0] - expected).abs().max()))
-    assert worst <= tol
+    """One input per batch row: (m, 1) -> (m, G+K, 1)."""
+    assert worst_basis_error(lambda x, knots, grid_size, order: native.basis(
+        x.reshape(-1, 1), knots, grid_size, order)[..., 0], dtype) <= tol
 
 
 @pytest.mark.parametrize("order", range(native.MAX_ORDER + 1))
@@ -41,34 +35,13 @@ def test_kernel_basis_equals_cox_de_boor_inside_on_knots_and_outside(dtype, tol)
 def test_kernels_give_the_pytorch_engines_values_and_gradients(order, dtype, per_input):
     """Both ops that use the kernels, with more inputs than one chunk of the kernels (256),
     inputs on knots, NaN and infinities."""
-    torch.manual_seed(order)
-    n, grid_size = 300, 6
-    x = torch.rand(11, n, dtype=dtype) * 3 - 1.5
-    x[0, :5] = make_knots(grid_size, order, (-1.0, 1.0), dtype)[:5]  # exactly on knots
-    x[1, 270:273] = torch.tensor([float("nan"), float("inf"), -float("inf")], dtype=dtype)
-    ranges = (-1.0, 1.0)
-    if per_input:
-        ranges = torch.stack([-1 - torch.rand(n), 1 + torch.rand(n)], -1).double()
-    knots = make_knots(grid_size, order, ranges, dtype)
-    weight = torch.randn(4, n, grid_size + order, dtype=dtype)
-    grad_out = torch.randn(11, 4, dtype=dtype)
-    grad_act = torch.randn(11, n, dtype=dtype)
-
-    def run(use_native: bool) -> list[torch.Tensor]:
-        a, w, c = (t.clone().requires_grad_() for t in (x, weight, weight[0]))
-        assert native.usable(a, order) == use_native
-        y = spline_linear(a, w, knots, grid_size, order)
-        z = spline_activation(a, c, knots, grid_size, order)
-        torch.autograd.backward([y, z], [grad_out, grad_act])
-        return [y, z, a.grad, w.grad, c.grad]
-
-    ours = run(True)
+    case = fused_ops_case(order, dtype, per_input, n=300, batch=11)
+    assert native.usable(case[0], order)
+    ours = fused_ops_outputs(case, order)
     with native.disabled():
-        reference = run(False)
-    atol = 1e-4 if dtype == torch.float32 else 1e-11
-    for got, expected in zip(ours, reference):
-        assert torch.equal(got.isnan(), expected.isnan())
-        assert torch.allclose(got.nan_to_num(), expected.nan_to_num(), atol=atol)
+        assert not native.usable(case[0], order)
+        reference = fused_ops_outputs(case, order)
+    assert_same_outputs(ours, reference, dtype)
 
 
 def test_input_gradient_kernel_overwrites_its_input_with_the_basis():

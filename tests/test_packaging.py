@@ -23,6 +23,7 @@ BIN = Path(sys.executable).parent
     ("kanfair-report", ["usage: kanfair-report", "--runs", "--published"]),
     ("kanfair-data", ["usage: kanfair-data", "list", "prepare"]),
     ("kanfair-tune", ["kanfair-tune", "== Configuration groups ==", "search: ", "trials: 20"]),
+    ("kanfair-plan", ["usage: kanfair-plan", "--reprobe", "--compare"]),
 ])
 def test_each_console_command_prints_its_usage(command, words):
     done = subprocess.run([str(BIN / command), "--help"], capture_output=True, text=True, timeout=120)

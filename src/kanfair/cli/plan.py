@@ -239,7 +239,7 @@ def seconds(record: dict[str, Any]) -> float:
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = OneLineArgumentParser(
-        prog="scripts/plan.py",
+        prog="kanfair-plan",
         description="Count a sweep's runs, the ones already done, and estimate the wall time "
                     "of the rest from short timing probes (cached per machine); trains nothing.",
         epilog="e.g. python scripts/plan.py experiment=kanbefair_vision dataset=fmnist "
