@@ -220,9 +220,9 @@ def comparison(runs: list[PlannedRun]) -> str:
     counts (data + training + evaluation); for the sweep, the records' span (first start to
     last finish) against the estimated wall time."""
     done = [run for run in runs if run.measured]
-    rows = [{"run id": run.run_id, "estimate s": run.seconds, "measured s": seconds(run.measured),
-             "estimate / measured": run.seconds / seconds(run.measured)} for run in done]
-    estimated, measured = sum(run.seconds for run in done), sum(seconds(run.measured) for run in done)
+    rows = [{"run id": run.run_id, "estimate s": run.seconds, "measured s": record_seconds(run.measured),
+             "estimate / measured": run.seconds / record_seconds(run.measured)} for run in done]
+    estimated, measured = sum(run.seconds for run in done), sum(record_seconds(run.measured) for run in done)
     starts = [dt.datetime.fromisoformat(run.measured["started_at"]) for run in done]
     ends = [dt.datetime.fromisoformat(run.measured["finished_at"]) for run in done]
     return "\n".join([
@@ -233,7 +233,8 @@ def comparison(runs: list[PlannedRun]) -> str:
            "to the last finish"] if done else [])])
 
 
-def seconds(record: dict[str, Any]) -> float:
+def record_seconds(record: dict[str, Any]) -> float:
+    """The time a record counts: loading the data, training, evaluating."""
     return record["data_time_s"] + record["train_time_s"] + record["eval_time_s"]
 
 
