@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.utils import cpp_extension
 
-from kanfair.models import native
+from kanfair.models import bspline, native
 from kanfair.models.bspline import make_knots, spline_linear
 from kanfair.models.bspline_mlp import BSplineActivation
 from kanfair.models.kan import KANLinear
@@ -102,3 +102,23 @@ def test_building_a_spline_layer_loads_the_kernels(make_layer, monkeypatch):
     monkeypatch.setattr(native, "_loaded", None)
     make_layer()
     assert native._loaded is True
+
+
+@pytest.mark.parametrize("limit, kept", [(2**30, True), (0, False)])
+def test_a_first_layer_keeps_a_small_basis_for_the_weight_gradient(monkeypatch, limit, kept):
+    """An input that needs no gradient (a first layer): the basis from forward serves the
+    weight gradient when it is at most KEEP_BASIS_MAX_BYTES, else backward rebuilds it; the
+    weight gradient is the PyTorch engine's either way."""
+    monkeypatch.setattr(bspline, "KEEP_BASIS_MAX_BYTES", limit)
+    x = torch.rand(6, 40, dtype=torch.float64) * 2.4 - 1.2  # no gradient: a first layer
+    knots = make_knots(5, 3, (-1.0, 1.0), torch.float64)
+    weight = torch.randn(3, 40, 8, dtype=torch.float64, requires_grad=True)
+    grad_out = torch.randn(6, 3, dtype=torch.float64)
+    saved: list[torch.Size] = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.shape) or t, lambda t: t):
+        out = spline_linear(x, weight, knots, 5, 3)
+    out.backward(grad_out)
+    assert (torch.Size([6, 8, 40]) in saved) == kept
+    with native.disabled():
+        reference = torch.autograd.grad(spline_linear(x, weight, knots, 5, 3), weight, grad_out)[0]
+    assert torch.allclose(weight.grad, reference, atol=1e-12)

@@ -18,10 +18,11 @@ Each way O(K^2) work per input, instead of the Cox-de Boor recursion over every 
 knot, it comes from comparisons with the knot table, so that inputs exactly on a knot land
 in the same cell as under the recursion's `t_j <= x < t_{j+1}`.
 
-The autograd Functions never keep the dense basis alive between forward and backward:
-the basis and activation Functions save x; the spline-linear Function saves x (with the
-kernels) or x and each input's cell, local coordinate and K+1 non-zero values (not the
-G+K dense ones), and backward rebuilds the dense basis and its derivative in x. Under create_graph=True (second
+The autograd Functions keep the dense basis alive between forward and backward only for a
+first layer, and only while it is small (KEEP_BASIS_MAX_BYTES): the basis and activation
+Functions save x; the spline-linear Function saves x (with the kernels) or x and each
+input's cell, local coordinate and K+1 non-zero values (not the G+K dense ones), and
+backward rebuilds the dense basis and its derivative in x. Under create_graph=True (second
 derivatives) backward instead rebuilds the output from x with differentiable ops and lets
 autograd differentiate it, so the gradients can be differentiated again.
 """
@@ -38,6 +39,10 @@ from numpy.polynomial import Polynomial
 from kanfair.models import gpu_kernels, native
 
 GridRange = Union[Sequence[float], torch.Tensor]
+# A first layer (input without gradient) keeps its dense basis from forward for the weight
+# gradient when it is at most this size: rebuilding it was ~19% of a KAN [784, 16, 10]
+# training step at batch 128 (3.2 MB); larger ones are rebuilt, to bound memory.
+KEEP_BASIS_MAX_BYTES = 64 * 2**20
 
 
 def make_knots(grid_size: int, spline_order: int, grid_range: GridRange = (-1.0, 1.0),
@@ -322,13 +327,14 @@ def _kernels(x: torch.Tensor, spline_order: int):
 
 
 class _SplineLinearFunction(torch.autograd.Function):
-    """y = basis(x).flatten(1) @ weight.flatten(1).T without keeping the dense basis alive:
-    backward rebuilds it (and its derivative in x) from what forward saved. Where kernels
+    """y = basis(x).flatten(1) @ weight.flatten(1).T, mostly without keeping the dense basis
+    alive: backward rebuilds it (and its derivative in x) from what forward saved. Where kernels
     serve the input (`_kernels`) they write the basis in the (B, G+K, n) layout, and forward
-    saves only x; otherwise PyTorch ops build it, and eager forward also saves each input's
-    cell, local coordinate and K+1 non-zero values. Compiled (or with kernels), the basis is
-    laid out (B, G+K, n) and the weight permuted to match, so that the loops run along the
-    inputs."""
+    saves only x (and, for an input that needs no gradient, the basis itself up to
+    KEEP_BASIS_MAX_BYTES, so that backward need not rebuild it); otherwise PyTorch ops
+    build it, and eager forward also saves each input's cell, local coordinate and K+1
+    non-zero values. Compiled (or with kernels), the basis is laid out (B, G+K, n) and the
+    weight permuted to match, so that the loops run along the inputs."""
 
     @staticmethod
     def forward(ctx, x, weight, knots, grid_size, spline_order):
@@ -337,8 +343,10 @@ class _SplineLinearFunction(torch.autograd.Function):
         ctx.fused = ctx.kernels is None and torch.compiler.is_compiling()
         ctx.basis_dim = -2 if ctx.kernels or ctx.fused else -1
         if ctx.kernels:
-            ctx.save_for_backward(x, weight, knots)
             dense = ctx.kernels.basis(x, knots, grid_size, spline_order)
+            keep = (not ctx.needs_input_grad[0]
+                    and dense.numel() * dense.element_size() <= KEEP_BASIS_MAX_BYTES)
+            ctx.save_for_backward(x, weight, knots, *([dense] if keep else []))
         else:
             located = _locate(x, knots, grid_size, spline_order)
             pieces = _Pieces(*located, grid_size, spline_order, False, ctx.fused)
@@ -360,7 +368,9 @@ class _SplineLinearFunction(torch.autograd.Function):
                 return dense.flatten(1) @ weight.flatten(1).t()
             grad_x, grad_w = _grads_by_autograd(rebuild, [x, weight], [need_x, need_w], grad_out)
             return grad_x, grad_w, None, None, None
-        if ctx.kernels:
+        if ctx.kernels and located:  # the basis kept by forward (a first layer): no x grad
+            grad_x, grad_w = None, _weight_grad(grad_out, located[0].flatten(1), weight.shape, -2)
+        elif ctx.kernels:
             grad_x, grad_w = _kernel_grads(ctx.kernels, grad_out, x, weight, knots, ctx.grid,
                                            need_x, need_w)
         else:
