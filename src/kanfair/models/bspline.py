@@ -359,7 +359,7 @@ class _SplineLinearFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, weight, knots, *located = ctx.saved_tensors
+        x, weight, knots, *rest = ctx.saved_tensors  # rest: the kept basis, or the pieces
         grid_size, spline_order = ctx.grid
         need_x, need_w = ctx.needs_input_grad[:2]
         if torch.is_grad_enabled():
@@ -368,28 +368,26 @@ class _SplineLinearFunction(torch.autograd.Function):
                 return dense.flatten(1) @ weight.flatten(1).t()
             grad_x, grad_w = _grads_by_autograd(rebuild, [x, weight], [need_x, need_w], grad_out)
             return grad_x, grad_w, None, None, None
-        if ctx.kernels and located:  # the basis kept by forward (a first layer): no x grad
-            grad_x, grad_w = None, _weight_grad(grad_out, located[0].flatten(1), weight.shape, -2)
-        elif ctx.kernels:
+        if ctx.kernels:
             grad_x, grad_w = _kernel_grads(ctx.kernels, grad_out, x, weight, knots, ctx.grid,
-                                           need_x, need_w)
+                                           need_x, need_w, *rest)
         else:
-            grad_x, grad_w = _pieces_grads(grad_out, weight, located, ctx, need_x, need_w)
+            grad_x, grad_w = _pieces_grads(grad_out, weight, rest, ctx, need_x, need_w)
         return grad_x, grad_w, None, None, None
 
 
 def _kernel_grads(kernels, grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor,
-                  knots: torch.Tensor, grid: tuple[int, int], need_x: bool,
-                  need_w: bool) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+                  knots: torch.Tensor, grid: tuple[int, int], need_x: bool, need_w: bool,
+                  kept: torch.Tensor | None = None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """d loss/dx and d loss/dweight (None where not needed) by the kernels: d loss/d
     basis is computed into the buffer that then receives the basis for the weight
-    gradient."""
+    gradient; without d loss/dx, the basis forward kept (`kept`) or a rebuilt one."""
     grad_x = grad_w = None
     if need_x:
         dense = grad_out @ _as_matrix(weight, -2)
         grad_x = kernels.grad_input_(dense.view(x.shape[0], -1, x.shape[1]), x, knots, *grid)
     else:
-        dense = kernels.basis(x, knots, *grid).flatten(1)
+        dense = (kernels.basis(x, knots, *grid) if kept is None else kept).flatten(1)
     if need_w:
         grad_w = _weight_grad(grad_out, dense, weight.shape, -2)
     return grad_x, grad_w
