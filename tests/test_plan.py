@@ -75,14 +75,14 @@ def test_jobs_composed_from_a_shared_base_equal_jobs_composed_whole():
 
 
 def test_the_estimate_counts_steps_scored_rows_and_data():
-    shape = RunShape(epochs=3, batch_size=10, eval_train="last", train_rows=[25],
-                     scored_rows_per_epoch=12, scored_rows_after_phases=[], continual=False)
+    shape = RunShape(epochs=3, batch_size=10, train_rows=[25], scored_rows_per_epoch=12,
+                     scored_rows_once=[25])
     probe = Probe(step_s=2.0, eval_row_s=0.5)
     # 3 epochs x 3 steps x 2 s, (3 x 12 + 25 once) rows x 0.5 s, 7 s of data
     assert estimate_seconds(shape, probe, 7.0) == 18 + 30.5 + 7
-    every = RunShape(3, 10, "every", [25], 12 + 25, [], False)
+    every = RunShape(3, 10, [25], 12 + 25, [])
     assert estimate_seconds(every, probe, 0.0) == 18 + 3 * 37 * 0.5
-    tasks = RunShape(2, 10, "last", [20, 5], 0, [4, 9], True)  # 2 epochs x (2 + 1) steps
+    tasks = RunShape(2, 10, [20, 5], 0, [4, 9])  # 2 epochs x (2 + 1) steps
     assert estimate_seconds(tasks, probe, 0.0) == 12 + 13 * 0.5
 
 
@@ -96,7 +96,7 @@ def test_the_run_shape_follows_the_protocol_and_the_tasks():
     assert (paper.train_rows, paper.scored_rows_per_epoch) == ([50], 20 + 50)
     continual = run_shape(task, TrainerConfig(), [[0, 1], [2], [3, 4]])
     assert continual.train_rows == [20, 10, 20]
-    assert continual.scored_rows_after_phases == [8, 12, 20]  # the test rows of the tasks seen
+    assert continual.scored_rows_once == [8, 12, 20]  # the test rows of the tasks seen
 
 
 def test_wall_time_hands_each_run_in_order_to_the_first_free_worker():

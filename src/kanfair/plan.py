@@ -5,8 +5,9 @@ Hand-written because no library predicts a training run's time. The probes run k
 own training step and evaluation (`trainer._train_epoch`, `trainer.evaluate`) for a few
 batches of the run's real rows, with its batch sizes, optimizer, device and thread count,
 so they time the code the runs will run. A run's estimate is then counted from its
-shape: epochs x steps per epoch x step time, plus the rows each epoch scores, plus the
-train split scored once at the end (`trainer.eval_train=last`), plus loading its data.
+shape: epochs x steps per epoch x step time, plus the rows each epoch scores, plus those
+scored once (the train split at the end under `trainer.eval_train=last`), plus loading
+its data.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ import torch
 from kanfair.config import TrainConfig, TrainerConfig
 from kanfair.data import Task
 from kanfair.models import gpu_kernels, native
+from kanfair.results import atomic_write_json
 from kanfair.trainer import _setup, _train_epoch, evaluate, make_splits
 
 PROBE_STEPS = 4  # timed training steps per shape (after one warm-up step)
@@ -46,11 +48,10 @@ class RunShape:
 
     epochs: int
     batch_size: int
-    eval_train: str
     train_rows: list[int]  # one entry per training phase: the split, or each continual task
     scored_rows_per_epoch: int  # val + test (+ train under eval_train=every) after each epoch
-    scored_rows_after_phases: list[int]  # continual: the test rows scored after each task
-    continual: bool
+    scored_rows_once: list[int]  # scored once, not per epoch: the train split at the end
+    # (eval_train=last), or after each continual task the test rows of the tasks seen
 
 
 def run_shape(task: Task, trainer: TrainerConfig, tasks: list[list[int]]) -> RunShape:
@@ -59,22 +60,20 @@ def run_shape(task: Task, trainer: TrainerConfig, tasks: list[list[int]]) -> Run
     if tasks:
         train = [int(torch.isin(task.y_train, torch.tensor(c)).sum()) for c in tasks]
         test = [int(torch.isin(task.y_test, torch.tensor(c)).sum()) for c in tasks]
-        return RunShape(trainer.epochs, trainer.batch_size, trainer.eval_train, train, 0,
-                        [sum(test[:t + 1]) for t in range(len(tasks))], True)
+        return RunShape(trainer.epochs, trainer.batch_size, train, 0,
+                        [sum(test[:t + 1]) for t in range(len(tasks))])
     splits = make_splits(task, trainer.protocol, trainer.val_fraction, trainer.val_seed)
     n_train, n_test = len(splits.x_train), len(splits.x_test)
     n_val = 0 if splits.x_val is None else len(splits.x_val)
-    every = n_train if trainer.eval_train == "every" else 0
-    return RunShape(trainer.epochs, trainer.batch_size, trainer.eval_train, [n_train],
-                    n_val + n_test + every, [], False)
+    every = trainer.eval_train == "every"
+    return RunShape(trainer.epochs, trainer.batch_size, [n_train],
+                    n_val + n_test + (n_train if every else 0), [] if every else [n_train])
 
 
 def estimate_seconds(shape: RunShape, probe: Probe, data_s: float) -> float:
     """A run's wall time from its shape and its model's probe."""
     steps = sum(math.ceil(rows / shape.batch_size) for rows in shape.train_rows)
-    scored = shape.epochs * shape.scored_rows_per_epoch + sum(shape.scored_rows_after_phases)
-    if not shape.continual and shape.eval_train == "last":
-        scored += shape.train_rows[0]
+    scored = shape.epochs * shape.scored_rows_per_epoch + sum(shape.scored_rows_once)
     return data_s + shape.epochs * steps * probe.step_s + scored * probe.eval_row_s
 
 
@@ -103,8 +102,7 @@ def probe_model(model: torch.nn.Module, task: Task, conf: TrainConfig,
     `model` on the task's first train rows, as the trainer runs them. Changes `model`'s
     weights: probe a throwaway copy."""
     trainer = conf.trainer
-    _, trained, _, optimizer, criterion, generator = _setup(model, task, trainer, conf.seed)
-    device = next(model.parameters()).device
+    device, trained, _, optimizer, criterion, generator = _setup(model, task, trainer, conf.seed)
     rows = min(len(task.x_train), (steps + 1) * trainer.batch_size)
     x, y = task.x_train[:rows].to(device), task.y_train[:rows].to(device)
     _train_epoch(trained, optimizer, criterion, x[:trainer.batch_size], y[:trainer.batch_size],
@@ -152,10 +150,7 @@ class ProbeCache:
 
     def save(self) -> None:
         """Written whole to a temporary file, then renamed: a killed planner leaves the old file."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(self.entries, indent=1, sort_keys=True))
-        os.replace(temporary, self.path)
+        atomic_write_json(self.path, self.entries)
 
 
 def wall_seconds(run_seconds: list[float], workers: int) -> float:

@@ -42,7 +42,7 @@ from kanfair.cli.train import SizedModel, run_id_of, threads_per_job
 from kanfair.config import ConfigError, TrainConfig, register_configs, validate
 from kanfair.data import Task, continual, load_task
 from kanfair.data.fingerprint import fingerprint
-from kanfair.plan import (Probe, ProbeCache, cache_path, estimate_seconds, probe_model,
+from kanfair.plan import (Probe, ProbeCache, RunShape, cache_path, estimate_seconds, probe_model,
                           run_shape, shape_key, wall_seconds)
 from kanfair.results import finished_ok, record_path
 
@@ -112,6 +112,22 @@ def launcher_of(master: DictConfig) -> Launcher:
     return Launcher(name, None, threads)
 
 
+@dataclass(frozen=True)
+class Measured:
+    """What a done run's record says of its time: data + training + evaluation seconds,
+    and when it started and finished."""
+
+    seconds: float
+    started: dt.datetime
+    finished: dt.datetime
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> "Measured":
+        return cls(record["data_time_s"] + record["train_time_s"] + record["eval_time_s"],
+                   dt.datetime.fromisoformat(record["started_at"]),
+                   dt.datetime.fromisoformat(record["finished_at"]))
+
+
 @dataclass
 class PlannedRun:
     overrides: list[str]
@@ -119,7 +135,7 @@ class PlannedRun:
     run_id: str
     done: bool
     seconds: float = 0.0  # estimate; 0 for a done run unless the planner compares
-    measured: Optional[dict[str, Any]] = None  # a done run's record times, when comparing
+    measured: Optional[Measured] = None  # a done run's record, when comparing
 
 
 class Planner:
@@ -129,19 +145,24 @@ class Planner:
     def __init__(self, launcher: Launcher, cache: ProbeCache, reprobe: bool, compare: bool = False):
         self.launcher, self.cache, self.reprobe, self.compare = launcher, cache, reprobe, compare
         self.tasks: dict[str, tuple[Task, float, dict[str, Any]]] = {}
+        self.shapes: dict[str, RunShape] = {}  # by data set and trainer: splitting is not free
         self.probe_s = 0.0
         self.fresh: set[str] = set()  # shapes probed in this call
         self.from_cache: set[str] = set()
 
     def _task(self, conf: TrainConfig) -> tuple[Task, float, dict[str, Any]]:
-        """The task, the seconds a run spends loading it (timed on a second load, after any
-        first-time download or cache build) and its fingerprint."""
+        """The task (for continual runs, its tasks' classes), the seconds a run spends loading
+        it (timed on a second load, after any first-time download or cache build) and its
+        fingerprint."""
         key = json.dumps([asdict(conf.dataset), conf.paths.data_dir], sort_keys=True, default=str)
         if key not in self.tasks:
             load_task(conf.dataset, conf.paths.data_dir)
             start = time.perf_counter()
             task = load_task(conf.dataset, conf.paths.data_dir)
-            self.tasks[key] = (task, time.perf_counter() - start, fingerprint(conf.dataset))
+            seconds = time.perf_counter() - start
+            if conf.dataset.continual.tasks:  # what the runs train on: the tasks' classes
+                task = continual.for_tasks(task, conf.dataset.continual.tasks)
+            self.tasks[key] = (task, seconds, fingerprint(conf.dataset))
         return self.tasks[key]
 
     def plan(self, overrides: list[str], cfg: DictConfig) -> PlannedRun:
@@ -153,10 +174,8 @@ class Planner:
         if planned.done:
             if not self.compare:
                 return planned
-            planned.measured = json.loads(record_path(conf.paths.results_dir, run_id).read_text())
-        tasks = conf.dataset.continual.tasks
-        if tasks:
-            task = continual.for_tasks(task, tasks)
+            planned.measured = Measured.of(json.loads(
+                record_path(conf.paths.results_dir, run_id).read_text()))
         sized = SizedModel.for_task(conf, task)
         threads = conf.trainer.threads or self.launcher.threads or torch.get_num_threads()
         key = shape_key(sized.spec, sized.in_dim, task.out_dim, conf.trainer, threads)
@@ -167,8 +186,15 @@ class Planner:
             self.fresh.add(key)
         elif key not in self.fresh:
             self.from_cache.add(key)
-        planned.seconds = estimate_seconds(run_shape(task, conf.trainer, tasks), probe, data_s)
+        planned.seconds = estimate_seconds(self._shape(conf, task), probe, data_s)
         return planned
+
+    def _shape(self, conf: TrainConfig, task: Task) -> RunShape:
+        """The run's shape, computed once per data set and trainer settings."""
+        key = json.dumps([asdict(conf.dataset), asdict(conf.trainer)], sort_keys=True, default=str)
+        if key not in self.shapes:
+            self.shapes[key] = run_shape(task, conf.trainer, conf.dataset.continual.tasks)
+        return self.shapes[key]
 
     def _probe(self, conf: TrainConfig, task: Task, sized: SizedModel, threads: int) -> Probe:
         before = torch.get_num_threads()
@@ -220,22 +246,18 @@ def comparison(runs: list[PlannedRun]) -> str:
     counts (data + training + evaluation); for the sweep, the records' span (first start to
     last finish) against the estimated wall time."""
     done = [run for run in runs if run.measured]
-    rows = [{"run id": run.run_id, "estimate s": run.seconds, "measured s": record_seconds(run.measured),
-             "estimate / measured": run.seconds / record_seconds(run.measured)} for run in done]
-    estimated, measured = sum(run.seconds for run in done), sum(record_seconds(run.measured) for run in done)
-    starts = [dt.datetime.fromisoformat(run.measured["started_at"]) for run in done]
-    ends = [dt.datetime.fromisoformat(run.measured["finished_at"]) for run in done]
+    if not done:
+        return "no done runs to compare"
+    rows = [{"run id": run.run_id, "estimate s": run.seconds, "measured s": run.measured.seconds,
+             "estimate / measured": run.seconds / run.measured.seconds} for run in done]
+    estimated = sum(run.seconds for run in done)
+    measured = sum(run.measured.seconds for run in done)
+    span = max(run.measured.finished for run in done) - min(run.measured.started for run in done)
     return "\n".join([
         tabulate(rows, headers="keys", floatfmt=",.2f"), "",
         f"{len(done)} done runs: estimated {estimated:,.0f} s, measured {measured:,.0f} s "
-        f"(estimate / measured {estimated / measured:.3f})" if done else "no done runs to compare",
-        *([f"records span {(max(ends) - min(starts)).total_seconds():,.0f} s from the first start "
-           "to the last finish"] if done else [])])
-
-
-def record_seconds(record: dict[str, Any]) -> float:
-    """The time a record counts: loading the data, training, evaluating."""
-    return record["data_time_s"] + record["train_time_s"] + record["eval_time_s"]
+        f"(estimate / measured {estimated / measured:.3f})",
+        f"records span {span.total_seconds():,.0f} s from the first start to the last finish"])
 
 
 def main(argv: Optional[list[str]] = None) -> int:
