@@ -87,19 +87,20 @@ def config_hash(config: dict[str, Any], data: Optional[dict[str, Any]] = None) -
     HASHED_AS set to their fixed value; `data`, the hashed part of the data's fingerprint
     (kanfair.data.fingerprint), joins it when not empty."""
     relevant = json.loads(json.dumps({**config, "data": data} if data else config, default=str))
-    drops = [(dotted, None) for dotted in NOT_HASHED] + [(k, (v,)) for k, v in HASHED_UNLESS.items()]
-    for dotted, only_if in drops:
+    rules = ([(dotted, None, None) for dotted in NOT_HASHED]
+             + [(dotted, (value,), None) for dotted, value in HASHED_UNLESS.items()]
+             + [(dotted, None, (value,)) for dotted, value in HASHED_AS.items()])
+    for dotted, only_if, hashed_as in rules:
         *parents, leaf = dotted.split(".")
         node = relevant
         for key in parents:
             node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict) and leaf in node and (only_if is None or node[leaf] == only_if[0]):
+        if not (isinstance(node, dict) and leaf in node):
+            continue
+        if hashed_as:
+            node[leaf] = hashed_as[0]
+        elif only_if is None or node[leaf] == only_if[0]:
             del node[leaf]
-    for dotted, value in HASHED_AS.items():
-        parent, leaf = dotted.split(".")
-        node = relevant.get(parent)
-        if isinstance(node, dict) and leaf in node:
-            node[leaf] = value
     blob = json.dumps(relevant, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
