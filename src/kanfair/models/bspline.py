@@ -40,8 +40,8 @@ from kanfair.models import gpu_kernels, native
 
 GridRange = Union[Sequence[float], torch.Tensor]
 # A first layer (input without gradient) keeps its dense basis from forward for the weight
-# gradient when it is at most this size: rebuilding it was ~19% of a KAN [784, 16, 10]
-# training step at batch 128 (3.2 MB); larger ones are rebuilt, to bound memory.
+# gradient when it is at most this size (a KAN [784, 16, 10] epoch at batch 128, 3.2 MB:
+# 1.62 s -> 1.32 s in scripts/bench_epoch.py); larger ones are rebuilt, to bound memory.
 KEEP_BASIS_MAX_BYTES = 64 * 2**20
 
 
