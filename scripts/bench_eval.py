@@ -4,7 +4,7 @@ interleaved in one process (random order each round), and check that the metrics
 depend on the batch size: the measurement behind `trainer.eval_batch_size`'s default.
 
 A KAN's evaluation builds the dense basis of a whole evaluation batch (batch x 784 x
-(G+K) floats: 100 MB at 4096 rows for G5 K3); smaller batches keep it in cache.
+(G+K) floats: 103 MB at 4096 rows for G5 K3); smaller batches make it smaller.
 
     python scripts/bench_eval.py [--sizes 128,256,512,1024,4096] [--rounds 5]
 """

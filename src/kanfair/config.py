@@ -91,7 +91,7 @@ class TrainerConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     batch_size: int = 128
-    eval_batch_size: int = 1024  # the fastest by scripts/bench_eval.py (the KAN's basis stays in cache)
+    eval_batch_size: int = 1024  # the fastest by scripts/bench_eval.py (a KAN builds a batch's dense basis)
     eval_train: str = "last"  # score the whole train split after the last epoch only, or every epoch
     epochs: int = 20
     protocol: str = "val"
