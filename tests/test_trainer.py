@@ -13,7 +13,7 @@ from kanfair.cli import train as train_cli
 from kanfair.config import DatasetConfig, TrainerConfig
 from kanfair.data import Task, load_task
 from kanfair.models import build
-from kanfair.trainer import evaluate, fit
+from kanfair.trainer import evaluate, fit, fit_continual
 
 MLP = {"name": "mlp", "hidden": [16], "activation": "relu", "batch_norm": False}
 
@@ -206,22 +206,18 @@ def test_continual_timers_and_counts(monkeypatch):
     assert single.extra["continual"]["backward_transfer"] is None  # nothing earlier to forget
 
 
-def test_the_data_order_comes_from_the_runs_seed_not_the_global_rng():
+@pytest.mark.parametrize("train", [
+    lambda model: fit(model, tiny(), TrainerConfig(epochs=3, batch_size=8), seed=5),
+    lambda model: fit_continual(model, tiny(), TrainerConfig(epochs=2, batch_size=8), 5, [[0], [1]]),
+], ids=["fit", "fit_continual"])
+def test_the_data_order_comes_from_the_runs_seed_not_the_global_rng(train):
     histories = []
     for disturbance in (1, 2):
         torch.manual_seed(0)
         model = nn.Linear(3, 2)
         torch.manual_seed(disturbance)  # whatever ran before must not change the batches
-        histories.append(fit(model, tiny(), TrainerConfig(epochs=3, batch_size=8), seed=5).history)
+        histories.append(train(model).history)
     assert histories[0] == histories[1]
-    from kanfair import trainer
-    runs = []
-    for disturbance in (1, 2):
-        torch.manual_seed(0)
-        model = nn.Linear(3, 2)
-        torch.manual_seed(disturbance)
-        runs.append(trainer.fit_continual(model, tiny(), TrainerConfig(epochs=2, batch_size=8), 5, [[0], [1]]).history)
-    assert runs[0] == runs[1]
 
 
 def test_each_epoch_row_reaches_the_callback():
