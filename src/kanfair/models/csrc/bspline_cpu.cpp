@@ -134,7 +134,7 @@ inline T placed(const T (&rows)[K + 1][kChunk], T cell, int64_t j, int64_t i) {
   T out = T(0);
 #pragma GCC unroll 8
   for (int p = 0; p <= K; ++p) {
-    const T piece = rows[p][i];  // read outside the select: ~10% off the basis kernel (GCC)
+    const T piece = rows[p][i];  // read before the select: read inside it, GCC spilled more
     out = r == T(p) ? piece : out;
   }
   return out;
