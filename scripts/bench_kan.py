@@ -92,16 +92,17 @@ class RecursionActivation(nn.Module):
 
 
 class DenseFloor(nn.Module):
-    """What is left when the basis costs nothing: the same two matmuls on a constant basis."""
+    """What is left when the basis costs nothing: the same two matmuls on a constant basis,
+    laid out (B, G+K, n) as the spline weight is in memory, so that neither needs a copy."""
 
     def __init__(self, layer: KANLinear, x: torch.Tensor):
         super().__init__()
         self.layer = layer
-        self.register_buffer("basis", bspline_basis(x.detach(), layer.grid_size, layer.spline_order,
-                                                    knots=layer.knots).flatten(1))
+        basis = bspline_basis(x.detach(), layer.grid_size, layer.spline_order, knots=layer.knots)
+        self.register_buffer("basis", basis.transpose(1, 2).flatten(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight = self.layer.spline_weight().flatten(1)
+        weight = self.layer.spline_weight().transpose(1, 2).flatten(1)
         return F.linear(F.silu(x), self.layer.base_scale, self.layer.bias) + F.linear(self.basis, weight)
 
 

@@ -334,7 +334,8 @@ class _SplineLinearFunction(torch.autograd.Function):
     KEEP_BASIS_MAX_BYTES, so that backward need not rebuild it); otherwise PyTorch ops
     build it, and eager forward also saves each input's cell, local coordinate and K+1
     non-zero values. Compiled (or with kernels), the basis is laid out (B, G+K, n) and the
-    weight permuted to match, so that the loops run along the inputs."""
+    weight permuted to match, so that the loops run along the inputs (KANLinear keeps its
+    coefficients in that layout, so the permuted weight is a view, and so is its gradient)."""
 
     @staticmethod
     def forward(ctx, x, weight, knots, grid_size, spline_order):
@@ -418,7 +419,7 @@ def _weight_grad(grad_out: torch.Tensor, dense: torch.Tensor, weight_shape: torc
                  basis_dim: int) -> torch.Tensor:
     """d loss/dweight (out, n, G+K) from the flat dense basis in the `basis_dim` layout."""
     grad = (grad_out.t() @ dense).view(-1, *_layout(weight_shape[1:], basis_dim))
-    return grad if basis_dim == -1 else grad.transpose(1, 2).contiguous()
+    return grad if basis_dim == -1 else grad.transpose(1, 2)  # laid out as KANLinear's coef
 
 
 class _SplineActivationFunction(torch.autograd.Function):

@@ -53,8 +53,12 @@ class KANLinear(nn.Module):
         self.grid_size, self.spline_order, self.shortcut = grid_size, spline_order, shortcut
         self.register_buffer("knots", make_knots(grid_size, spline_order, grid_range))
         native.prepare(spline_order)
-        self.coef = nn.Parameter(noise_fit_coefficients(
-            (out_features, in_features), grid_size, spline_order, grid_range))
+        coef = noise_fit_coefficients((out_features, in_features), grid_size, spline_order,
+                                      grid_range)
+        # (out, in, G+K) laid out in memory as (out, G+K, in), the layout of the engine's
+        # kernels' basis (B, G+K, in): their matrix products then take the spline weight
+        # and give its gradient without a transposing copy
+        self.coef = nn.Parameter(coef.transpose(1, 2).contiguous().transpose(1, 2))
         self.spline_scale = nn.Parameter(torch.ones(out_features, in_features))
         self.base_scale = None
         if shortcut != "zero":
