@@ -19,7 +19,7 @@ commits=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do commits+=("$1"); shift; done
 [ $# -gt 1 ] || { echo "bench_commits.sh: give the script to run after --" >&2; exit 2; }
 shift
-python=$(realpath .venv/bin/python)
+python=$PWD/.venv/bin/python  # not resolved: the link is what makes it the venv
 mkdir -p "$out"
 for commit in "${commits[@]}"; do
   clone=${TMPDIR:-/tmp}/kanfair_bench_$commit
@@ -30,7 +30,10 @@ for k in $(seq "$runs"); do
   for commit in "${commits[@]}"; do
     clone=${TMPDIR:-/tmp}/kanfair_bench_$commit
     echo "run $k of $runs: $commit" >&2
-    (cd "$clone" && PYTHONPATH="$clone/src" TORCH_EXTENSIONS_DIR="$clone/.torch_extensions" \
-      "$python" "$@") > "$out/${commit}_run$k.txt" 2>&1
+    if ! (cd "$clone" && PYTHONPATH="$clone/src" TORCH_EXTENSIONS_DIR="$clone/.torch_extensions" \
+          "$python" "$@") > "$out/${commit}_run$k.txt" 2>&1; then
+      echo "bench_commits.sh: the run at $commit failed; its output is in $out/${commit}_run$k.txt" >&2
+      exit 1
+    fi
   done
 done
