@@ -125,14 +125,16 @@ def test_a_first_layer_keeps_a_small_basis_for_the_weight_gradient(monkeypatch, 
 
 
 def test_the_spline_weight_and_its_gradient_keep_the_kernels_layout():
-    """KANLinear's coef (out, in, G+K) is laid out in memory as (out, G+K, in), the kernels'
-    basis layout: the spline weight enters their matrix products as a view, and the weight
-    gradient comes back in that same layout, so neither is copied to transpose it."""
+    """KANLinear's spline weight (out, in, G+K) is laid out in memory as (out, G+K, in), the
+    kernels' basis layout: it enters their matrix products as a view, its gradient comes
+    back in that same layout, and the parameters' gradients in theirs (contiguous), so
+    that nothing is copied to transpose it."""
     layer = KANLinear(30, 7)
     weight = layer.spline_weight()
-    assert weight.transpose(1, 2).is_contiguous()
-    seen: list[tuple[int, ...]] = []
+    assert weight.transpose(1, 2).is_contiguous() and layer.coef.is_contiguous()
+    seen: list[tuple[int, ...]] = []  # the gradients as the Functions return them
     weight.register_hook(lambda grad: seen.append(grad.stride()))
+    layer.coef.register_hook(lambda grad: seen.append(grad.stride()))
     x = torch.rand(16, 30) * 2 - 1
     spline_linear(x, weight, layer.knots, layer.grid_size, layer.spline_order).sum().backward()
-    assert seen == [weight.stride()]
+    assert seen == [weight.stride(), layer.coef.stride()]

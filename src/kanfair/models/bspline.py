@@ -334,8 +334,9 @@ class _SplineLinearFunction(torch.autograd.Function):
     KEEP_BASIS_MAX_BYTES, so that backward need not rebuild it); otherwise PyTorch ops
     build it, and eager forward also saves each input's cell, local coordinate and K+1
     non-zero values. Compiled (or with kernels), the basis is laid out (B, G+K, n) and the
-    weight permuted to match, so that the loops run along the inputs (KANLinear keeps its
-    coefficients in that layout, so the permuted weight is a view, and so is its gradient)."""
+    weight permuted to match, so that the loops run along the inputs (scaled_spline_weight
+    writes KANLinear's weight in that layout, so the permuted weight is a view, and so is
+    its gradient)."""
 
     @staticmethod
     def forward(ctx, x, weight, knots, grid_size, spline_order):
@@ -419,7 +420,7 @@ def _weight_grad(grad_out: torch.Tensor, dense: torch.Tensor, weight_shape: torc
                  basis_dim: int) -> torch.Tensor:
     """d loss/dweight (out, n, G+K) from the flat dense basis in the `basis_dim` layout."""
     grad = (grad_out.t() @ dense).view(-1, *_layout(weight_shape[1:], basis_dim))
-    return grad if basis_dim == -1 else grad.transpose(1, 2)  # laid out as KANLinear's coef
+    return grad if basis_dim == -1 else grad.transpose(1, 2)  # as scaled_spline_weight lays it out
 
 
 class _SplineActivationFunction(torch.autograd.Function):
@@ -452,6 +453,37 @@ class _SplineActivationFunction(torch.autograd.Function):
         if need_coef:
             grad_coef = (grad_out.unsqueeze(1) * basis).sum(0).t()
         return grad_x, grad_coef, None, None, None, None
+
+
+class _ScaledWeightFunction(torch.autograd.Function):
+    """scale[..., None] · coef (out, n, G+K), written in memory as (out, G+K, n)."""
+
+    @staticmethod
+    def forward(ctx, scale, coef):
+        ctx.save_for_backward(scale, coef)
+        out = coef.new_empty(coef.shape[0], coef.shape[2], coef.shape[1]).transpose(1, 2)
+        return torch.mul(scale.unsqueeze(-1), coef, out=out)
+
+    @staticmethod
+    def backward(ctx, grad):
+        scale, coef = ctx.saved_tensors
+        need_scale, need_coef = ctx.needs_input_grad
+        grad_scale = (grad * coef).sum(-1) if need_scale else None
+        grad_coef = None
+        if need_coef and torch.is_grad_enabled():  # create_graph: differentiable ops only
+            grad_coef = grad * scale.unsqueeze(-1)
+        elif need_coef:  # transposed back in the one pass, into coef's own layout
+            grad_coef = torch.mul(grad, scale.unsqueeze(-1), out=torch.empty_like(coef))
+        return grad_scale, grad_coef
+
+
+def scaled_spline_weight(scale: torch.Tensor, coef: torch.Tensor) -> torch.Tensor:
+    """A KAN layer's spline weight scale[..., None] · coef, (out, n, G+K) for scale (out, n)
+    and coef (out, n, G+K), laid out in memory as (out, G+K, n): the layout of the kernels'
+    basis, so that spline_linear's matrix products take it, and give back its gradient, as
+    views. The parameters keep the usual layout (torch's LBFGS, for one, flattens each
+    gradient with .view); the transposition happens inside the one pass that scales."""
+    return _ScaledWeightFunction.apply(scale, coef)
 
 
 def _layout(inputs_by_basis: torch.Size, basis_dim: int) -> tuple[int, int]:

@@ -16,7 +16,8 @@ from torch import nn
 
 from kanfair.flops import ACTIVATION_FLOPS, LayerCost
 from kanfair.models import native
-from kanfair.models.bspline import GridRange, bspline_basis, make_knots, spline_linear
+from kanfair.models.bspline import (GridRange, bspline_basis, make_knots, scaled_spline_weight,
+                                    spline_linear)
 from kanfair.models.family import Family, Spec
 from kanfair.schema import ModelConfig, check, check_at_least, check_choice, check_range
 
@@ -53,12 +54,8 @@ class KANLinear(nn.Module):
         self.grid_size, self.spline_order, self.shortcut = grid_size, spline_order, shortcut
         self.register_buffer("knots", make_knots(grid_size, spline_order, grid_range))
         native.prepare(spline_order)
-        coef = noise_fit_coefficients((out_features, in_features), grid_size, spline_order,
-                                      grid_range)
-        # (out, in, G+K) laid out in memory as (out, G+K, in), the layout of the engine's
-        # kernels' basis (B, G+K, in): their matrix products then take the spline weight
-        # and give its gradient without a transposing copy
-        self.coef = nn.Parameter(coef.transpose(1, 2).contiguous().transpose(1, 2))
+        self.coef = nn.Parameter(noise_fit_coefficients(
+            (out_features, in_features), grid_size, spline_order, grid_range))
         self.spline_scale = nn.Parameter(torch.ones(out_features, in_features))
         self.base_scale = None
         if shortcut != "zero":
@@ -81,7 +78,7 @@ class KANLinear(nn.Module):
                 f"spline_order={self.spline_order}, shortcut={self.shortcut}")
 
     def spline_weight(self) -> torch.Tensor:
-        return self.spline_scale.unsqueeze(-1) * self.coef
+        return scaled_spline_weight(self.spline_scale, self.coef)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, self.in_features)
