@@ -1,7 +1,8 @@
 #!/bin/bash
-# Run a benchmark script at several commits, alternating between them run after run, so
-# that the machine's drift over the minutes hits every commit alike: the before/after
-# figures of a change. Each commit runs from its own clone (under ${TMPDIR:-/tmp}) with its
+# Run a benchmark script at several commits, alternating between them run after run, in a
+# fresh random order each round, so that the machine's drift over the minutes (and any
+# effect of running first or last) hits every commit alike: the before/after figures of a
+# change. Each commit runs from its own clone (under ${TMPDIR:-/tmp}) with its
 # own build directory for the C++ kernels, on this checkout's .venv.
 #
 # Usage: bash scripts/bench_commits.sh OUT_DIR RUNS COMMIT [COMMIT ...] -- SCRIPT [ARGS ...]
@@ -27,7 +28,7 @@ for commit in "${commits[@]}"; do
   git -C "$clone" checkout -q "$commit"
 done
 for k in $(seq "$runs"); do
-  for commit in "${commits[@]}"; do
+  for commit in $(printf '%s\n' "${commits[@]}" | shuf); do
     clone=${TMPDIR:-/tmp}/kanfair_bench_$commit
     echo "run $k of $runs: $commit" >&2
     if ! (cd "$clone" && PYTHONPATH="$clone/src" TORCH_EXTENSIONS_DIR="$clone/.torch_extensions" \
