@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from kanfair.models.bspline import (_cached_constants, _locate, _Pieces, bspline_basis, make_knots,
-                                    spline_activation, spline_linear)
+                                    scaled_spline_weight, spline_activation, spline_linear)
 
 
 def knots_by_definition(grid_size: int, order: int, low: float, high: float, dtype) -> torch.Tensor:
@@ -172,6 +172,16 @@ def test_second_derivatives_pass_gradgradcheck(order, device):
     assert torch.autograd.gradgradcheck(lambda a, w: spline_linear(a, w, knots, 4, order), (x, weight))
     coef = weight[0].detach().requires_grad_()
     assert torch.autograd.gradgradcheck(lambda a, c: spline_activation(a, c, knots, 4, order), (x, coef))
+
+
+def test_the_scaled_spline_weight_has_first_and_second_derivatives(device):
+    """KANLinear's s·c, written in the kernels' layout by its own Function: its backward
+    (the one-pass transposition, and under create_graph differentiable ops) against
+    numerical derivatives."""
+    scale = torch.rand(3, 4, dtype=torch.float64, device=device, requires_grad=True)
+    coef = torch.randn(3, 4, 6, dtype=torch.float64, device=device, requires_grad=True)
+    assert torch.autograd.gradcheck(scaled_spline_weight, (scale, coef))
+    assert torch.autograd.gradgradcheck(scaled_spline_weight, (scale, coef))
 
 
 @pytest.mark.parametrize("order", [2, 3, 5])
