@@ -470,10 +470,10 @@ class _ScaledWeightFunction(torch.autograd.Function):
         need_scale, need_coef = ctx.needs_input_grad
         grad_scale = (grad * coef).sum(-1) if need_scale else None
         grad_coef = None
-        if need_coef and torch.is_grad_enabled():  # create_graph: differentiable ops only
-            grad_coef = grad * scale.unsqueeze(-1)
-        elif need_coef:  # transposed back in the one pass, into coef's own layout
-            grad_coef = torch.mul(grad, scale.unsqueeze(-1), out=torch.empty_like(coef))
+        if need_coef:  # transposed back in the one pass, into coef's own layout; under
+            # create_graph, without out= (not differentiable)
+            out = None if torch.is_grad_enabled() else torch.empty_like(coef)
+            grad_coef = torch.mul(grad, scale.unsqueeze(-1), out=out)
         return grad_scale, grad_coef
 
 
