@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kanfair.models import gpu_kernels, native
-from kanfair.models.bspline import bspline_basis
+from kanfair.models.engine import gpu_kernels, native
+from kanfair.models.engine.bspline import bspline_basis
 from kanfair.models.bspline_mlp import BSplineActivation
 from kanfair.models.cheby_kan import ChebyKANLayer
 from kanfair.models.fourier_kan import FourierKANLayer

@@ -17,9 +17,9 @@ if not torch.cuda.is_available():  # before Triton loads: its kernels then run o
 
 from hydra import compose, initialize_config_dir  # noqa: E402
 
-from kanfair.cli.train import CONFIG_DIR  # noqa: E402
+from kanfair.config import CONFIG_DIR  # noqa: E402
 from kanfair.config import register_configs  # noqa: E402
-from kanfair.models import native  # noqa: E402
+from kanfair.models.engine import native  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

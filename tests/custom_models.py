@@ -1,6 +1,7 @@
 """User factories for `model=custom` tests (imported by name, as a user's module would be)."""
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 
@@ -23,3 +24,35 @@ def wrong_shape(in_dim: int, out_dim: int, hidden: list[int]) -> nn.Module:
 
 def not_a_module(in_dim: int, out_dim: int, hidden: list[int]) -> str:
     return "a string"
+
+
+class _SineFeatures(nn.Module):
+    """sin(a·x + b) per feature: elementwise operators only (mul, add, sin), none of which
+    fvcore counts; a hand-written B-spline basis is the same kind of code."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.a = nn.Parameter(torch.linspace(0.5, 1.5, width))
+        self.b = nn.Parameter(torch.zeros(width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sin(x * self.a + self.b)
+
+
+def elementwise_net(in_dim: int, out_dim: int, hidden: list[int]) -> nn.Module:
+    """Linear -> sin(a·x + b) per hidden width -> Linear."""
+    return nn.Sequential(nn.Linear(in_dim, hidden[0]), _SineFeatures(hidden[0]), nn.Linear(hidden[0], out_dim))
+
+
+class _FirstColumns(nn.Module):
+    def __init__(self, out_dim: int) -> None:
+        super().__init__()
+        self.out_dim = out_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :self.out_dim]
+
+
+def no_parameters(in_dim: int, out_dim: int, hidden: list[int]) -> nn.Module:
+    """The first out_dim inputs as the output: right shape, nothing to train."""
+    return _FirstColumns(out_dim)

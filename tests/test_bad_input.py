@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+import kanfair
+
 from conftest import call
 from kanfair.cli import data as data_cli
 from kanfair.cli import report as report_cli
@@ -41,6 +43,11 @@ def place(tmp_path: Path) -> dict[str, Path]:
             f"{i},{'ab'[i % 2]}\n".encode() for i in range(60)),
         "one_class.csv": b"x,y\n" + b"".join(f"{i},1\n".encode() for i in range(60)),
         "published.json": b'{"not": "a table"}', "other_columns.csv": b"a,b\n1,2\n",
+        "dup_target.csv": b"a,b,y,y\n" + b"".join(f"{i},{i % 7},{i % 2},{i % 2}\n".encode() for i in range(60)),
+        "missing_target.csv": f"x,y\n{rows}\n61,\n62,\n".encode(),
+        "huge_feature.csv": f"x,y\n{rows}\n1e308,1\n".encode(),
+        "huge_target.csv": f"x,y\n{rows}\n5,1e308\n".encode(),
+        "numeric_target.csv": b"x,y\n" + b"".join(f"{i},{i * 0.37:.2f}\n".encode() for i in range(60)),
         "a_file": b"not a folder",
     }.items():
         (files / name).write_bytes(content)
@@ -123,6 +130,32 @@ TRAIN_CASES = {  # overrides: what the one line must name
     "vision data missing offline": ("dataset=mnist dataset.download=never", "mnist"),
     "unknown source": ("dataset=imdb dataset.source=kaggle", "dataset.source"),
     "results dir is a file": ("paths.results_dir={files}/a_file", "a_file"),
+    # issue 26: inputs that gave a silent wrong result or a message naming no key
+    "duplicated target column": (CSV + "dup_target.csv", "dup_target.csv"),
+    "empty target cells": (CSV + "missing_target.csv", "dataset.target"),
+    "infinite lr": ("trainer.lr=inf", "trainer.lr"),
+    "NaN lr": ("trainer.lr=nan", "trainer.lr"),
+    "infinite weight decay": ("trainer.weight_decay=inf", "trainer.weight_decay"),
+    "a feature overflowing float32": (CSV + "huge_feature.csv", "overflows float32"),
+    "a regression target overflowing float32": (CSV + "huge_target.csv dataset.task=regression",
+                                                "overflows float32"),
+    "target on a bundled set": ("dataset.target=y", "dataset.target"),
+    "path on a bundled set": ("dataset.path={files}/good.csv", "dataset.path"),
+    "audio features on a table": ("dataset.features=mfcc", "dataset.features"),
+    "budget target without a budget": ("budget.target=5000", "budget.target"),
+    "val fraction under kanbefair": ("trainer.protocol=kanbefair trainer.val_fraction=0.2", "trainer.val_fraction"),
+    "val seed under kanbefair": ("trainer.protocol=kanbefair trainer.val_seed=3", "trainer.val_seed"),
+    "negative val seed": ("trainer.val_seed=-1", "trainer.val_seed"),
+    "negative split seed": (CSV + "good.csv dataset.split_seed=-1", "dataset.split_seed"),
+    "seed beyond 32 bits": ("seed=99999999999999999999", "seed"),
+    "negative seed": ("seed=-1", "seed"),
+    "numeric target read as classes": (CSV + "numeric_target.csv", "dataset.task=regression"),
+    "a model without parameters": ("model=custom model.target=tests.custom_models:no_parameters",
+                                   "no trainable parameters"),
+    "a free-form dict set whole": ("model=custom model.target=tests.custom_models:tanh_net model.kwargs={{norm:true}}",
+                                   "+model.kwargs.norm"),
+    "a flop budget on a lower bound": ("model=custom model.target=tests.custom_models:elementwise_net "
+                                       "budget=flops budget.target=5000", "model.elementwise_flops"),
 }
 
 
@@ -215,3 +248,54 @@ def assert_one_line(status, err: str, names: str) -> None:
     assert len(lines) == 1, err
     assert "Traceback" not in err and lines[0].startswith("kanfair: error:"), err
     assert names in lines[0], f"the line does not name {names!r}: {lines[0]}"
+
+
+API_CASES = {
+    "run given one string": (lambda out: kanfair.run("model=kan"), "overrides"),
+    "run with a misspelt key": (lambda out: kanfair.run(["model.hiden=[3]", f"paths.results_dir={out}"]),
+                                "unknown config key 'model.hiden'"),
+    "compare no models": (lambda out: kanfair.compare([], results_dir=str(out)), "models"),
+    "compare no seeds": (lambda out: kanfair.compare(["mlp"], seeds=[], results_dir=str(out)), "seeds"),
+    "compare an unknown model": (lambda out: kanfair.compare(["mlp", "kann"], "iris", results_dir=str(out)),
+                                 "unknown model 'kann'"),
+    "compare 0 params": (lambda out: kanfair.compare(["mlp"], "iris", params=0, results_dir=str(out)), "params"),
+}
+
+
+@pytest.mark.parametrize("call_api, words", API_CASES.values(), ids=API_CASES.keys())
+def test_the_api_raises_kanfairs_own_error_before_training(tmp_path, call_api, words):
+    """A ConfigError naming the argument or key, never a traceback from inside Hydra or a
+    run, and nothing trained (an unknown model in compare is found before the others run)."""
+    from kanfair.schema import ConfigError
+
+    with pytest.raises(ConfigError) as raised:
+        call_api(tmp_path)
+    assert words in str(raised.value) and "+model" not in str(raised.value)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_load_runs_refuses_a_missing_folder_and_a_file(place):
+    with pytest.raises(FileNotFoundError, match="not a folder of run records"):
+        kanfair.load_runs(place["results"] / "nowhere")
+    with pytest.raises(FileNotFoundError, match="not a folder of run records"):
+        kanfair.load_runs(next(place["runs"].glob("*.json")))
+    assert len(kanfair.load_runs(place["results"])) == 1
+
+
+TUNE_CASES = {
+    "search range reversed": ("tune.space.trainer.lr.low=1 tune.space.trainer.lr.high=0.01", "tune.space.trainer.lr"),
+    "storage URL that does not parse": ("tune.storage=nosuchdb://x", "tune.storage"),
+    "negative sampler seed": ("tune.sampler_seed=-1", "tune.sampler_seed"),
+}
+
+
+@pytest.mark.parametrize("overrides, names", TUNE_CASES.values(), ids=TUNE_CASES.keys())
+def test_tune_refuses_bad_input_in_one_line(place, overrides, names):
+    from kanfair.cli import tune as tune_cli
+
+    before = fingerprint(place["results"])
+    argv = ["tune.py", "model=mlp", "dataset=iris", "budget.target=500", "tune.trials=1", "tune.seeds=1",
+            "trainer.epochs=1", f"paths.results_dir={place['results']}", *overrides.split()]
+    status, err = call(tune_cli.main, argv)
+    assert_one_line(status, err, names)
+    assert {k: v for k, v in fingerprint(place["results"]).items() if not k.startswith("jobs")} == before

@@ -6,7 +6,7 @@ import itertools
 import pytest
 import torch
 
-from kanfair.models.bspline import (_cached_constants, _locate, _Pieces, bspline_basis, make_knots,
+from kanfair.models.engine.bspline import (_cached_constants, _locate, _Pieces, bspline_basis, make_knots,
                                     scaled_spline_weight, spline_activation, spline_linear)
 
 
@@ -286,3 +286,23 @@ def test_basis_stays_exact_where_float32_matmuls_may_run_in_tf32_or_bf16(device)
             assert torch.allclose(x32.grad.double(), x64.grad, atol=1e-4)
     finally:
         torch.set_float32_matmul_precision(previous)
+
+
+@pytest.mark.parametrize("layer", ["kan", "bspline_mlp"])
+def test_a_float64_layer_has_float64_knots_made_from_its_range(layer):
+    """.double() rebuilds the knots from the range in float64 (not float32 knots cast: a
+    range such as [-0.3, 0.7] is not a float32 number); .float() gives the float32 table
+    back; a grid moved to the data (update_grid) keeps its own range."""
+    from kanfair.models.bspline_mlp import BSplineActivation
+    from kanfair.models.kan import KANLinear
+
+    make = {"kan": lambda: KANLinear(2, 3, 5, 3, (-0.3, 0.7)),
+            "bspline_mlp": lambda: BSplineActivation(2, 5, 3, (-0.3, 0.7))}[layer]
+    module = make().double()
+    assert torch.equal(module.knots, make_knots(5, 3, (-0.3, 0.7), torch.float64))
+    assert torch.equal(module.float().knots, make_knots(5, 3, (-0.3, 0.7)))
+    if layer == "kan":
+        moved = make()
+        moved.update_grid(torch.rand(50, 2) * 3)
+        ends = moved.knots[:, [3, 8]].double()
+        assert torch.equal(moved.double().knots, make_knots(5, 3, ends, torch.float64))

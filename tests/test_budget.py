@@ -6,7 +6,7 @@ import pytest
 
 from conftest import compose_config
 from kanfair.budget import BudgetError, match, sized, target_of
-from kanfair.cli import train as train_cli
+from kanfair import runner
 from kanfair.cost import count
 
 KAN = {"name": "kan", "hidden": [16], "grid_size": 5, "spline_order": 3}
@@ -101,7 +101,7 @@ def test_a_matched_run_records_its_budget(tmp_results):
     cfg = compose_config("model=kan", "dataset=digits", "budget=params", "budget.target=5000",
                          "budget.convention=kanbefair", "trainer.epochs=1",
                          f"paths.results_dir={tmp_results}")
-    record = train_cli.run(cfg)
+    record = runner.run(cfg)
     assert record.budget["kind"] == "params" and record.budget["target"] == 5000
     assert abs(record.budget["deviation"]) <= 0.02
     assert record.params_kanbefair == record.budget["achieved"]
@@ -117,7 +117,7 @@ def test_a_parameter_budget_counts_trainable_parameters_by_default(tmp_results):
     """The paper's formula charges a KAN with a shortcut d_in·d_out more than it trains."""
     cfg = compose_config("model=kan", "dataset=digits", "budget=params", "budget.target=5000",
                          "budget.vary=width_grid", "trainer.epochs=1", f"paths.results_dir={tmp_results}")
-    record = train_cli.run(cfg)
+    record = runner.run(cfg)
     assert record.budget["convention"] == record.flops_convention == "ops"
     assert record.params == record.budget["achieved"] and abs(record.params - 5000) <= 100
     assert record.params_kanbefair > record.params

@@ -56,3 +56,19 @@ def test_the_record_says_where_it_ran(tmp_path):
     assert where["cpu_kernels"] is True  # kanfair's C++ kernels ran this KAN
     assert where["torch"] == torch.__version__ and where["cpu_count"] == os.cpu_count()
     assert where["host"] == platform.node() and where["python"] == platform.python_version()
+
+
+@pytest.mark.parametrize("override, content, named", [
+    ("dataset.target=y", "x,y\n{rows}\n1e308,1\n", "overflows float32"),
+    ("dataset.target=y dataset.task=regression", "x,y\n{rows}\n5,1e308\n", "overflows float32"),
+    ("model=custom model.target=tests.custom_models:elementwise_net budget=flops budget.target=5000 "
+     "dataset.target=y", "x,y\n{rows}\n", "model.elementwise_flops"),
+])
+def test_a_data_or_cost_fault_is_one_line_with_no_library_warning_before_it(tmp_path, override, content, named):
+    """The cases whose libraries warn on the way (numpy's overflow in the scaler, torch.jit's
+    deprecation in fvcore's trace): as a user runs them, one line and nothing else."""
+    table = tmp_path / "table.csv"
+    table.write_text(content.format(rows="\n".join(f"{i},{i % 3}" for i in range(60))))
+    done = run_train("dataset=csv", f"dataset.path={table}", *override.split(), f"paths.results_dir={tmp_path}")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and named in lines[0], done.stderr

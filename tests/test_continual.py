@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import compose_config
-from kanfair.cli import train as train_cli
+from kanfair import runner
 from kanfair.config import TrainerConfig
 from kanfair.data import Task, continual
 from kanfair.models import build
@@ -62,7 +62,7 @@ def test_accuracy_matrix_and_its_summaries():
 def test_continual_run_writes_the_matrix_into_the_record(tmp_results):
     cfg = compose_config("model=mlp", "dataset=digits", "dataset.continual.tasks=[[0,1,2],[3,4,5],[6,7,8]]",
                          "trainer.epochs=2", f"paths.results_dir={tmp_results}")
-    record = train_cli.run(cfg)
+    record = runner.run(cfg)
     block = record.extra["continual"]
     assert record.protocol == "continual" and len(block["accuracy_matrix"]) == 3
     assert record.test_metric == block["average_accuracy"]

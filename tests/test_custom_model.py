@@ -56,3 +56,42 @@ def test_a_broken_factory_gets_one_line_naming_model_target(tmp_results, target,
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "model.target" in lines[0] and words in lines[0], done.stderr
     assert not (tmp_results / "runs").exists()
+
+
+SINE = {"name": "custom", "target": "custom_models:elementwise_net", "hidden": [5]}
+SINE_FLOPS = {"mul": 1, "aten::add": 1, "sin": 1}  # aten:: implied where left out
+
+
+def test_the_operators_fvcore_skips_are_listed_and_can_be_given_their_flops():
+    """7 -> 5 -> 3 with sin(a·x + b) on the 5: fvcore counts the two Linears (50 MACs) and
+    skips the mul, the add and the sin; given 1 FLOP per output element each, the count
+    gains 3·5 and is no longer a lower bound. MACs need none of it."""
+    cost = count(SINE, 7, 3, "ops")
+    assert cost.skipped == {"aten::add": 1, "aten::mul": 1, "aten::sin": 1} and cost.flops == 100
+    given = count({**SINE, "elementwise_flops": SINE_FLOPS}, 7, 3, "ops")
+    assert given.skipped == {} and given.flops == 100 + 3 * 5
+    assert count(SINE, 7, 3, "macs").skipped == {} and count(SINE, 7, 3, "macs").flops == 50
+
+
+def test_a_flop_budget_refuses_a_lower_bound_and_a_parameter_budget_marks_it(tmp_results):
+    refused = run_train("model=custom", "model.target=tests.custom_models:elementwise_net", "budget=flops",
+                        "budget.target=5000", "trainer.epochs=1", f"paths.results_dir={tmp_results}")
+    lines = refused.stderr.strip().splitlines()
+    assert refused.returncode == 2 and len(lines) == 1, refused.stderr
+    assert "lower bound" in lines[0] and "aten::mul x1" in lines[0] and "model.elementwise_flops" in lines[0]
+    assert not (tmp_results / "runs").exists()
+    given = run_train("model=custom", "model.target=tests.custom_models:elementwise_net", "budget=flops",
+                      "budget.target=5000", "trainer.epochs=1",
+                      "+model.elementwise_flops.mul=1", "+model.elementwise_flops.add=1", "+model.elementwise_flops.sin=1",
+                      f"paths.results_dir={tmp_results}")
+    assert given.returncode == 0, given.stderr
+    assert "flops_lower_bound" not in only_record(tmp_results)["extra"]
+    for path in (tmp_results / "runs").glob("*.json"):
+        path.unlink()
+    matched = run_train("model=custom", "model.target=tests.custom_models:elementwise_net", "budget=params",
+                        "budget.target=3000", "trainer.epochs=1", f"paths.results_dir={tmp_results}")
+    assert matched.returncode == 0, matched.stderr
+    record = only_record(tmp_results)
+    assert record["extra"]["flops_lower_bound"] is True
+    assert record["extra"]["flops_skipped"] == {"aten::add": 1, "aten::mul": 1, "aten::sin": 1}
+    assert "FLOPs >= " in matched.stdout

@@ -17,7 +17,7 @@ from kanfair.cost import count, macs_by_fvcore
 from kanfair.models import FAMILIES, build, count_params, model_spec
 from kanfair.models.cheby_kan import ChebyKANLayer
 from kanfair.models.fourier_kan import FourierKANLayer
-from kanfair.models.rational_kan import GroupRational, RationalKAN
+from kanfair.models.rational_kan import GroupRational, RationalKAN, rational
 from kanfair.models.rbf_kan import RBFKANLayer
 from kanfair.schema import ConfigError
 
@@ -246,3 +246,44 @@ def test_an_analytic_backward_refuses_a_second_derivative_rather_than_giving_a_w
     (grad,) = torch.autograd.grad(layer(x).sum(), x, create_graph=True)
     with pytest.raises(RuntimeError, match="once_differentiable|twice"):
         grad.sum().backward()
+
+
+def test_the_rational_is_differentiated_as_kats_kernels_at_zero():
+    """d|b|/db = d|x|/dx = +1 at 0 (KAT's kernels), by hand: with b = 0 (Q = 1),
+    dR/db_k = -P(x)·|x|^k; at x = 0, dR/dx = a_1 - a_0·|b_1| (Q'(0) = |b_1|)."""
+    a = torch.tensor([[0.3, 1.2, -0.5, 0.25, 0.1, -0.05]], dtype=torch.float64)
+    x = torch.tensor([[0.7], [-1.5], [0.0]], dtype=torch.float64)
+    b = torch.zeros(1, 4, dtype=torch.float64, requires_grad=True)
+    rational(x, a, b).sum().backward()
+    p = sum(a[0, k] * x[:, 0] ** k for k in range(6))
+    assert torch.allclose(b.grad[0], torch.stack([-(p * x[:, 0].abs() ** k).sum() for k in range(1, 5)]))
+    at_zero = torch.zeros(1, 1, dtype=torch.float64, requires_grad=True)
+    rational(at_zero, a, torch.tensor([[0.4, -0.3, 0.2, 0.1]], dtype=torch.float64)).sum().backward()
+    assert at_zero.grad.item() == pytest.approx(1.2 - 0.3 * 0.4)
+
+
+def test_identity_initialised_denominators_learn():
+    """The first layer starts as the identity (b = 0); under autograd's |b|' = 0 its
+    denominators would stay exactly 0 for ever."""
+    torch.manual_seed(0)
+    model = RationalKAN([3, 4, 1], groups=2)
+    assert torch.count_nonzero(model[0].denominator) == 0
+    x = torch.rand(64, 3) * 4 - 2
+    y = torch.sin(x.sum(1, keepdim=True))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(20):
+        optimizer.zero_grad()
+        F.mse_loss(model(x), y).backward()
+        optimizer.step()
+    assert model[0].denominator.abs().min() > 0
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_a_layer_takes_any_leading_dimensions(name):
+    """(batch, length, channels) as upstream takes it: the same as the rows one by one."""
+    torch.manual_seed(0)
+    model = randomised(build({"name": name, "hidden": [5]}, 4, 3)).double()
+    x = torch.rand(2, 3, 4, dtype=torch.float64) * 2 - 1
+    out = model(x)
+    assert out.shape == (2, 3, 3)
+    assert torch.allclose(out, model(x.reshape(6, 4)).reshape(2, 3, 3), atol=1e-12)

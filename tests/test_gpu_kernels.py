@@ -8,8 +8,8 @@ import contextlib
 import pytest
 import torch
 
-from kanfair.models import gpu_kernels, native
-from kanfair.models.bspline import make_knots
+from kanfair.models.engine import bspline, gpu_kernels, native
+from kanfair.models.engine.bspline import make_knots
 from test_bspline import assert_same_outputs, fused_ops_case, fused_ops_outputs, worst_basis_error
 
 pytestmark = pytest.mark.skipif(not gpu_kernels.available(), reason="Triton is not installed")
@@ -19,15 +19,17 @@ DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 @contextlib.contextmanager
 def engine(kernels: bool):
     """The spline ops on the Triton kernels (on CPU: let them take CPU tensors, C++ kernels
-    off), or on PyTorch ops alone."""
-    usable = gpu_kernels.usable
+    off), or on PyTorch ops alone. The first-use self-check is held passed here (it has its
+    own test): a check that failed would put both sides on PyTorch ops and prove nothing."""
+    usable, passed = gpu_kernels.usable, bspline.gpu_kernels_pass
     gpu_kernels.usable = (lambda x: True) if kernels and DEVICE.type == "cpu" else (
         usable if kernels else lambda x: False)
+    bspline.gpu_kernels_pass = lambda device: True
     try:
         with native.disabled():
             yield
     finally:
-        gpu_kernels.usable = usable
+        gpu_kernels.usable, bspline.gpu_kernels_pass = usable, passed
 
 
 @pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.float64, 1e-12)])
@@ -68,3 +70,30 @@ def test_the_kernels_serve_cuda_tensors_only_and_can_be_switched_off(monkeypatch
         assert gpu_kernels.usable(torch.zeros(2, 3, device=DEVICE))
         monkeypatch.setattr(gpu_kernels, "_enabled", False)
         assert not gpu_kernels.usable(torch.zeros(2, 3, device=DEVICE))
+
+
+def test_the_self_check_passes_the_kernels_and_turns_broken_ones_off(monkeypatch):
+    """What a CUDA process runs before its first kernel call (here on the interpreter): the
+    real kernels pass; a kernel that is off by 0.1% or fails to compile turns them off with
+    one warning, the process goes on on PyTorch ops, and failure() says why (records keep it)."""
+    check = bspline.gpu_kernels_pass.__wrapped__  # uncached: one check per call
+    monkeypatch.setattr(gpu_kernels, "_enabled", True)
+    monkeypatch.setattr(gpu_kernels, "_failed", None)
+    assert check(DEVICE) and gpu_kernels.failure() is None
+    for evaluation in (torch.no_grad, torch.inference_mode):  # a first use may be there: the check
+        with evaluation():                                     # takes its gradient all the same
+            assert check(DEVICE) and gpu_kernels.failure() is None
+    real = gpu_kernels.basis
+    monkeypatch.setattr(gpu_kernels, "basis", lambda *args: real(*args) * 1.001)
+    with pytest.warns(RuntimeWarning, match="failed their self-check"):
+        assert not check(DEVICE)
+    assert gpu_kernels.failure().startswith("ValueError: order ") and not gpu_kernels.active()
+
+    def no_compiler(*args):
+        raise RuntimeError("PTX compile failed\nlong log")
+
+    monkeypatch.setattr(gpu_kernels, "_enabled", True)
+    monkeypatch.setattr(gpu_kernels, "basis", no_compiler)
+    with pytest.warns(RuntimeWarning, match="RuntimeError: PTX compile failed"):
+        assert not check(DEVICE)
+    assert not gpu_kernels.usable(torch.zeros(2, 3, device=DEVICE))

@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch.utils import cpp_extension
 
-from kanfair.models import bspline, native
-from kanfair.models.bspline import make_knots, spline_linear
+from kanfair.models.engine import bspline, native
+from kanfair.models.engine.bspline import make_knots, spline_linear
 from kanfair.models.bspline_mlp import BSplineActivation
 from kanfair.models.kan import KANLinear
 from test_bspline import (assert_same_outputs, cox_de_boor, fused_ops_case, fused_ops_outputs,

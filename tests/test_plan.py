@@ -13,7 +13,7 @@ import torch
 
 from conftest import run_train
 from kanfair.cli.plan import main, sweep_configs
-from kanfair.cli.train import run_id_of
+from kanfair.runner import run_key
 from kanfair.config import TrainerConfig
 from kanfair.data import Task
 from kanfair.plan import Probe, RunShape, estimate_seconds, run_shape, wall_seconds
@@ -43,7 +43,7 @@ def probe_cache(tmp_path: Path, monkeypatch) -> Path:
 def test_the_planned_runs_are_the_sweeps_runs_and_count_as_done_once_written(tmp_path):
     overrides = SWEEP + [f"paths.results_dir={tmp_path / 'results'}"]
     _, jobs = sweep_configs(overrides)
-    planned = {run_id_of(cfg) for _, cfg in jobs}
+    planned = {run_key(cfg)[0] for _, cfg in jobs}
     assert len(jobs) == len(planned) == 3
     status, out, _ = plan(overrides)
     assert status == 0 and "runs: 3; done: 0; to run: 3" in out
@@ -63,7 +63,7 @@ def test_jobs_composed_from_a_shared_base_equal_jobs_composed_whole():
     must be those of composing each job from scratch (what the launcher does)."""
     from hydra.core.global_hydra import GlobalHydra
     from hydra import initialize_config_dir, compose
-    from kanfair.cli import CONFIG_DIR
+    from kanfair.config import CONFIG_DIR
 
     _, jobs = sweep_configs(["experiment=kanbefair_fmnist", "dataset=digits", "trainer.lr=3e-4"])
     assert len(jobs) == 60
@@ -71,7 +71,7 @@ def test_jobs_composed_from_a_shared_base_equal_jobs_composed_whole():
     for overrides, cfg in jobs[::7]:
         with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
             whole = compose("train", overrides=[o for o in overrides if not o.startswith("hydra")])
-        assert run_id_of(cfg) == run_id_of(whole), overrides
+        assert run_key(cfg) == run_key(whole), overrides
 
 
 def test_the_estimate_counts_steps_scored_rows_and_data():
@@ -106,7 +106,22 @@ def test_wall_time_hands_each_run_in_order_to_the_first_free_worker():
     assert wall_seconds([], 4) == 0.0
 
 
-def test_probes_are_cached_per_machine_and_taken_again_on_request(tmp_path, probe_cache):
+class _Clock:
+    """perf_counter for the planner's own timings (a data set's load): a quarter second
+    each, so that two estimates differ only where their probes do."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        self.now += 0.25
+        return self.now
+
+
+def test_probes_are_cached_per_machine_and_taken_again_on_request(tmp_path, probe_cache, monkeypatch):
+    import kanfair.cli.plan as plan_cli
+
+    monkeypatch.setattr(plan_cli, "time", _Clock())
     overrides = SWEEP + [f"paths.results_dir={tmp_path / 'results'}"]
     probe_cache.parent.mkdir(parents=True)
     probe_cache.write_text(json.dumps({"another machine": {"a shape": {"step_s": 1, "eval_row_s": 1}}}))

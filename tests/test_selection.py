@@ -88,7 +88,7 @@ def test_the_report_picks_each_familys_best_configuration_by_its_mean():
         "dataset": "d", "model": ["kan"] * 4 + ["mlp"] * 2, "metric": "kanbefair_rmse",
         "configuration": ["a", "a", "b", "b", "c", "c"], "status": "ok",
         "test_metric": [0.1, 0.5, 0.2, 0.2, 0.3, 0.3]})  # a: mean 0.3, best single 0.1; b: mean 0.2
-    for column in ("protocol", "hidden", "settings", "grid_size", "spline_order", "shortcut", "activation",
+    for column in ("protocol", "budget", "hidden", "settings", "grid_size", "spline_order", "shortcut", "activation",
                    "grid_range", "lr", "epochs", "params", "flops", "flops_convention", "time_per_epoch_s"):
         runs[column] = 1
     best = report.best_per_family(report.summarise(runs)).set_index("model")
@@ -104,18 +104,29 @@ def test_the_frontier_is_the_best_metric_at_or_below_each_cost(higher, expected)
     assert envelope.cost.tolist() == [1, 2, 3, 4, 5] and envelope.best.tolist() == expected
 
 
-def stored(results: Path, run_id: str, status: str) -> None:
-    atomic_write_json(record_path(results, run_id), {"run_id": run_id, "status": status})
+FIXTURE = Path(__file__).parent / "fixtures" / "records" / "digits-mlp-s0-60d14c8e79010e9b.json"
+
+
+def fixture_record(**changes) -> dict:
+    return {**json.loads(FIXTURE.read_text()), **changes}
+
+
+def without(record: dict, key: str) -> dict:
+    return {k: v for k, v in record.items() if k != key}
 
 
 @pytest.mark.parametrize("content, done", [
-    ({"status": "ok"}, True), ({"status": "diverged"}, False), ({"status": "failed"}, False),
+    (fixture_record(), True), (fixture_record(status="diverged"), False), (fixture_record(status="failed"), False),
+    ({"status": "ok"}, False), (without(fixture_record(), "config_hash"), False),
+    (fixture_record(seed=1), False), (fixture_record(config_hash="0" * 16), False),
+    (fixture_record(run_id="another"), False), (fixture_record(status="done"), False),
     ("{truncated", False), ("", False), ([], False), (None, False)])
-def test_resume_skips_only_ok_records(tmp_path, content, done):
-    path = record_path(tmp_path, "r")
+def test_resume_skips_only_an_ok_record_of_this_very_run(tmp_path, content, done):
+    record = fixture_record()
+    path = record_path(tmp_path, record["run_id"])
     path.parent.mkdir(parents=True)
     path.write_text(content if isinstance(content, str) else json.dumps(content))
-    assert finished_ok(tmp_path, "r") is done
+    assert finished_ok(tmp_path, record["run_id"], record["config_hash"], record["seed"]) is done
 
 
 def test_a_write_interrupted_before_the_rename_leaves_the_old_record(tmp_path, monkeypatch):

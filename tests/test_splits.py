@@ -194,8 +194,9 @@ def test_the_validation_seed_moves_the_validation_split_and_the_hash():
     assert config_hash(base) != config_hash(moved)
 
 
-@pytest.mark.parametrize("override", ["dataset=digits dataset.split=kanbefair", "dataset=csv dataset.split=folds"])
+@pytest.mark.parametrize("override", ["dataset=digits dataset.split=kanbefair",
+                                      "dataset=csv dataset.split=folds dataset.path=x.csv dataset.target=y"])
 def test_a_split_a_data_set_does_not_have_is_refused_in_one_line(tmp_results, override):
-    done = run_train(*override.split(), "dataset.path=x.csv", "dataset.target=y", f"paths.results_dir={tmp_results}")
+    done = run_train(*override.split(), f"paths.results_dir={tmp_results}")
     assert done.returncode == 2 and "dataset.split" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, compose_config, run_train
-from kanfair.cli import train as train_cli
+from kanfair import runner
 
 SWEEP = ["-m", "hydra/launcher=joblib", "model=kan,mlp", "seed=0,1", "dataset=digits",
          "trainer.epochs=2"]
@@ -43,9 +43,9 @@ def test_parallel_sweep_resumes_and_restores_exactly_what_is_missing(tmp_path):
 
 def test_rerun_forces_a_run_under_the_same_hash(tmp_results):
     args = ["model=mlp", "dataset=iris", "trainer.epochs=1", f"paths.results_dir={tmp_results}"]
-    first = train_cli.run(compose_config(*args))
-    assert train_cli.run(compose_config(*args)) is None
-    forced = train_cli.run(compose_config(*args, "trainer.rerun=true"))
+    first = runner.run(compose_config(*args))
+    assert runner.run(compose_config(*args)) is None
+    forced = runner.run(compose_config(*args, "trainer.rerun=true"))
     assert forced is not None and forced.run_id == first.run_id
 
 
@@ -98,3 +98,31 @@ def test_a_record_written_by_an_earlier_version_still_resumes(tmp_path):
     assert status == 0
     assert [p.name for p in runs.iterdir()] == [fixture.name]
     assert (runs / fixture.name).read_bytes() == fixture.read_bytes()
+
+
+@pytest.mark.parametrize("bad", ["bare ok status", "another schema", "another seed"])
+def test_a_file_that_is_not_this_runs_record_is_set_aside_and_the_run_runs(tmp_path, bad):
+    """Resume trusts only a record of this very run: a bare {"status": "ok"}, a record of
+    another schema, or another seed's record under this run's name is moved aside (named
+    in one line) and the run runs; every other file of the store stays as it was."""
+    fixture = REPO / "tests" / "fixtures" / "records" / "digits-mlp-s0-60d14c8e79010e9b.json"
+    record = json.loads(fixture.read_text())
+    content = {"bare ok status": {"status": "ok"},
+               "another schema": {k: v for k, v in record.items() if k != "history"},
+               "another seed": {**record, "seed": 1, "run_id": record["run_id"].replace("-s0-", "-s1-")}}[bad]
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / fixture.name).write_text(json.dumps(content))
+    bystander = runs / "digits-kan-s0-0123456789abcdef.json"
+    bystander.write_text(fixture.read_text())
+    out = subprocess.run([sys.executable, str(REPO / "train.py"), "dataset=digits", "model=mlp", "model.hidden=[8]",
+                          "trainer.epochs=2", "seed=0", f"paths.results_dir={tmp_path}"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr
+    aside = [line for line in out.stdout.splitlines() if "set aside" in line]
+    assert len(aside) == 1 and aside[0].startswith(f"kanfair: set aside {runs / fixture.name} as ")
+    assert "kanfair: ok | mlp" in out.stdout
+    assert sorted(p.name for p in runs.iterdir()) == sorted([fixture.name, fixture.name + ".invalid", bystander.name])
+    assert json.loads((runs / (fixture.name + ".invalid")).read_text()) == content
+    assert json.loads((runs / fixture.name).read_text())["status"] == "ok"
+    assert bystander.read_text() == fixture.read_text()

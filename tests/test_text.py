@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import compose_config
-from kanfair.cli import train as train_cli
+from kanfair import runner
 from kanfair.config import DatasetConfig
 from kanfair.data import load_task, sources, text
 from kanfair.models.text import EmbeddingBagFront
@@ -87,7 +87,7 @@ def test_text_runs_count_and_match_the_model_without_the_embedding(tmp_path, tmp
     cfg = compose_config("model=mlp", "model.hidden=[16,32]", "dataset=text_csv",
                          f"dataset.path={tmp_path / 't.csv'}", "budget=params", "budget.target=700",
                          "trainer.epochs=1", f"paths.results_dir={tmp_results}")
-    record = train_cli.run(cfg)
+    record = runner.run(cfg)
     embedding = record.extra["embedding"]
     assert embedding["dim"] == 16 and embedding["params"] == embedding["vocab_size"] * 16
     width = record.model_spec["hidden"][0]

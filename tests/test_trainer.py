@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from conftest import compose_config
-from kanfair.cli import train as train_cli
+from kanfair import runner
 from kanfair.config import DatasetConfig, TrainerConfig
 from kanfair.data import Task, load_task
 from kanfair.models import build
@@ -94,13 +94,13 @@ def test_kanbefair_regression_records_both_rmse_values(tmp_results):
     cfg = compose_config("model=mlp", "model.hidden=[8]", "dataset=special_ellipkinc",
                          "trainer.protocol=kanbefair", "trainer.epochs=3",
                          f"paths.results_dir={tmp_results}")
-    record = train_cli.run(cfg)
+    record = runner.run(cfg)
     assert record.metric == "kanbefair_rmse"
     assert set(record.test_metrics) >= {"rmse", "kanbefair_rmse", "loss"}
     assert record.test_metric == record.test_metrics["kanbefair_rmse"]
     cfg = compose_config("model=mlp", "model.hidden=[8]", "dataset=special_ellipkinc",
                          "trainer.epochs=3", f"paths.results_dir={tmp_results}")
-    assert train_cli.run(cfg).metric == "rmse"
+    assert runner.run(cfg).metric == "rmse"
 
 
 class _Exploding(nn.Module):
@@ -119,10 +119,10 @@ class _Exploding(nn.Module):
 def test_nan_loss_stops_the_run_and_the_record_says_diverged(tmp_results, monkeypatch, capsys):
     iris_task = load_task(DatasetConfig(name="iris"))
     steps_per_epoch = -(-int(len(iris_task.x_train) * 0.9) // 128)
-    monkeypatch.setattr(train_cli, "build", lambda spec, i, o: _Exploding(i, o, 2 * steps_per_epoch))
+    monkeypatch.setattr(runner, "build", lambda spec, i, o: _Exploding(i, o, 2 * steps_per_epoch))
     cfg = compose_config("model=mlp", "dataset=iris", "trainer.epochs=10",
                          f"paths.results_dir={tmp_results}")
-    record = train_cli.run(cfg)
+    record = runner.run(cfg)
     assert record.status == "diverged" and "non-finite loss" in record.message
     assert record.epochs_run == 2 and record.best_epoch in (1, 2)
     stored = json.loads(next((tmp_results / "runs").glob("*.json")).read_text())
@@ -280,9 +280,13 @@ def test_a_continual_run_that_diverges_reports_no_average():
                                   {"name": "bspline_mlp", "hidden": [8]}])
 def test_the_evaluation_batch_size_changes_no_metric(spec):
     """Why trainer.eval_batch_size is hashed as one value (results.HASHED_AS): each row's
-    output, and so every metric, is the same whatever the batch it is scored in."""
+    output is the same whatever the batch it is scored in, to float32 rounding: BLAS picks
+    its kernel by shape and CPU (an AVX-512 machine moved an MLP's loss by 1e-7 relative
+    between batch sizes), so the accuracy is identical and a loss within 1e-6 relative."""
     task = load_task(DatasetConfig(name="digits"))
     torch.manual_seed(0)
     model = build(spec, task.in_dim, task.out_dim)
     scores = [evaluate(model, task.x_test, task.y_test, task.kind, size) for size in (7, 100, 4096)]
-    assert scores[0] == scores[1] == scores[2]
+    assert scores[0]["accuracy"] == scores[1]["accuracy"] == scores[2]["accuracy"]
+    assert scores[1]["loss"] == pytest.approx(scores[0]["loss"], rel=1e-6)
+    assert scores[2]["loss"] == pytest.approx(scores[0]["loss"], rel=1e-6)

@@ -11,8 +11,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from conftest import REPO
-from kanfair.cli import CONFIG_DIR
-from kanfair.cli.train import run_or_stored
+from kanfair.config import CONFIG_DIR
+from kanfair.runner import run_or_stored
 from kanfair.config import register_configs
 from kanfair.schema import ConfigError
 from kanfair.tune import flatten_space, tune

@@ -81,3 +81,24 @@ def test_best_of_many_under_test_selection_is_said_with_the_counts(tmp_path):
     assert "fmnist: the families had different numbers of configurations" in table
     assert "kan 3, mlp 1" in table
     assert len(load_records(runs)) == 4
+
+
+def test_a_family_with_one_seed_is_not_tested_and_shows_no_spread(tmp_path):
+    table = compare_families({"mlp": [30.0], "kan": [20.0, 21.0]}, higher=True)
+    assert list(table.verdict) == ["best", "not tested"] and table.welch_p.isna().all()
+    assert table.ci_low.isna()[0] and not table.ci_low.isna()[1]
+    runs = tmp_path / "runs"
+    write(runs, "one", {"mlp": [30.0], "kan": [20.0, 21.0]})
+    assert report_cli.main(["--runs", str(runs), "--out", str(tmp_path / "out"), "--verdict"]) == 0
+    text = (tmp_path / "out" / "verdict.md").read_text()
+    assert "### one: not tested (fewer than 2 seeds)" in text
+    assert "| mlp | 30 | n/a (1 seed) |" in text and "30 ± " not in text
+
+
+def test_the_same_run_stored_under_two_names_counts_once(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    write(runs, "d", {"mlp": [30.0, 31.0]})
+    (runs / "zz-copy.json").write_text((runs / "d-mlp-0.json").read_text())
+    frame = load_records(runs)
+    assert len(frame) == 2 and sorted(frame.seed) == [0, 1]
+    assert "zz-copy.json: the same run as " in capsys.readouterr().err

@@ -1,12 +1,13 @@
 """kanfair: a fair benchmark of KANs against MLPs at equal parameter or FLOP budgets.
 
 From Python: kanfair.run(overrides) -> Record, kanfair.load_runs(results_dir) ->
-DataFrame, kanfair.compare(models, dataset, ...) -> DataFrame (see kanfair.api).
+DataFrame, kanfair.compare(models, dataset, ...) -> DataFrame, kanfair.latex_tables(results_dir)
+-> str (see kanfair.api).
 """
 from typing import Any
 
 __version__ = "0.1.0"
-API = ("run", "load_runs", "compare")
+API = ("run", "load_runs", "compare", "latex_tables")
 
 
 def __getattr__(name: str) -> Any:

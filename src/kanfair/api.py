@@ -16,6 +16,7 @@ kanfair: ok | mlp [64] on iris | ...
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from pathlib import Path
 from typing import Optional, Sequence
@@ -24,10 +25,12 @@ import pandas as pd
 from hydra import compose, initialize_config_dir
 
 from kanfair import report
-from kanfair.cli import CONFIG_DIR
-from kanfair.cli import train as train_cli
-from kanfair.config import register_configs
+from kanfair.config import CONFIG_DIR, register_configs
+from kanfair.errors import describe
+from kanfair.models import family
 from kanfair.results import Record, read_records
+from kanfair.runner import run_or_stored
+from kanfair.schema import ConfigError, check
 
 
 def run(overrides: Sequence[str], config_dir: Optional[str] = None) -> Record:
@@ -35,11 +38,18 @@ def run(overrides: Sequence[str], config_dir: Optional[str] = None) -> Record:
     and checked as `kanfair-train` does (a bad key raises the error the CLI would print).
     `config_dir` adds a folder of your own configs, as `--config-dir`. Returns the record
     written, or the stored one when the results store already holds it (resume)."""
+    check(not isinstance(overrides, str) and all(isinstance(o, str) for o in overrides), "overrides",
+          f"must be a list of strings, got {overrides!r}", 'e.g. kanfair.run(["model=kan", "dataset=digits"])')
     register_configs()
     extra = [f"hydra.searchpath=[file://{Path(config_dir).resolve()}]"] if config_dir else []
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="train", overrides=[*extra, *overrides])
-    return train_cli.run_or_stored(cfg)
+    try:
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            cfg = compose(config_name="train", overrides=[*extra, *overrides])
+    except ConfigError:
+        raise
+    except Exception as error:  # Hydra's own words (e.g. its "use +key") are not kanfair's advice
+        raise ConfigError("overrides", describe(error), "fix that override") from error
+    return run_or_stored(cfg)
 
 
 def load_runs(results_dir: str | Path = "results") -> pd.DataFrame:
@@ -48,14 +58,24 @@ def load_runs(results_dir: str | Path = "results") -> pd.DataFrame:
     that is not a readable record (truncated, not an object, missing fields) is skipped with
     a warning naming it.
 
-    >>> import kanfair
-    >>> kanfair.load_runs("no/such/folder").empty
-    True
+    A missing folder, or a path that is not a folder, raises FileNotFoundError naming it.
     """
     folder = Path(results_dir)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"kanfair: {folder} is not a folder of run records; give the results_dir "
+                                "of your runs (records are in <results_dir>/runs/)")
     folder = folder / "runs" if (folder / "runs").is_dir() else folder
     rows = read_records(folder, lambda message: warnings.warn(message, stacklevel=3))
     return pd.DataFrame(rows)
+
+
+def latex_tables(results_dir: str | Path = "results") -> str:
+    """The comparison and the verdict of every record under `results_dir` as booktabs
+    LaTeX tables in a standalone document (what `kanfair-report --latex` writes to
+    tables.tex): mean ± std, the best in bold, a dagger where the verdict says significantly
+    worse, the budget and FLOP convention in the caption."""
+    folder = Path(results_dir)
+    return report.latex_tables(report.load_records(folder / "runs" if (folder / "runs").is_dir() else folder))
 
 
 def compare(models: Sequence[str], dataset: str = "digits", params: Optional[float] = None,
@@ -72,7 +92,15 @@ def compare(models: Sequence[str], dataset: str = "digits", params: Optional[flo
     >>> sorted(table.model), table.seeds.tolist(), bool(table.params.between(490, 510).all())
     (['cheby_kan', 'mlp'], [2, 2], True)
     """
-    budget = ["budget=params", f"budget.target={params}", "budget.vary=width_grid"] if params else []
+    check(not isinstance(models, str) and len(models) > 0, "models", f"must be a non-empty list of families, "
+          f"got {models!r}", 'e.g. kanfair.compare(["mlp", "kan"], "digits")')
+    for model in models:
+        family(model)  # an unknown name fails before anything trains
+    check(len(seeds) > 0, "seeds", "is empty: no run would train", "e.g. seeds=[0, 1, 2]")
+    check(params is None or (isinstance(params, (int, float)) and math.isfinite(params) and params > 0),
+          "params", f"must be a positive number of trainable parameters, or None (got {params!r})",
+          "e.g. params=5000")
+    budget = ["budget=params", f"budget.target={params}", "budget.vary=width_grid"] if params is not None else []
     records = [run([f"model={model}", f"dataset={dataset}", f"seed={seed}", *budget, *overrides,
                     f"paths.results_dir={results_dir}"])
                for model in models for seed in seeds]

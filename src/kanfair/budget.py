@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Callable, Mapping, Optional
 
 from kanfair.config import BudgetConfig
-from kanfair.cost import CONVENTIONS, count
+from kanfair.cost import CONVENTIONS, Cost, count
+from kanfair.flops import skipped_line
 from kanfair.models import FAMILIES, family, model_spec
 from kanfair.schema import ConfigError, check
 
@@ -74,11 +75,23 @@ def match_spec(match_model: Any) -> dict[str, Any]:
         raise ConfigError("budget.match", f"{error.key.replace('model.', '')}: {error.problem}", example) from error
 
 
+def spent(cost: Cost, kind: str, name: str) -> float:
+    """What a model spends of a budget of `kind`; a FLOP count that left operators out
+    (a custom model's fvcore trace) is refused, since matching a lower bound is unfair."""
+    if kind == "params":
+        return float(cost.params)
+    if cost.skipped:
+        raise BudgetError(f"{name}'s FLOPs are only a lower bound: fvcore skipped {skipped_line(cost.skipped)}; "
+                          f"give each one's FLOPs per output element in model.elementwise_flops (e.g. "
+                          f"+model.elementwise_flops.mul=1 for aten::mul), or use budget=params")
+    return float(cost.flops)
+
+
 def target_of(match_model: Mapping[str, Any], in_dim: int, out_dim: int, kind: str,
               convention: str) -> float:
     """The budget a reference model spends (e.g. the paper's KAN [784, 16, 10] G5 K3)."""
-    cost = count(match_spec(match_model), in_dim, out_dim, convention)
-    return float(cost.params if kind == "params" else cost.flops)
+    spec = match_spec(match_model)
+    return spent(count(spec, in_dim, out_dim, convention), kind, spec["name"])
 
 
 def _search(cost_at: Callable[[int], float], target: float, smallest: int = 1) -> list[int]:
@@ -123,8 +136,7 @@ def match(model: Mapping[str, Any], in_dim: int, out_dim: int, kind: str = "para
         raise BudgetError(f"{spec['name']} has no hidden layer to widen; give model.hidden or use budget.vary=grid")
 
     def cost_of(candidate: dict[str, Any]) -> float:
-        cost = count(candidate, in_dim, out_dim, convention)
-        return float(cost.params if kind == "params" else cost.flops)
+        return spent(count(candidate, in_dim, out_dim, convention), kind, spec["name"])
 
     def closest(base: dict[str, Any], axis: str) -> list[tuple[int, dict[str, Any], float]]:
         """(size, spec, cost) on either side of the target along one axis, best first."""

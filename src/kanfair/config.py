@@ -6,9 +6,10 @@ misspelt key or a wrong type fails at composition, and the range checks in
 """
 from __future__ import annotations
 
-import math
 import dataclasses
+import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import torch
@@ -19,7 +20,11 @@ from kanfair.flops import CONVENTIONS as FLOP_CONVENTIONS
 from kanfair.models import FAMILIES, family, model_spec
 from kanfair.schema import ConfigError, ModelConfig, check, check_choice
 
-__all__ = ["ConfigError", "ModelConfig", "model_spec", "register_configs", "validate"]
+__all__ = ["CONFIG_DIR", "ConfigError", "ModelConfig", "model_spec", "register_configs", "validate"]
+
+# The config tree that ships inside the package: in a checkout, src/kanfair/configs is a link
+# to the top-level configs/ (the one copy people read and edit); a built wheel holds the files.
+CONFIG_DIR = str(Path(__file__).resolve().parent / "configs")
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "lbfgs")
 PROTOCOLS = ("val", "kanbefair")
@@ -34,6 +39,11 @@ SPLITS = ("kanbefair", "seeded", "folds", "published")
 SOURCES = ("csv", "hf")
 LOGGERS = ("none", "wandb")
 WANDB_MODES = ("offline", "online", "disabled")
+
+
+def check_seed(value: int, key: str) -> None:
+    """A seed every generator takes (numpy's are 32-bit)."""
+    check(0 <= value < 2**32, key, f"must be in 0 .. 2**32 - 1 (got {value})", f"set e.g. {key}=0")
 
 
 @dataclass
@@ -75,6 +85,7 @@ class DatasetConfig:
         check_choice(self.download, DOWNLOAD, "dataset.download")
         check_choice(self.features, AUDIO_FEATURES, "dataset.features")
         check_choice(self.task, TASK_KINDS, "dataset.task")
+        check_seed(self.split_seed, "dataset.split_seed")
         for classes in self.continual.tasks:
             check(len(classes) > 0, "dataset.continual.tasks", "a task has no classes",
                    "e.g. dataset.continual.tasks=[[0,1,2],[3,4,5],[6,7,8]]")
@@ -104,9 +115,10 @@ class TrainerConfig:
 
     def __post_init__(self) -> None:
         check_choice(self.optimizer, OPTIMIZERS, "trainer.optimizer")
-        check(self.lr > 0, "trainer.lr", f"must be > 0 (got {self.lr})", "set e.g. trainer.lr=1e-3")
-        check(self.weight_decay >= 0, "trainer.weight_decay",
-               f"must be >= 0 (got {self.weight_decay})", "set e.g. trainer.weight_decay=0")
+        check(math.isfinite(self.lr) and self.lr > 0, "trainer.lr", f"must be a finite number > 0 (got {self.lr})",
+              "set e.g. trainer.lr=1e-3")
+        check(math.isfinite(self.weight_decay) and self.weight_decay >= 0, "trainer.weight_decay",
+              f"must be a finite number >= 0 (got {self.weight_decay})", "set e.g. trainer.weight_decay=0")
         check(self.batch_size > 0, "trainer.batch_size", f"must be > 0 (got {self.batch_size})",
                "set e.g. trainer.batch_size=128")
         check(self.eval_batch_size > 0, "trainer.eval_batch_size",
@@ -117,6 +129,12 @@ class TrainerConfig:
         check_choice(self.eval_train, EVAL_TRAIN, "trainer.eval_train")
         check(0 < self.val_fraction < 1, "trainer.val_fraction",
                f"must be in (0, 1) (got {self.val_fraction})", "set e.g. trainer.val_fraction=0.1")
+        check_seed(self.val_seed, "trainer.val_seed")
+        if self.protocol == "kanbefair":  # it holds out nothing: these keys would change nothing
+            for key, default in (("val_fraction", 0.1), ("val_seed", 0)):
+                check(getattr(self, key) == default, f"trainer.{key}",
+                      "protocol kanbefair holds out no validation split, so it would change nothing",
+                      f"leave trainer.{key} unset, or use trainer.protocol=val")
         check_choice(self.device, DEVICES, "trainer.device")
         check(self.device != "cuda" or torch.cuda.is_available(), "trainer.device",
               "is cuda but no CUDA device is available here", "use trainer.device=auto (or cpu)")
@@ -142,6 +160,9 @@ class BudgetConfig:
         check_choice(self.vary, BUDGET_VARY, "budget.vary")
         check(self.tolerance > 0, "budget.tolerance", f"must be > 0 (got {self.tolerance})",
                "set e.g. budget.tolerance=0.02")
+        check(self.kind != "none" or (self.target is None and self.match is None), "budget.target",
+              "is set but budget=none trains the model as configured (it would change nothing)",
+              "add budget=params (or budget=flops), or drop budget.target/budget.match")
         if self.kind != "none":
             check((self.target is None) != (self.match is None), "budget.target",
                    "give exactly one of budget.target and budget.match",
@@ -184,6 +205,9 @@ class TrainConfig:
     experiment: Optional[Any] = None
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        check_seed(self.seed, "seed")
+
 
 @dataclass
 class TuneConfig:
@@ -201,6 +225,7 @@ class TuneConfig:
     phase: Optional[str] = None
 
     def __post_init__(self) -> None:
+        check_seed(self.sampler_seed, "tune.sampler_seed")
         check(self.trials >= 1, "tune.trials", f"must be >= 1 (got {self.trials})", "set e.g. tune.trials=20")
         check(self.seeds >= 1, "tune.seeds", f"must be >= 1 (got {self.seeds})", "set e.g. tune.seeds=5")
         check(bool(self.space), "tune.space", "the search space is empty",
@@ -222,6 +247,7 @@ class SizeConfig(TrainConfig):
     out_dim: Optional[int] = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         for key, value in (("in_dim", self.in_dim), ("out_dim", self.out_dim)):
             check(value is None or value >= 1, key, f"must be >= 1 (got {value})",
                   f"set e.g. {key}=784, or leave it out for the dataset's")

@@ -22,6 +22,16 @@ class Cost:
     convention: str
     layers: list[LayerCost] = field(default_factory=list)
 
+    @property
+    def skipped(self) -> dict[str, int]:
+        """Operators the count left out (with how often they ran): `flops` is then a lower
+        bound. Empty for every built-in family (their rows are formulas)."""
+        merged: dict[str, int] = {}
+        for row in self.layers:
+            for op, n in row.skipped.items():
+                merged[op] = merged.get(op, 0) + n
+        return merged
+
 
 def count(model: Mapping[str, Any], in_dim: int, out_dim: int,
           convention: str = "kanbefair") -> Cost:
@@ -39,4 +49,4 @@ def count(model: Mapping[str, Any], in_dim: int, out_dim: int,
 def macs_by_fvcore(model: nn.Module, in_dim: int) -> float:
     """fvcore's multiply-accumulate count of one sample through `model`, restricted to
     contractions: the independent check of the `macs` convention."""
-    return sum(v for op, v in fvcore_counts(model, in_dim).items() if is_contraction(op))
+    return sum(v for op, v in fvcore_counts(model, in_dim).counts.items() if is_contraction(op))

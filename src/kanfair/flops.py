@@ -24,8 +24,10 @@ scale with the batch (forming s_s·c once per forward) is not a per-sample cost.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
 
 import torch
 from torch import nn
@@ -46,6 +48,9 @@ class LayerCost:
     layer: str
     params: int
     flops: float
+    # operators a traced count left out, with how often they ran: the row's FLOPs are then
+    # a lower bound (custom models, counted by fvcore)
+    skipped: dict[str, int] = field(default_factory=dict)
 
 
 def linear_row(name: str, d_in: int, d_out: int, convention: str, bias: bool = True,
@@ -90,27 +95,49 @@ def is_contraction(operator: str) -> bool:
     return operator in FVCORE_CONTRACTIONS or operator.startswith("spline_")
 
 
-def fvcore_counts(model: nn.Module, in_dim: int) -> dict[str, float]:
+@dataclass
+class Traced:
+    """fvcore's count of one sample per operator, and the operators it skipped (no handle)
+    with how often each ran."""
+
+    counts: dict[str, float]
+    skipped: dict[str, int]
+
+
+def fvcore_counts(model: nn.Module, in_dim: int, elementwise: Optional[Mapping[str, float]] = None) -> Traced:
     """fvcore's count per operator of one sample through `model` (in eval mode), with
     kanfair's spline matmul and per-channel spline counted as contractions and the basis
     evaluation as none. Contractions are multiply-accumulates; the other operators fvcore
-    knows (the norms) are its elementwise counts."""
-    from fvcore.nn import FlopCountAnalysis
+    knows (the norms) are its elementwise counts. `elementwise` gives FLOPs per output
+    element for operators fvcore has no handle for, by name ({"mul": 1} is aten::mul); the
+    others it meets are listed as skipped."""
+    with warnings.catch_warnings():  # fvcore goes through torch.jit, which warns of its own deprecation
+        warnings.filterwarnings("ignore", category=FutureWarning, message=r".*torch\.jit")
+        from fvcore.nn import FlopCountAnalysis
+        from fvcore.nn.jit_handles import elementwise_flop_counter
 
     was_training = model.training
     device = next(iter(model.parameters()), torch.empty(0)).device
     analysis = FlopCountAnalysis(model.eval(), torch.zeros(1, in_dim, device=device))
     analysis.set_op_handle(SPLINE_LINEAR_OP, _spline_linear_macs,
                            SPLINE_ACTIVATION_OP, _spline_activation_macs, BASIS_OP, None)
+    analysis.set_op_handle(**{op if "::" in op else f"aten::{op}": elementwise_flop_counter(0, flops)
+                              for op, flops in (elementwise or {}).items()})
     analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     fvcore_log = logging.getLogger("fvcore")
     level = fvcore_log.level
     fvcore_log.setLevel(logging.ERROR)  # its per-op skip notices are not for users
     try:
-        return {op: float(v) for op, v in analysis.by_operator().items()}
+        counts = {op: float(v) for op, v in analysis.by_operator().items()}
+        return Traced(counts, dict(sorted(analysis.unsupported_ops().items())))
     finally:
         fvcore_log.setLevel(level)
         model.train(was_training)
+
+
+def skipped_line(skipped: Mapping[str, int]) -> str:
+    """'aten::mul x168, aten::add x86' (most frequent first)."""
+    return ", ".join(f"{op} x{n}" for op, n in sorted(skipped.items(), key=lambda item: -item[1]))
 
 
 def basis_expansion_row(name: str, d_in: int, d_out: int, n_basis: int, basis_flops: float,

@@ -25,7 +25,7 @@ import torch
 
 from kanfair.config import TrainConfig, TrainerConfig
 from kanfair.data import Task
-from kanfair.models import gpu_kernels, native
+from kanfair.models.engine import gpu_kernels, native
 from kanfair.results import atomic_write_json
 from kanfair.trainer import _setup, _train_epoch, evaluate, make_splits
 

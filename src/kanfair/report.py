@@ -18,10 +18,12 @@ from typing import Optional
 import pandas as pd
 
 from kanfair.data.fingerprint import hashed_part
+from kanfair.metrics import HIGHER_IS_BETTER
 from kanfair.models import FAMILIES, model_spec
 from kanfair.results import config_hash, read_records
+from kanfair.latex import comparison_table as latex_comparison, document, verdict_table
+from kanfair.verdict import optimism_lines, verdict_frame, write_verdict
 
-HIGHER_IS_BETTER = {"accuracy": True, "rmse": False, "kanbefair_rmse": False}
 COST_COLUMNS = {"params": "params", "flops": "flops", "time": "time_per_epoch_s"}
 PAPER_NAMES = {"kan": "KAN", "mlp": "MLP"}
 
@@ -94,7 +96,7 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     keys = ["dataset", "model", "configuration"]
     first = ok.groupby(keys, sort=False).first()
     stats = ok.groupby(keys, sort=False)["test_metric"].agg(["mean", "std", "count"])
-    columns = ["metric", "protocol", "hidden", "settings", "grid_size", "spline_order", "shortcut", "activation",
+    columns = ["metric", "protocol", "budget", "hidden", "settings", "grid_size", "spline_order", "shortcut", "activation",
                "grid_range", "lr", "epochs", "params", "flops", "flops_convention"]
     summary = first[columns].join(stats).join(
         ok.groupby(keys, sort=False)["time_per_epoch_s"].mean())
@@ -189,20 +191,6 @@ def _cell(mean: float, std: float, seeds: int) -> str:
     if pd.isna(std) or seeds < 2:
         return f"{mean:.4g}"
     return f"{mean:.4g} ± {std:.2g}"
-
-
-def optimism_lines(runs: pd.DataFrame) -> list[str]:
-    """Under test-set selection, the best of more configurations looks better by chance."""
-    lines = []
-    picked = runs[(runs.protocol == "kanbefair") & (runs.status == "ok")]
-    for dataset, group in picked.groupby("dataset", sort=True):
-        counts = group.groupby("model").configuration.nunique()
-        if counts.nunique() > 1:
-            listed = ", ".join(f"{model} {count}" for model, count in counts.items())
-            lines.append(f"- {dataset}: the families had different numbers of configurations under "
-                         f"test-set selection (protocol kanbefair: {listed}); the best of more "
-                         f"configurations is optimistic.")
-    return lines
 
 
 def markdown_table(best: pd.DataFrame, runs: pd.DataFrame) -> str:
@@ -320,12 +308,27 @@ def pareto_plot(runs: pd.DataFrame, dataset: str, by: str, path: Path) -> None:
     plt.close(figure)
 
 
+def chosen_best(summary: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """The rows of table.md: each family's best configuration per data set among those a
+    table may pick from (a tuning run's finals), `best` marking the data set's best."""
+    chosen = summary[summary.configuration.isin(tuned_finals(runs).configuration)]
+    return best_per_family(chosen) if len(chosen) else chosen.assign(best=[])
+
+
+def latex_tables(runs: pd.DataFrame) -> str:
+    """tables.tex: the comparison and the verdict as booktabs tables in a standalone
+    document (copy the table environments into a paper)."""
+    best = chosen_best(summarise(runs), runs)
+    budgets = ", ".join(b for b in dict.fromkeys(best.budget) if b != "none") or None
+    return document(latex_comparison(best, budgets), verdict_table(verdict_frame(runs)))
+
+
 def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
                  group: str = "model", published: Optional[str | Path] = None,
-                 verdict: bool = False) -> list[Path]:
+                 verdict: bool = False, latex: bool = False) -> list[Path]:
     """table.md, table.csv and per-dataset Pareto plots (continual.md when there are
-    continual runs; with `verdict`, verdict.md with its statistical tests); returns the
-    files written. `group` splits the model families
+    continual runs; with `verdict`, verdict.md and verdict.csv with its statistical tests;
+    with `latex`, tables.tex); returns the files written. `group` splits the model families
     further by a record column (e.g. shortcut)."""
     runs = load_records(runs_dir)
     if group != "model":
@@ -340,9 +343,7 @@ def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
     if published is not None:
         summary = attach_published(summary, published)
     written = [out / "table.md", out / "table.csv"]
-    chosen = summary[summary.configuration.isin(tuned_finals(runs).configuration)]
-    written[0].write_text(markdown_table(best_per_family(chosen) if len(chosen)
-                                         else chosen.assign(best=[]), runs)
+    written[0].write_text(markdown_table(chosen_best(summary, runs), runs)
                           + ("\n" + published_agreement(summary) if published is not None else ""))
     summary.to_csv(written[1], index=False)
     datasets = sorted(runs.dataset.unique())
@@ -357,7 +358,8 @@ def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
         written.append(out / "continual.md")
         written[-1].write_text(continual_markdown(runs))
     if verdict:
-        from kanfair.verdict import write_verdict  # scipy/statsmodels only when asked for
-
-        written.append(write_verdict(runs, out))
+        written += write_verdict(runs, out)
+    if latex:
+        written.append(out / "tables.tex")
+        written[-1].write_text(latex_tables(runs))
     return written

@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -138,8 +138,9 @@ REPORTED_FIELDS = ("run_id", "status", "dataset", "model", "metric", "protocol",
 def read_records(runs_dir: str | Path, warn: Callable[[str], None]) -> list[dict[str, Any]]:
     """Every record file in runs_dir that tables can be cut from; each other file (truncated,
     empty, not a JSON object, missing fields) is skipped and named through `warn`, so one
-    bad file never stops a report."""
-    records = []
+    bad file never stops a report. The same run stored under two names (same run id and
+    config hash) counts once: the later file is skipped and named."""
+    records, seen = [], {}
     for path in sorted(Path(runs_dir).glob("*.json")):
         try:
             record = json.loads(path.read_text())
@@ -151,6 +152,11 @@ def read_records(runs_dir: str | Path, warn: Callable[[str], None]) -> list[dict
             warn(f"kanfair: skipped {path}: " + ("not a JSON object" if missing is None
                                                   else f"no {', '.join(missing)}"))
             continue
+        key = (record["run_id"], record.get("config_hash"))
+        if key in seen:
+            warn(f"kanfair: skipped {path}: the same run as {seen[key]} (run id {record['run_id']})")
+            continue
+        seen[key] = path
         records.append(record)
     return records
 
@@ -159,14 +165,59 @@ def record_path(results_dir: str | Path, run_id: str) -> Path:
     return Path(results_dir) / "runs" / f"{run_id}.json"
 
 
-def finished_ok(results_dir: str | Path, run_id: str) -> bool:
-    """Whether the results store already holds an `ok` record of this run."""
+REQUIRED_FIELDS = tuple(f.name for f in fields(Record)
+                        if f.default is MISSING and f.default_factory is MISSING)
+
+
+def stored_problem(results_dir: str | Path, run_id: str, hash_: str, seed: int) -> Optional[str]:
+    """Why the file stored under this run's name is not a record of this run (unreadable,
+    not a JSON object, an unknown status, a field of the current schema missing, another
+    run's id, hash or seed), or None: no file, or a record of this run."""
     path = record_path(results_dir, run_id)
     try:
         record = json.loads(path.read_text())
-    except (OSError, ValueError):  # missing, truncated, empty: run it (again)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        return f"not readable JSON ({str(error) or type(error).__name__})"
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    missing = [key for key in REQUIRED_FIELDS if key not in record]
+    if missing:
+        return f"not a record of this version (no {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''})"
+    if record["status"] not in STATUSES:
+        return f"an unknown status {record['status']!r}"
+    for key, expected in (("run_id", run_id), ("config_hash", hash_), ("seed", seed)):
+        if record[key] != expected:
+            return f"another run's record ({key} {record[key]!r}, this run's {expected!r})"
+    return None
+
+
+def set_aside_if_not_this_run(results_dir: str | Path, run_id: str, hash_: str, seed: int) -> Optional[Path]:
+    """Move a file under this run's name that is not its record to `<name>.invalid[.N]`
+    (which no reader takes), saying so in one line; returns where it went."""
+    problem = stored_problem(results_dir, run_id, hash_, seed)
+    if problem is None:
+        return None
+    path = record_path(results_dir, run_id)
+    aside = path.with_name(f"{path.name}.invalid")
+    number = 1
+    while aside.exists():
+        aside, number = path.with_name(f"{path.name}.invalid.{number}"), number + 1
+    os.replace(path, aside)
+    print(f"kanfair: set aside {path} as {aside.name}: {problem}; the run runs", flush=True)
+    return aside
+
+
+def finished_ok(results_dir: str | Path, run_id: str, hash_: str, seed: int) -> bool:
+    """Whether the results store already holds an `ok` record of this very run (its id,
+    config hash and seed, every field of the current schema); reads only."""
+    if stored_problem(results_dir, run_id, hash_, seed) is not None:
         return False
-    return isinstance(record, dict) and record.get("status") == "ok"
+    try:
+        return json.loads(record_path(results_dir, run_id).read_text())["status"] == "ok"
+    except FileNotFoundError:
+        return False
 
 
 def write_record(record: Record, results_dir: str | Path, job_dir: Optional[str | Path] = None) -> Path:
@@ -175,7 +226,7 @@ def write_record(record: Record, results_dir: str | Path, job_dir: Optional[str 
     failed): it is kept beside it as `<run_id>.json.<status>`, which the store does not read."""
     payload = asdict(record)
     path = record_path(results_dir, record.run_id)
-    if record.status != "ok" and finished_ok(results_dir, record.run_id):
+    if record.status != "ok" and finished_ok(results_dir, record.run_id, record.config_hash, record.seed):
         path = path.with_name(f"{path.name}.{record.status}")
         print(f"kanfair: kept the ok record {record_path(results_dir, record.run_id)}; this run's "
               f"{record.status} record is {path}", flush=True)

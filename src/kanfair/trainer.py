@@ -236,6 +236,10 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
 
     select_on = f"val_{metric}" if cfg.protocol == "val" else f"test_{metric}"
     best = _select(history, select_on, higher_is_better=task.kind == "classification")
+    if status == "ok" and best is not None:  # a finite loss can still give non-finite outputs
+        bad = [key for key in (select_on, f"test_{metric}") if not math.isfinite(history[best][key])]
+        if bad:
+            status, message = "diverged", f"{bad[0]} is {history[best][bad[0]]} at the selected epoch"
     if cfg.eval_train == "last" and status == "ok" and history:
         # the whole train split, once: the last epoch's train metrics (no selection uses them)
         start = time.perf_counter()

@@ -27,11 +27,11 @@ from typing import Any, Callable, Mapping, Optional
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
-from kanfair.cli import train as train_cli
 from kanfair.config import validate
 from kanfair.data import load_task
-from kanfair.report import HIGHER_IS_BETTER
+from kanfair.metrics import HIGHER_IS_BETTER
 from kanfair.results import Record, config_hash
+from kanfair.runner import run_or_stored
 from kanfair.schema import ConfigError, check
 
 COUNTED = "status"  # user attribute set when a trial's run has finished (ok, diverged or failed)
@@ -58,6 +58,9 @@ def flatten_space(space: Mapping[str, Any], prefix: str = "") -> dict[str, dict[
               f"is {value!r}, not a range or a set of choices",
               "write {low: 1, high: 10[, log: true]} or {choices: [a, b]} (see configs/search/)")
         if "choices" in value or "low" in value:
+            check("choices" in value or ("high" in value and value["low"] <= value["high"]), f"tune.space.{path}",
+                  f"is a range with low {value.get('low')!r} above high {value.get('high')!r}",
+                  "write {low: <smaller>, high: <larger>}")
             leaves[path] = dict(value)
         else:
             leaves.update(flatten_space(value, path + "."))
@@ -92,7 +95,12 @@ def storage_url(cfg: DictConfig) -> optuna.storages.RDBStorage:
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}  # parallel jobs wait
-    return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+    except Exception as error:  # SQLAlchemy's words name no key
+        raise ConfigError("tune.storage", f"cannot open '{url}' ({type(error).__name__}: "
+                          f"{str(error).splitlines()[0] if str(error) else ''})",
+                          "give an SQLAlchemy URL such as sqlite:///results/tune.db, or leave it unset") from error
 
 
 def labelled(cfg: DictConfig, params: Mapping[str, Any], phase: str, trial: int, study: str,
@@ -120,14 +128,14 @@ def close_interrupted(study: optuna.Study) -> None:
 
 
 def tune(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0,
-         runner: Runner = train_cli.run_or_stored) -> TuneResult:
+         runner: Runner = run_or_stored) -> TuneResult:
     """Tune one family (the model of `cfg`) and re-run its best configuration over seeds."""
-    conf = validate(cfg)
-    check(conf.trainer.protocol == "val", "trainer.protocol",
+    check(cfg.trainer.protocol == "val", "trainer.protocol",
           "tuning selects on the validation split; protocol kanbefair selects on the test set",
           "use trainer.protocol=val")
-    check(conf.budget.kind != "none", "budget", "tuning needs a budget, so that no trial changes the model's size",
+    check(cfg.budget.kind != "none", "budget", "tuning needs a budget, so that no trial changes the model's size",
           "set budget=params budget.target=<n> (or budget=flops)")
+    conf = validate(cfg)
     space = flatten_space(OmegaConf.to_container(cfg.tune.space, resolve=True))
     higher = HIGHER_IS_BETTER[load_task(conf.dataset, conf.paths.data_dir).metric]
     name = study_name(cfg)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from kanfair.report import HIGHER_IS_BETTER, optimism_lines
+from kanfair.metrics import HIGHER_IS_BETTER
 
 ALPHA = 0.05
 
@@ -48,29 +48,50 @@ def chosen_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(chosen) if chosen else ok.iloc[:0]
 
 
+def optimism_lines(runs: pd.DataFrame) -> list[str]:
+    """Under test-set selection, the best of more configurations looks better by chance."""
+    lines = []
+    picked = runs[(runs.protocol == "kanbefair") & (runs.status == "ok")]
+    for dataset, group in picked.groupby("dataset", sort=True):
+        counts = group.groupby("model").configuration.nunique()
+        if counts.nunique() > 1:
+            listed = ", ".join(f"{model} {count}" for model, count in counts.items())
+            lines.append(f"- {dataset}: the families had different numbers of configurations under "
+                         f"test-set selection (protocol kanbefair: {listed}); the best of more "
+                         f"configurations is optimistic.")
+    return lines
+
+
 def compare_families(values: dict[str, list[float]], higher: bool) -> pd.DataFrame:
     """One row per family, best first: n, mean, std, 95% CI, and against the best family
-    Welch's and Mann-Whitney's p (Holm-corrected) and the verdict."""
+    Welch's and Mann-Whitney's p (Holm-corrected) and the verdict. A comparison in which
+    either side has fewer than 2 seeds is not tested (no p, verdict "not tested")."""
     rows = []
     for family, sample in values.items():
         x = np.asarray(sample, dtype=float)
         mean, std = x.mean(), (x.std(ddof=1) if len(x) > 1 else np.nan)
-        low, high = (stats.t.interval(0.95, len(x) - 1, loc=mean, scale=stats.sem(x))
-                     if len(x) > 1 and std > 0 else (mean, mean))
+        low, high = ((np.nan, np.nan) if len(x) < 2 else
+                     stats.t.interval(0.95, len(x) - 1, loc=mean, scale=stats.sem(x)) if std > 0 else (mean, mean))
         rows.append({"model": family, "n": len(x), "mean": mean, "std": std, "ci_low": low, "ci_high": high})
     table = pd.DataFrame(rows).sort_values("mean", ascending=not higher).reset_index(drop=True)
     best = np.asarray(values[table.model[0]], dtype=float)
-    welch, mwu = [], []
+    tested, welch, mwu = [], [], []
     for family in table.model[1:]:
         other = np.asarray(values[family], dtype=float)
-        p = stats.ttest_ind(best, other, equal_var=False).pvalue if len(best) > 1 and len(other) > 1 else 1.0
+        if len(best) < 2 or len(other) < 2:
+            continue
+        p = stats.ttest_ind(best, other, equal_var=False).pvalue
         if np.isnan(p):  # no variance on either side: different means are as different as it gets
             p = 0.0 if best.mean() != other.mean() else 1.0
+        tested.append(family)
         welch.append(float(p))
         mwu.append(float(stats.mannwhitneyu(best, other, alternative="two-sided").pvalue))
-    table["welch_p"] = [np.nan, *_holm(welch)]
-    table["mannwhitney_p"] = [np.nan, *_holm(mwu)]
-    table["verdict"] = ["best", *("significantly worse" if p < ALPHA else "tie" for p in table.welch_p[1:])]
+    corrected = dict(zip(tested, zip(_holm(welch), _holm(mwu))))
+    table["welch_p"] = [corrected.get(f, (np.nan, np.nan))[0] for f in table.model]
+    table["mannwhitney_p"] = [corrected.get(f, (np.nan, np.nan))[1] for f in table.model]
+    table["verdict"] = ["best", *("not tested" if f not in corrected else
+                                  "significantly worse" if corrected[f][0] < ALPHA else "tie"
+                                  for f in table.model[1:])]
     return table
 
 
@@ -82,7 +103,9 @@ def _family_table(table: pd.DataFrame, metric: str) -> list[str]:
     lines = [f"| model | {metric} mean ± std | 95% CI | seeds | Welch p (Holm) | Mann-Whitney p (Holm) | vs best |",
              "|---|---|---|---|---|---|---|"]
     for row in table.itertuples():
-        lines.append(f"| {row.model} | {row.mean:.4g} ± {_fmt(row.std)} | [{row.ci_low:.4g}, {row.ci_high:.4g}] "
+        spread = f"{row.mean:.4g}" + (f" ± {_fmt(row.std)}" if row.n > 1 else "")
+        interval = f"[{row.ci_low:.4g}, {row.ci_high:.4g}]" if row.n > 1 else "n/a (1 seed)"
+        lines.append(f"| {row.model} | {spread} | {interval} "
                      f"| {row.n} | {_fmt(row.welch_p)} | {_fmt(row.mannwhitney_p)} | {row.verdict} |")
     return lines
 
@@ -116,24 +139,42 @@ def _across_datasets(means: pd.DataFrame, higher: dict[str, bool], out: Path, bu
             f"Critical-difference diagram: [{name}]({name})."]
 
 
-def write_verdict(runs: pd.DataFrame, out_dir: str | Path) -> Path:
-    """verdict.md (and a critical-difference diagram per budget) in out_dir."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    chosen = chosen_runs(runs)
-    lines = ["# Verdict", ""]
-    for budget, at_budget in chosen.groupby("budget", sort=False):
-        outcomes: dict[str, int] = {}
-        sections, means, higher = [], {}, {}
+def verdict_frame(runs: pd.DataFrame) -> pd.DataFrame:
+    """Every family against the best, per budget and data set (compare_families's rows with
+    budget, dataset and metric in front): what verdict.md, verdict.csv and the LaTeX
+    verdict table show."""
+    tables = []
+    for budget, at_budget in chosen_runs(runs).groupby("budget", sort=False):
         for dataset, group in at_budget.groupby("dataset", sort=True):
             metric = group.metric.iloc[0]
-            higher[dataset] = HIGHER_IS_BETTER.get(metric, True)
             values = {model: list(g.test_metric) for model, g in group.groupby("model")}
-            table = compare_families(values, higher[dataset])
+            table = compare_families(values, HIGHER_IS_BETTER.get(metric, True))
+            tables.append(table.assign(budget=budget, dataset=dataset, metric=metric))
+    columns = ["budget", "dataset", "metric", "model", "n", "mean", "std", "ci_low", "ci_high",
+               "welch_p", "mannwhitney_p", "verdict"]
+    return pd.concat(tables, ignore_index=True)[columns] if tables else pd.DataFrame(columns=columns)
+
+
+def write_verdict(runs: pd.DataFrame, out_dir: str | Path) -> list[Path]:
+    """verdict.md, verdict.csv (and a critical-difference diagram per budget) in out_dir;
+    returns the two files."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    frame = verdict_frame(runs)
+    lines = ["# Verdict", ""]
+    for budget, at_budget in frame.groupby("budget", sort=False):
+        outcomes: dict[str, int] = {}
+        sections, means, higher = [], {}, {}
+        for dataset, table in at_budget.groupby("dataset", sort=False):
+            table = table.reset_index(drop=True)
+            metric = table.metric[0]
+            higher[dataset] = HIGHER_IS_BETTER.get(metric, True)
             means[dataset] = table.set_index("model")["mean"]
             ties = list(table.model[table.verdict == "tie"])
             if len(table) == 1:
                 outcome = "one family only"
+            elif (table.verdict == "not tested").any():
+                outcome = "not tested (fewer than 2 seeds)"
             elif ties:
                 outcome = "no significant difference"
             else:
@@ -154,4 +195,5 @@ def write_verdict(runs: pd.DataFrame, out_dir: str | Path) -> Path:
               "otherwise tie.", ""]
     path = out / "verdict.md"
     path.write_text("\n".join(lines))
-    return path
+    frame.to_csv(out / "verdict.csv", index=False)
+    return [path, out / "verdict.csv"]

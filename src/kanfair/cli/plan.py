@@ -36,30 +36,32 @@ from omegaconf import DictConfig, open_dict, read_write
 from tabulate import tabulate
 from tqdm import tqdm
 
-from kanfair.cli import CONFIG_DIR
-from kanfair.cli.errors import OneLineArgumentParser, describe, one_line_errors
-from kanfair.cli.train import SizedModel, run_id_of, threads_per_job
-from kanfair.config import ConfigError, TrainConfig, register_configs, validate
+from kanfair.cli.errors import OneLineArgumentParser, one_line_errors
+from kanfair.cli.train import threads_per_job
+from kanfair.config import CONFIG_DIR, ConfigError, TrainConfig, register_configs, validate
 from kanfair.data import Task, continual, load_task
 from kanfair.data.fingerprint import fingerprint
+from kanfair.errors import describe
 from kanfair.plan import (Probe, ProbeCache, RunShape, cache_path, estimate_seconds, probe_model,
                           run_shape, shape_key, wall_seconds)
 from kanfair.results import finished_ok, record_path
+from kanfair.runner import SizedModel, run_key
 
 
-def sweep_configs(overrides: list[str], config_dir: Optional[str] = None
+def sweep_configs(overrides: list[str], config_dir: Optional[str] = None, config_name: str = "train"
                   ) -> tuple[DictConfig, list[tuple[list[str], DictConfig]]]:
     """The sweep's Hydra config and its jobs: (overrides, composed config without the
-    `hydra` node) each, in launch order."""
+    `hydra` node) each, in launch order (`config_name`: another app's primary config,
+    e.g. tune or size)."""
     register_configs()
     setup_globals()
     search_path = create_config_search_path(f"file://{CONFIG_DIR}")
     if config_dir:
         search_path.append("command-line", f"file://{Path(config_dir).resolve()}")
     GlobalHydra.instance().clear()
-    hydra = Hydra.create_main_hydra2(task_name="train", config_search_path=search_path)
+    hydra = Hydra.create_main_hydra2(task_name=config_name, config_search_path=search_path)
     try:
-        master = hydra.compose_config("train", overrides, run_mode=RunMode.MULTIRUN)
+        master = hydra.compose_config(config_name, overrides, run_mode=RunMode.MULTIRUN)
         loader = hydra.config_loader
         sweeper = Plugins.instance().instantiate_sweeper(
             config=master, hydra_context=HydraContext(config_loader=loader, callbacks=Callbacks(master)),
@@ -168,9 +170,9 @@ class Planner:
     def plan(self, overrides: list[str], cfg: DictConfig) -> PlannedRun:
         conf = validate(cfg)
         task, data_s, data = self._task(conf)
-        run_id = run_id_of(cfg, data)
-        planned = PlannedRun(overrides, conf.model.name, run_id,
-                             not conf.trainer.rerun and finished_ok(conf.paths.results_dir, run_id))
+        run_id, hash_ = run_key(cfg, data)
+        planned = PlannedRun(overrides, conf.model.name, run_id, not conf.trainer.rerun
+                             and finished_ok(conf.paths.results_dir, run_id, hash_, conf.seed))
         if planned.done:
             if not self.compare:
                 return planned

@@ -17,10 +17,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="record column that splits model families further, e.g. shortcut")
     parser.add_argument("--published", help="the paper's results table, for a side-by-side column")
     parser.add_argument("--verdict", action="store_true",
-                        help="also verdict.md: tests over seeds per data set and budget, ranks across data sets")
+                        help="also verdict.md and verdict.csv: tests over seeds per data set and budget, "
+                             "ranks across data sets")
+    parser.add_argument("--latex", action="store_true",
+                        help="also tables.tex: the comparison and the verdict as booktabs tables for a paper")
     args = parser.parse_args(argv)
     with one_line_errors():
-        written = write_report(args.runs, args.out, args.by, args.group, args.published, args.verdict)
+        written = write_report(args.runs, args.out, args.by, args.group, args.published, args.verdict,
+                               args.latex)
     print(open(written[0]).read(), end="")
     print(f"wrote {len(written)} files to {args.out}")
     return 0

@@ -7,10 +7,9 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from kanfair.cli import CONFIG_DIR
 from kanfair.cli.errors import hydra_main_with_one_line_errors, one_line_errors
 from kanfair.cli.train import threads_per_job
-from kanfair.config import register_configs
+from kanfair.config import CONFIG_DIR, register_configs
 from kanfair.tune import tune
 
 

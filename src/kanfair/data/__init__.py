@@ -10,10 +10,16 @@ from kanfair.schema import ConfigError
 from kanfair.data.task import Task
 
 
+# the keys of a user's own data: a source that reads none of them refuses them when set,
+# since they would change nothing (and dataset.path would even join the record's hash)
+USER_KEYS = ("path", "target", "task", "text_column", "label_column", "features")
+
+
 @dataclass(frozen=True)
 class TaskSource:
     domain: str
     load: Callable[[DatasetConfig, str], Task]
+    reads: tuple[str, ...] = ()  # which of USER_KEYS the loader reads
 
 
 def _registry() -> dict[str, TaskSource]:
@@ -22,11 +28,12 @@ def _registry() -> dict[str, TaskSource]:
     sources = {name: TaskSource("vision", vision.load) for name in vision.VISION}
     sources.update({name: TaskSource("tabular", tabular.load_bundled) for name in tabular.BUNDLED})
     sources.update({name: TaskSource("tabular", tabular.load_uci) for name in tabular.UCI_IDS})
-    sources["csv"] = TaskSource("tabular", tabular.load_csv)
-    sources["titanic"] = TaskSource("tabular", tabular.load_titanic)
-    sources.update({name: TaskSource("audio", audio.load) for name in audio.AUDIO})
+    sources["csv"] = TaskSource("tabular", tabular.load_csv, ("path", "target", "task"))
+    sources["titanic"] = TaskSource("tabular", tabular.load_titanic, ("path",))
+    sources.update({name: TaskSource("audio", audio.load, ("features",)) for name in audio.AUDIO})
     sources.update({name: TaskSource("text", text.load_hub) for name in text.HUB})
-    sources["text_csv"] = TaskSource("text", text.load_text_csv)
+    sources["imdb"] = TaskSource("text", text.load_hub, ("path",))  # the paper's CSV
+    sources["text_csv"] = TaskSource("text", text.load_text_csv, ("path", "text_column", "label_column"))
     sources.update({name: TaskSource("symbolic", symbolic.load) for name in symbolic.FORMULAS})
     return sources
 
@@ -47,10 +54,14 @@ def load_task(cfg: DatasetConfig, data_dir: str = "data") -> Task:
         close = difflib.get_close_matches(cfg.name, sources, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise ValueError(f"unknown dataset '{cfg.name}'{hint}; see configs/dataset/ for the list")
-    if cfg.task != "classification" and cfg.name != "csv":
-        raise ConfigError("dataset.task", f"only dataset=csv takes a task; {cfg.name} has its own",
-                          "leave dataset.task unset")
-    task = sources[cfg.name].load(cfg, data_dir)
+    source = sources[cfg.name]
+    defaults = DatasetConfig(name=cfg.name)
+    for key in USER_KEYS:
+        if key not in source.reads and getattr(cfg, key) != getattr(defaults, key):
+            raise ConfigError(f"dataset.{key}", f"{cfg.name} does not read it (it would change nothing)",
+                              f"leave dataset.{key} unset, or use a data set that reads it "
+                              f"(dataset=csv: path, target, task; text_csv: path, text_column, label_column)")
+    task = source.load(cfg, data_dir)
     if task.kind == "classification" and task.out_dim < 2:
         raise ConfigError("dataset.target", f"{cfg.name}'s target has one class: every model would "
                           "score 100% by predicting it", "choose a target with two or more classes")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from importlib import resources
 from typing import Optional, Sequence
 
@@ -68,7 +69,16 @@ def titanic_rows(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def seeded_rows(n: int, seed: int, labels: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded 80/20 split of n rows, stratified by `labels` when given."""
+    """A seeded 80/20 split of n rows, stratified by `labels` when given; refused, naming
+    dataset.task, where a class has too few rows to be on both sides (often a numeric
+    target read as classes)."""
+    if labels is not None:
+        values, counts = np.unique(labels, return_counts=True)
+        rare, held = int((counts < 2).sum()), math.ceil(TEST_FRACTION * n)  # scikit-learn's sizes
+        check(rare == 0 and len(values) <= min(held, n - held), "dataset.task",
+              f"{len(values)} classes in {n} rows ({rare} with a single row): a stratified split cannot "
+              "put every class on both sides", "for a numeric target use dataset.task=regression; else "
+              "merge or drop the rare classes")
     train, test = train_test_split(np.arange(n), test_size=TEST_FRACTION, random_state=seed,
                                    stratify=labels)
     return train, test

@@ -10,6 +10,7 @@ classification. UCI sets come through ucimlrepo and are stored as parquet under
 """
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,12 @@ FEATURES_FILE, TARGETS_FILE = "features.parquet", "targets.parquet"
 def _as_task(name: str, kind: str, x: np.ndarray, y: np.ndarray, out_dim: int,
              rows: tuple[np.ndarray, np.ndarray], split: str) -> Task:
     train, test = rows
+    checked = [("a feature", x)] + ([("the target", y)] if kind == "regression" else [])
+    with np.errstate(over="ignore", invalid="ignore"):
+        overflow = [what for what, values in checked if not np.isfinite(np.asarray(values, np.float32)).all()]
+    if overflow:  # e.g. 1e308 in the file: it overflows float32 (or the scaler); not a model's fault
+        raise ValueError(f"{name}: {overflow[0]} overflows float32 once read and standardised (|values| "
+                         "near 1e308 or beyond 3.4e38); rescale or drop that column of the data")
     as_x = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
     if kind == "classification":
         as_y = lambda a: torch.as_tensor(a, dtype=torch.int64)  # noqa: E731
@@ -96,7 +103,8 @@ def table_task(name: str, features: pd.DataFrame, target: pd.Series, kind: str,
     """A table as a task, encoded and split as dataset.split says (see the module docstring)."""
     split = splitting.check_split(cfg, USER_SPLITS if cfg.name in ("csv", "text_csv") else PAPER_SPLITS)
     paper = split == "kanbefair"
-    x = splitting.paper_features(features) if paper else encode_features(features)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below, in one line
+        x = splitting.paper_features(features) if paper else encode_features(features)
     if kind == "classification":
         y = (splitting.paper_target(target) if paper
              else LabelEncoder().fit_transform(target.astype(str).str.strip().to_numpy()))
@@ -125,6 +133,13 @@ def read_table(path: str | Path) -> pd.DataFrame:
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(f"cannot read '{path}' as a {'parquet' if parquet else 'CSV'} table ({detail}); "
                          "dataset.path needs a comma-separated text file with a header row, or parquet") from error
+    if not parquet:
+        with open(path, newline="", errors="replace") as handle:
+            header = next(csv.reader(handle), [])
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        if repeated:  # pandas would rename the copy (y -> y.1) and keep it as a feature
+            raise ValueError(f"'{path}' names column(s) {', '.join(map(repr, repeated))} more than once; "
+                             "give every column of dataset.path its own name")
     if frame.empty:
         raise ValueError(f"'{path}' has no data rows (columns: {', '.join(map(str, frame.columns)) or 'none'}); "
                          "dataset.path needs a table with a header row and data rows")
@@ -145,6 +160,9 @@ def load_csv(cfg: DatasetConfig, data_dir: str) -> Task:
     frame = read_table(cfg.path)
     check(cfg.target in frame.columns, "dataset.target", f"column '{cfg.target}' is not in {cfg.path}",
           f"its columns are {', '.join(map(str, frame.columns))}")
+    missing = int(frame[cfg.target].isna().sum())
+    check(missing == 0, "dataset.target", f"{missing} of the {len(frame)} rows of {cfg.path} have no "
+          f"'{cfg.target}' (an empty target would become a class or a 0)", "drop those rows or fill them in")
     return table_task(Path(cfg.path).stem, frame.drop(columns=[cfg.target]), frame[cfg.target],
                       cfg.task, cfg)
 

@@ -9,20 +9,21 @@ import torch
 from torch import nn
 
 from kanfair.flops import LayerCost, linear_row
-from kanfair.models import native
-from kanfair.models.bspline import GridRange, make_knots, spline_activation
+from kanfair.models.engine import native
+from kanfair.models.engine.bspline import ExactKnots, GridRange, make_knots, spline_activation
 from kanfair.models.family import Family, Spec
 from kanfair.models.kan import (SplineConfig, basis_ops, kanbefair_spline_term,
                                 noise_fit_coefficients, spline_label)
 
 
-class BSplineActivation(nn.Module):
+class BSplineActivation(ExactKnots):
     """One learnable spline per channel: y_c = sum_j coef[c, j]·B_j(x_c), no shortcut."""
 
     def __init__(self, channels: int, grid_size: int = 5, spline_order: int = 3,
                  grid_range: GridRange = (-1.0, 1.0)) -> None:
         super().__init__()
         self.channels, self.grid_size, self.spline_order = channels, grid_size, spline_order
+        self.grid_range = tuple(float(v) for v in grid_range)
         self.register_buffer("knots", make_knots(grid_size, spline_order, grid_range))
         native.prepare(spline_order)
         self.coef = nn.Parameter(noise_fit_coefficients((channels,), grid_size, spline_order,

@@ -45,8 +45,8 @@ class ChebyKANLayer(nn.Module):
         return f"{self.in_features} -> {self.out_features}, degree={self.degree}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = chebyshev_features(torch.tanh(x), self.degree)  # (B, in, d+1)
-        return F.linear(features.flatten(1), self.coef.flatten(1))
+        features = chebyshev_features(torch.tanh(x), self.degree)  # (..., in, d+1)
+        return F.linear(features.flatten(-2), self.coef.flatten(1))
 
 
 class ChebyKAN(nn.Sequential):

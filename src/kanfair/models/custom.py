@@ -5,9 +5,14 @@
 measured on the built model: parameters by `numel` (trainable), FLOPs by fvcore's trace
 of one sample. `macs` is fvcore's count of matrix products and contractions; `ops` (and
 `kanbefair`, which has no formula for a model the paper did not have) is 2 FLOPs per
-multiply-accumulate plus the elementwise counts fvcore reports (its norms; fvcore does
-not count activations or additions). The matcher sizes it by searching `hidden` on
-built models. The current folder is importable, so a module beside the command works.
+multiply-accumulate plus the elementwise counts fvcore reports (its norms). fvcore has no
+count for most elementwise operators (activations, additions, products: a hand-written
+B-spline is nothing but these), so the operators it skips are listed with how often they
+ran, the record marks the FLOPs as a lower bound, and budget=flops refuses the model
+until `model.elementwise_flops` gives each one's FLOPs per output element, by operator
+name (e.g. {mul: 1, add: 1, silu: 5} for aten::mul, aten::add, aten::silu). `macs` needs none: fvcore counts every
+contraction. The matcher sizes the model by searching `hidden` on built models. The
+current folder is importable, so a module beside the command works.
 """
 from __future__ import annotations
 
@@ -34,6 +39,8 @@ class CustomConfig(ModelConfig):
     name: str = "custom"
     target: str = ""
     kwargs: Dict[str, Any] = field(default_factory=dict)
+    # FLOPs per output element of operators fvcore does not count, e.g. {"mul": 1} (aten::mul)
+    elementwise_flops: Dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -77,21 +84,25 @@ def build_custom(spec: Spec, in_dim: int, out_dim: int) -> nn.Module:
 
 
 @functools.lru_cache(maxsize=256)
-def _measured(spec_json: str, in_dim: int, out_dim: int) -> tuple[int, float, float]:
-    """(trainable parameters, MACs, fvcore's other counts) of one sample, built with the
-    global RNG state left as it was (sizing must not change a run's init)."""
+def _measured(spec_json: str, in_dim: int, out_dim: int) -> tuple[int, float, float, tuple]:
+    """(trainable parameters, MACs, the other counts, the skipped operators as (name,
+    times) pairs) of one sample, built with the global RNG state left as it was (sizing
+    must not change a run's init)."""
+    spec = json.loads(spec_json)
     with torch.random.fork_rng(devices=[]):
-        model = build_custom(json.loads(spec_json), in_dim, out_dim)
-    counts = fvcore_counts(model, in_dim)
-    macs = sum(v for op, v in counts.items() if is_contraction(op))
+        model = build_custom(spec, in_dim, out_dim)
+    traced = fvcore_counts(model, in_dim, spec["elementwise_flops"])
+    macs = sum(v for op, v in traced.counts.items() if is_contraction(op))
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return params, macs, sum(counts.values()) - macs
+    return params, macs, sum(traced.counts.values()) - macs, tuple(traced.skipped.items())
 
 
 def layer_costs(spec: Spec, widths: list[int], convention: str) -> list[LayerCost]:
     """One row for the whole model: measured, not a formula (see the module's docstring)."""
-    params, macs, elementwise = _measured(json.dumps(spec, sort_keys=True), widths[0], widths[-1])
-    return [LayerCost("model", params, macs if convention == "macs" else 2 * macs + elementwise)]
+    params, macs, elementwise, skipped = _measured(json.dumps(spec, sort_keys=True), widths[0], widths[-1])
+    if convention == "macs":
+        return [LayerCost("model", params, macs)]
+    return [LayerCost("model", params, 2 * macs + elementwise, dict(skipped))]
 
 
 FAMILY = Family("custom", CustomConfig, build_custom, layer_costs,

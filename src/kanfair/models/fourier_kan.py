@@ -59,8 +59,8 @@ class FourierKANLayer(nn.Module):
         return f"{self.in_features} -> {self.out_features}, frequencies={self.frequencies}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = _FourierFeatures.apply(x, self.k.to(x.dtype))  # (B, in, 2g)
-        return F.linear(features.flatten(1), self.coef.flatten(1), self.bias)
+        features = _FourierFeatures.apply(x, self.k.to(x.dtype))  # (..., in, 2g)
+        return F.linear(features.flatten(-2), self.coef.flatten(1), self.bias)
 
 
 class FourierKAN(nn.Sequential):

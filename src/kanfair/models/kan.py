@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from kanfair.flops import ACTIVATION_FLOPS, LayerCost
-from kanfair.models import native
-from kanfair.models.bspline import (GridRange, bspline_basis, make_knots, scaled_spline_weight,
-                                    spline_linear)
+from kanfair.models.engine import native
+from kanfair.models.engine.bspline import (ExactKnots, GridRange, bspline_basis, make_knots,
+                                           scaled_spline_weight, spline_linear)
 from kanfair.models.family import Family, Spec
 from kanfair.schema import ModelConfig, check, check_at_least, check_choice, check_range
 
@@ -39,7 +39,7 @@ def noise_fit_coefficients(shape: tuple[int, ...], grid_size: int, spline_order:
     return (noise @ torch.linalg.pinv(design).t()).float()
 
 
-class KANLinear(nn.Module):
+class KANLinear(ExactKnots):
     """One KAN layer: in_features -> out_features, every edge a learnable B-spline function."""
 
     def __init__(self, in_features: int, out_features: int, grid_size: int = 5,
@@ -52,6 +52,7 @@ class KANLinear(nn.Module):
             raise ValueError(f"init must be kanbefair or efficient, got '{init}'")
         self.in_features, self.out_features = in_features, out_features
         self.grid_size, self.spline_order, self.shortcut = grid_size, spline_order, shortcut
+        self.grid_range = tuple(float(v) for v in grid_range)
         self.register_buffer("knots", make_knots(grid_size, spline_order, grid_range))
         native.prepare(spline_order)
         self.coef = nn.Parameter(noise_fit_coefficients(
@@ -177,7 +178,7 @@ class KANConfig(SplineConfig):
 
 def basis_ops(spline_order: int) -> int:
     """FLOPs of kanfair's closed-form basis for one input, as the de Boor triangle of the
-    CPU kernels and the compiled layer computes it (kanfair.models.bspline; PyTorch ops
+    CPU kernels and the compiled layer computes it (kanfair.models.engine.bspline; PyTorch ops
     alone evaluate the same pieces as polynomials: (K+1)^2 multiply-adds, a few FLOPs
     more, fewer memory passes):
     cell and local coordinate u: (x - t_0)·(1/h), floor, (x - t_c)·(1/h): 5; v = 1 - u: 1;

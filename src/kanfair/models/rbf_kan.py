@@ -63,8 +63,8 @@ class RBFKANLayer(nn.Module):
         return f"{self.in_features} -> {self.out_features}, grid_size={self.grid_size}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        basis = _GaussianBasis.apply(self.norm(x), self.centres, self.inverse_width)  # (B, in, G)
-        return F.linear(basis.flatten(1), self.spline_weight) + self.base(F.silu(x))
+        basis = _GaussianBasis.apply(self.norm(x), self.centres, self.inverse_width)  # (..., in, G)
+        return F.linear(basis.flatten(-2), self.spline_weight) + self.base(F.silu(x))
 
 
 class RBFKAN(nn.Sequential):

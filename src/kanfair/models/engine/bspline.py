@@ -12,7 +12,7 @@ fixed polynomials of degree K. Eager PyTorch evaluates them as the powers of u t
 (K+1) x (K+1) coefficient matrix (derived once by running the de Boor triangle on
 polynomials); under torch.compile the de Boor triangle itself runs in one fused loop; the
 fused spline ops (spline_linear, spline_activation) build the dense basis in one pass with
-kernels: C++ on CPU (kanfair.models.native), Triton on CUDA (kanfair.models.gpu_kernels).
+kernels: C++ on CPU (kanfair.models.engine.native), Triton on CUDA (kanfair.models.engine.gpu_kernels).
 Each way O(K^2) work per input, instead of the Cox-de Boor recursion over every basis function
 (O(K·(G+2K))). The cell is floor((x - t_0)/h); for K = 0, where the basis jumps at every
 knot, it comes from comparisons with the knot table, so that inputs exactly on a knot land
@@ -34,9 +34,9 @@ import math
 from typing import Sequence, Union
 
 import torch
-from numpy.polynomial import Polynomial
 
-from kanfair.models import gpu_kernels, native
+from kanfair.models.engine import gpu_kernels, native
+from kanfair.models.engine.pieces import de_boor_step, piece_polynomials
 
 GridRange = Union[Sequence[float], torch.Tensor]
 # A first layer (input without gradient) keeps its dense basis from forward for the weight
@@ -56,6 +56,31 @@ def make_knots(grid_size: int, spline_order: int, grid_range: GridRange = (-1.0,
     j = torch.arange(grid_size + 2 * spline_order + 1, dtype=torch.float64, device=ranges.device)
     knots = low + (j - spline_order) * step
     return knots.to(dtype=dtype, device=device or ranges.device)
+
+
+class ExactKnots(torch.nn.Module):
+    """A layer whose `knots` buffer follows a dtype change exactly: `.double()` rebuilds
+    the table in float64 from its range instead of casting float32-rounded knots (which
+    would put the basis's jumps ~1e-9 off the float64 grid). The range is the configured
+    `grid_range` when the table is that range's, else the table's own end knots (a grid
+    moved to the data, e.g. by a KAN's update_grid); nothing else is stored, so a loaded
+    state dict is followed too."""
+
+    grid_size: int
+    spline_order: int
+    grid_range: GridRange
+
+    def _apply(self, fn, recurse: bool = True):
+        before = self.knots
+        super()._apply(fn, recurse)
+        if self.knots.dtype != before.dtype and self.knots.is_floating_point():
+            configured = make_knots(self.grid_size, self.spline_order, self.grid_range, before.dtype,
+                                    before.device)
+            ends = before.double()[..., [self.spline_order, self.grid_size + self.spline_order]]
+            exact_range = self.grid_range if torch.equal(before, configured.expand_as(before)) else ends
+            self.knots = make_knots(self.grid_size, self.spline_order, exact_range, self.knots.dtype,
+                                    self.knots.device)
+        return self
 
 
 def _locate(x: torch.Tensor, knots: torch.Tensor, grid_size: int, spline_order: int):
@@ -95,23 +120,6 @@ def _lookup(table: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
     return table.index_select(0, cell.reshape(-1)).view(*cell.shape, *table.shape[1:])
 
 
-def _de_boor_step(u: torch.Tensor, v: torch.Tensor, previous: list[torch.Tensor],
-                  k: int) -> list[torch.Tensor]:
-    """Uniform-knot de Boor step from order k-1 to order k, without the 1/k factor (the
-    caller divides by K! once). Entry r of order k is basis function c - k + r at local
-    coordinate u (v = 1 - u): k·N_k(u+k-r) = (u+k-r)·N_{k-1}(u+k-r) + (v+r)·N_{k-1}(u+k-1-r)."""
-    level = []
-    for r in range(k + 1):
-        term = None
-        if r >= 1:
-            term = (u + (k - r) if k > r else u) * previous[r - 1]
-        if r < k:
-            right = (v + r if r else v) * previous[r]
-            term = right if term is None else term + right
-        level.append(term)
-    return level
-
-
 def _cell_tables(grid_size: int, spline_order: int, dtype: torch.dtype,
                  device) -> tuple[torch.Tensor, torch.Tensor]:
     """Per cell c: the basis indices c-K..c clamped into range, and 1/K! where they exist
@@ -124,35 +132,13 @@ def _cell_tables(grid_size: int, spline_order: int, dtype: torch.dtype,
     return index.clamp(0, n_basis - 1), torch.cat([weight, weight.new_zeros(1, spline_order + 1)])
 
 
-@functools.lru_cache(maxsize=None)
-def _piece_coefficients(spline_order: int) -> tuple[tuple[float, ...], ...]:
-    """Rows d = 0..K: the coefficient of u^d in K!·piece r, r = 0..K (small integers), from
-    the same de Boor steps run on polynomials in u."""
-    u = Polynomial([0.0, 1.0])
-    pieces = [Polynomial([1.0])]
-    for k in range(1, spline_order + 1):
-        pieces = _de_boor_step(u, 1 - u, pieces, k)
-    coefficients = [piece.coef.tolist() + [0.0] * (spline_order + 1 - len(piece.coef))
-                    for piece in pieces]
-    return tuple(zip(*coefficients))
-
-
-def _piece_polynomials(spline_order: int, dtype: torch.dtype,
-                       device) -> tuple[torch.Tensor, torch.Tensor]:
-    """The coefficient matrices of K!·pieces and of their derivatives in u, (K+1, K+1) and
-    (K, K+1)."""
-    values = torch.tensor(_piece_coefficients(spline_order), dtype=dtype, device=device)
-    degree = torch.arange(1, spline_order + 1, dtype=dtype, device=device).unsqueeze(-1)
-    return values, values[1:] * degree  # d/du of c·u^d is d·c·u^(d-1)
-
-
 def _make_constants(grid_size: int, spline_order: int, dtype: torch.dtype,
                     device) -> tuple[torch.Tensor, ...]:
     """The tables `_constants` returns, as normal tensors even under inference_mode (a
     create_graph backward saves them)."""
     with torch.inference_mode(False):
         return (*_cell_tables(grid_size, spline_order, dtype, device),
-                *_piece_polynomials(spline_order, dtype, device))
+                *piece_polynomials(spline_order, dtype, device))
 
 
 _cached_constants = functools.lru_cache(maxsize=None)(_make_constants)
@@ -232,8 +218,8 @@ class _Pieces:
         lower = [inside.to(u.dtype)]  # order K-1 pieces times (K-1)!, zero outside the grid
         v = 1.0 - u
         for k in range(1, order):
-            lower = _de_boor_step(u, v, lower, k)
-        rows = _de_boor_step(u, v, lower, order) if order > 0 else lower
+            lower = de_boor_step(u, v, lower, k)
+        rows = de_boor_step(u, v, lower, order) if order > 0 else lower
         if derivative:
             zero = torch.zeros_like(u)
             padded = [zero, *lower, zero]  # dN_K/ds = N_{K-1}(s) - N_{K-1}(s - 1)
@@ -323,7 +309,39 @@ def _kernels(x: torch.Tensor, spline_order: int):
     `basis` and `grad_input_`), or None: PyTorch ops."""
     if native.usable(x, spline_order):
         return native
-    return gpu_kernels if gpu_kernels.usable(x) else None
+    return gpu_kernels if gpu_kernels.usable(x) and gpu_kernels_pass(x.device) else None
+
+
+@functools.lru_cache(maxsize=None)
+def gpu_kernels_pass(device: torch.device) -> bool:
+    """At the Triton kernels' first use on a device: their basis and input gradient
+    against the PyTorch-ops engine on a probe batch (orders 0, 1 and 3; inputs inside, on
+    knots and outside the grid). A compile error or a mismatch beyond float32 rounding
+    turns them off for the process (gpu_kernels.turn_off: one warning), never a wrong
+    number."""
+    try:
+        with torch.inference_mode(False):  # grad on (its guard sets it): a first use may be in evaluation
+            _probe_gpu_kernels(device)
+    except Exception as error:  # a compile error on this GPU, a wrong value
+        gpu_kernels.turn_off(f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
+        return False
+    return True
+
+
+def _probe_gpu_kernels(device: torch.device) -> None:
+    """Raise unless the kernels give the PyTorch-ops engine's basis and input gradient."""
+    for order in (0, 1, 3):
+        knots = make_knots(4, order, (-1.0, 1.0), device=device)
+        x = torch.linspace(-1.5, 1.5, 25, device=device).repeat(2, 1)  # knots at -1, -0.5, 0 ...
+        probe = x.clone().requires_grad_()
+        reference = bspline_basis(probe, 4, order, knots=knots).transpose(1, 2)
+        weights = torch.linspace(-1.0, 1.0, reference.numel(), device=device).view_as(reference)
+        (reference * weights).sum().backward()
+        basis = gpu_kernels.basis(x, knots, 4, order)
+        grad = gpu_kernels.grad_input_(weights.clone(), x, knots, 4, order)
+        error = max((basis - reference).abs().max().item(), (grad - probe.grad).abs().max().item())
+        if not error <= 1e-4:
+            raise ValueError(f"order {order}: {error:.2g} from the PyTorch-ops engine")
 
 
 class _SplineLinearFunction(torch.autograd.Function):

@@ -1,5 +1,5 @@
 """The engine's GPU kernels (Triton): the dense basis, and d loss/dx with the basis, one
-pass each, as the C++ kernels do on CPU (kanfair.models.native).
+pass each, as the C++ kernels do on CPU (kanfair.models.engine.native).
 
 Why kernels: eager PyTorch builds the basis in several passes over memory (cell, powers
 of u, pieces, scatter), each a kernel launch that reads and writes (B, n, K+1)-sized
@@ -16,8 +16,9 @@ rule; the coefficient row of each basis function is gathered by its piece index)
 inputs give NaN as the eager path does.
 
 Used on CUDA tensors where Triton imports (it ships with PyTorch's CUDA wheels), outside
-torch.compile (whose Inductor path fuses the eager ops itself); KANFAIR_GPU_KERNELS=0
-turns them off. With TRITON_INTERPRET=1 Triton runs the same kernels on CPU tensors, which
+torch.compile (whose Inductor path fuses the eager ops itself), once they have passed a
+self-check on the device (bspline.py runs it at first use; a failure turns them off for
+the process with one warning, and a record says so); KANFAIR_GPU_KERNELS=0 turns them off. With TRITON_INTERPRET=1 Triton runs the same kernels on CPU tensors, which
 is how the tests check their arithmetic on a machine without a GPU.
 """
 from __future__ import annotations
@@ -26,11 +27,16 @@ import functools
 import importlib.util
 import math
 import os
+import warnings
+from typing import Optional
 
 import torch
 
+from kanfair.models.engine.pieces import piece_polynomials
+
 MAX_BLOCK = 8192  # elements in one program's tile: basis rows x inputs
 _enabled = os.environ.get("KANFAIR_GPU_KERNELS", "1") != "0"
+_failed: Optional[str] = None  # why the self-check turned them off in this process
 _DTYPES = (torch.float32, torch.float64)
 
 
@@ -47,6 +53,20 @@ def active() -> bool:
     return _enabled and available()
 
 
+def turn_off(reason: str) -> None:
+    """PyTorch ops for the rest of the process, after a failed self-check; said once."""
+    global _enabled, _failed
+    _enabled, _failed = False, reason
+    warnings.warn(f"kanfair: the Triton B-spline kernels failed their self-check ({reason}); running on "
+                  "PyTorch ops (the same numbers, slower). Set KANFAIR_GPU_KERNELS=0 to silence this.",
+                  RuntimeWarning)
+
+
+def failure() -> Optional[str]:
+    """Why the self-check turned the kernels off in this process, or None."""
+    return _failed
+
+
 def usable(x: torch.Tensor) -> bool:
     """Whether the kernels serve this input: a CUDA float32/64 tensor, Triton present,
     enabled, outside torch.compile."""
@@ -57,10 +77,8 @@ def usable(x: torch.Tensor) -> bool:
 @functools.lru_cache(maxsize=None)
 def _tables(spline_order: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Coefficients of u^d in piece r as a (K+1, K+1) table [d, r], and of its derivative
-    in u as (max(K, 1), K+1), on the device: bspline.py's integer tables of K!·piece, / K!."""
-    from kanfair.models.bspline import _piece_polynomials
-
-    values, slopes = _piece_polynomials(spline_order, torch.float64, "cpu")
+    in u as (max(K, 1), K+1), on the device: pieces.py's integer tables of K!·piece, / K!."""
+    values, slopes = piece_polynomials(spline_order, torch.float64, "cpu")
     if spline_order == 0:
         slopes = torch.zeros(1, 1, dtype=torch.float64)
     norm = math.factorial(spline_order)
@@ -71,7 +89,7 @@ def _launch(x: torch.Tensor, knots: torch.Tensor, grid_size: int, spline_order: 
             out: torch.Tensor, grad_x: torch.Tensor | None) -> None:
     import triton
 
-    from kanfair.models.triton_spline import spline_kernel
+    from kanfair.models.engine.triton_spline import spline_kernel
 
     if x.dim() != 2 or knots.dtype != x.dtype or knots.device != x.device:
         raise ValueError("x must be (B, n), with knots of its dtype on its device")

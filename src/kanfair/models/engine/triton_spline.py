@@ -1,4 +1,4 @@
-"""The Triton kernel of kanfair.models.gpu_kernels (which says why and how it is used),
+"""The Triton kernel of kanfair.models.engine.gpu_kernels (which says why and how it is used),
 apart so that Triton is imported only where a CUDA tensor meets the engine."""
 import triton
 import triton.language as tl

@@ -1,0 +1,104 @@
+"""Paper-ready LaTeX: booktabs tables of a report's comparison and of its verdict.
+
+Rendered by pandas' Styler (escaping, booktabs rules, caption and label), so that a table
+goes into a paper as it is: `\\usepackage{booktabs}` is all it needs. The numbers are the
+report's own (table.csv's best configuration per family, verdict.csv's tests), so a table
+never disagrees with table.md or verdict.md.
+
+Marks: the best family per data set in bold; in the verdict table a dagger on a family
+that the verdict calls significantly worse than the best (Welch's t-test, Holm-corrected,
+p < 0.05); no mark is a tie with the best.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import pandas as pd
+
+TEXT_COLUMNS = ("budget", "data set", "model", "hidden", "settings")
+DAGGER = r"$^\dagger$"
+METRIC_NAMES = {"accuracy": "test accuracy (%)", "rmse": "test RMSE", "kanbefair_rmse": "test RMSE (KANbeFair's)"}
+
+
+def _number(value: float, digits: int = 4) -> str:
+    """`digits` significant digits, in math mode for exponents (1.5e-03 -> 1.5\\times10^{-3})."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    text = f"{value:.{digits}g}"
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    return f"${mantissa}\\times10^{{{int(exponent)}}}$"
+
+
+def _mean_std(mean: float, std: float, seeds: int) -> str:
+    if seeds < 2 or std is None or pd.isna(std):
+        return _number(mean)
+    return f"{_number(mean)} $\\pm$ {_number(std, 2)}"  # as table.md and verdict.md
+
+
+def _caption_text(text: str) -> str:
+    """A caption's own words, escaped (Styler escapes cells, not captions)."""
+    for char, escaped in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"),
+                          ("#", r"\#"), ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"),
+                          ("^", r"\textasciicircum{}")):
+        text = text.replace(char, escaped)
+    return text
+
+
+def _render(table: pd.DataFrame, bold: pd.Series, caption: str, label: str, column_format: str) -> str:
+    styles = pd.DataFrame("", index=table.index, columns=table.columns)
+    styles.loc[bold.to_numpy(), "mean ± std"] = "textbf:--rwrap;"
+    text_columns = [c for c in TEXT_COLUMNS if c in table]
+    styler = (table.style.hide(axis="index").format(escape="latex", subset=text_columns)
+              .apply(lambda _: styles, axis=None))
+    latex = styler.to_latex(hrules=True, caption=caption, label=label, position_float="centering",
+                            column_format=column_format)
+    return latex.replace("mean ± std", r"mean $\pm$ std")
+
+
+def comparison_table(best: pd.DataFrame, budget: Optional[str] = None, label: str = "tab:kanfair-comparison") -> str:
+    """The comparison (report.best_per_family's rows: each family's best configuration per
+    data set) as a booktabs table: mean ± std over seeds, the best family in bold."""
+    metrics = best.metric.unique()
+    conventions = sorted(set(best.flops_convention.dropna()))
+    table = pd.DataFrame({
+        "data set": best.dataset, "model": best.model,
+        "mean ± std": [_mean_std(r.mean, r.std, r.seeds) for r in best.itertuples()],
+        "seeds": best.seeds.astype(int), "hidden": best.hidden.astype(str), "settings": best.settings.fillna(""),
+        "params": [f"{int(p):,}" for p in best.params],
+        "FLOPs": [f"{f:,.0f}" if not pd.isna(f) else "" for f in best.flops]})
+    what = METRIC_NAMES.get(metrics[0], f"test {metrics[0]}") if len(metrics) == 1 else "test metric (per data set)"
+    caption = (f"{_caption_text(what[0].upper() + what[1:])}, mean $\\pm$ std over seeds, of each family's best "
+               f"configuration; best family per data set in bold. "
+               + (f"Budget: {_caption_text(budget)}. " if budget else "")
+               + f"FLOPs per sample, {_caption_text(', '.join(conventions) or 'n/a')} convention.")
+    return _render(table, best.best.astype(bool), caption, label, "llrrllrr")
+
+
+def verdict_table(verdict: pd.DataFrame, label: str = "tab:kanfair-verdict") -> str:
+    """The verdict (verdict.csv's rows: each family against the best, per budget and data
+    set) as a booktabs table: mean ± std, 95% CI, Welch's Holm-corrected p; the best in
+    bold, a dagger where the verdict says significantly worse."""
+    worse = verdict.verdict == "significantly worse"
+    table = pd.DataFrame({
+        "budget": verdict.budget, "data set": verdict.dataset,
+        "model": verdict.model,
+        "mean ± std": [_mean_std(r.mean, r.std, r.n) + (DAGGER if w else "")
+                       for r, w in zip(verdict.itertuples(), worse)],
+        "95\\% CI": [f"[{_number(r.ci_low)}, {_number(r.ci_high)}]" if r.n > 1 else "n/a"
+                     for r in verdict.itertuples()],
+        "seeds": verdict.n.astype(int),
+        "Welch $p$ (Holm)": [_number(p) for p in verdict.welch_p]})
+    caption = ("Each family against the best per data set and budget: mean $\\pm$ std over seeds, "
+               "95\\% confidence interval (Student's $t$), Welch's $t$-test against the best, "
+               "Holm-corrected. Bold: the best; $^\\dagger$: significantly worse than the best "
+               "($p < 0.05$); unmarked: a tie with the best (no $p$: not tested, fewer than 2 seeds).")
+    return _render(table, verdict.verdict == "best", caption, label, "lllllrr")
+
+
+def document(*tables: str) -> str:
+    """A minimal standalone document around the tables (what the tests compile)."""
+    return ("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+            + "\n".join(tables) + "\\end{document}\n")

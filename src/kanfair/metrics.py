@@ -1,0 +1,6 @@
+"""The metrics a record can hold as its headline, and which way each is better.
+
+Its own module because the tuner (which direction to optimise), the report (which row is
+best) and the verdict (which family leads) all need the same answer.
+"""
+HIGHER_IS_BETTER = {"accuracy": True, "rmse": False, "kanbefair_rmse": False}

@@ -1,0 +1,223 @@
+"""One run: a composed config -> its task -> the model sized to its budget -> fit -> the
+record, written atomically to the results store.
+
+Hydra-free (it takes an OmegaConf config that anything may compose), so that every face
+calls the same path: the `kanfair-train` app (cli/train.py), the tuner (tune.py), the
+Python API (api.py) and the planner (cli/plan.py, for run ids and sizes). Kinds of run
+(continual tasks today) branch here and nowhere else.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+import kanfair
+from kanfair import budget as budgets
+from kanfair.config import TrainConfig, validate
+from kanfair.cost import count
+from kanfair.data import Task, continual, load_task
+from kanfair.data.fingerprint import fingerprint, hashed_part
+from kanfair.loggers import open_logger
+from kanfair.models import build, count_params, model_spec
+from kanfair.models.engine import gpu_kernels, native
+from kanfair.models.text import EmbeddingBagFront
+from kanfair.results import (Record, config_hash, finished_ok, record_path, run_id_for, set_aside_if_not_this_run,
+                             write_record)
+from kanfair.schema import check
+from kanfair.trainer import FitResult, check_validation_split, fit, fit_continual
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class SizedModel:
+    """The model a run trains: concrete spec, budget match, the width it takes as input
+    and, for text, the EmbeddingBag in front of it (left out of params, FLOPs and budget)."""
+
+    spec: dict[str, Any]
+    matched: Optional[budgets.Match]
+    in_dim: int
+    embedding: Optional[dict[str, int]] = None
+
+    @classmethod
+    def for_task(cls, conf: TrainConfig, task: Task) -> "SizedModel":
+        spec, in_dim, embedding = model_spec(conf.model), task.in_dim, None
+        if task.vocab_size:
+            if not spec["hidden"]:
+                raise ValueError("a text task needs model.hidden: its first width is the "
+                                 "EmbeddingBag size, e.g. model.hidden=[64]")
+            in_dim = spec["hidden"][0]
+            spec = {**spec, "hidden": spec["hidden"][1:]}
+            embedding = {"vocab_size": task.vocab_size, "dim": in_dim,
+                         "params": task.vocab_size * in_dim}
+        spec, matched = budgets.plan(conf.budget, spec, in_dim, task.out_dim)
+        return cls(spec, matched, in_dim, embedding)
+
+    @property
+    def hidden(self) -> list[int]:
+        return ([self.in_dim] if self.embedding else []) + list(self.spec["hidden"])
+
+    def build(self, out_dim: int) -> tuple[nn.Module, int]:
+        """The model, and its parameter count without the embedding."""
+        body = build(self.spec, self.in_dim, out_dim)
+        if not self.embedding:
+            return body, count_params(body)
+        front = EmbeddingBagFront(self.embedding["vocab_size"], self.in_dim, body)
+        return front, count_params(body)
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(device_name: str) -> dict[str, Any]:
+    """Where a run ran: its timings, and its last float digits, depend on this."""
+    on_cuda = device_name in ("auto", "cuda") and torch.cuda.is_available()
+    device = f"cuda: {torch.cuda.get_device_name()}" if on_cuda else f"cpu: {_cpu_name()}"
+    return {"host": platform.node(), "device": device,
+            "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
+            "cpu_kernels": native.active() and not on_cuda,
+            "gpu_kernels": gpu_kernels.active() and on_cuda,
+            **({"gpu_kernels_failed": gpu_kernels.failure()} if gpu_kernels.failure() else {}),
+            "torch": torch.__version__, "python": platform.python_version()}
+
+
+def make_record(conf: TrainConfig, resolved: dict[str, Any], data: dict[str, Any], task: Task,
+                sized: SizedModel, params: int, result: Optional[FitResult], started_at: str,
+                data_time: float, status: str = "", message: str = "") -> Record:
+    """The record of one run; `result` is None when the run failed before training ended."""
+    hash_ = config_hash(resolved, hashed_part(data))
+    sel = result.selected if result else {}
+    metric = result.metric if result else task.metric
+    epochs_run = len(result.history) if result else 0
+    train_time = result.train_time_s if result else 0.0
+    n_train = result.n_train if result else len(task.x_train)
+    metric_of = lambda split: sel.get(f"{split}_{metric}")  # noqa: E731
+    flops = count(sized.spec, sized.in_dim, task.out_dim, conf.budget.convention)
+    return Record(
+        run_id=run_id_for(conf.model.name, conf.dataset.name, conf.seed, hash_),
+        status=status or (result.status if result else "failed"),
+        model=conf.model.name, dataset=conf.dataset.name, task=task.kind, metric=metric,
+        protocol="continual" if conf.dataset.continual.tasks else conf.trainer.protocol, seed=conf.seed, hidden=sized.hidden,
+        params=params,
+        params_kanbefair=count(sized.spec, sized.in_dim, task.out_dim, "kanbefair").params,
+        flops=flops.flops,
+        flops_convention=conf.budget.convention, model_spec=sized.spec,
+        budget=sized.matched.as_dict() if sized.matched else None,
+        test_metric=metric_of("test"),
+        final_test=result.history[-1][f"test_{metric}"] if result and result.history else None,
+        best_epoch=result.best_epoch if result else None,
+        val_metric=metric_of("val"), train_metric=metric_of("train"),
+        test_metrics={k[5:]: v for k, v in sel.items() if k.startswith("test_")},
+        epochs=conf.trainer.epochs, epochs_run=epochs_run,
+        data_time_s=data_time, train_time_s=train_time, eval_time_s=result.eval_time_s if result else 0.0,
+        time_per_epoch_s=train_time / epochs_run if epochs_run else None,
+        samples_per_s=n_train * epochs_run / train_time if train_time > 0 else None,
+        n_train=n_train, n_val=result.n_val if result else 0,
+        n_test=result.n_test if result else len(task.x_test),
+        compiled=result.compiled if result else False,
+        config=resolved, config_hash=hash_,
+        history=result.history if result else [],
+        started_at=started_at, finished_at=_now(), kanfair_version=kanfair.__version__,
+        message=message or (result.message if result else ""), split=task.split, data=data,
+        extra={**(result.extra if result else {}),
+               **({"embedding": sized.embedding} if sized.embedding else {}),
+               **({"flops_lower_bound": True, "flops_skipped": flops.skipped} if flops.skipped else {})},
+        environment=environment(conf.trainer.device))
+
+
+def summary_line(record: Record) -> str:
+    value = "n/a" if record.test_metric is None else f"{record.test_metric:.6g}"
+    where = (f"epoch {record.best_epoch}" if record.best_epoch
+             else "final" if record.protocol == "continual" else "no epoch")
+    return (f"kanfair: {record.status} | {record.model} {record.hidden} on {record.dataset} | "
+            f"params {record.params:,} | {record.flops_convention} FLOPs "
+            f"{'>= ' if record.extra.get('flops_lower_bound') else ''}{record.flops:,.0f} | "
+            f"test {record.metric} {value} "
+            f"({where}, protocol {record.protocol}) | train {record.train_time_s:.1f} s | "
+            f"{record.run_id}")
+
+
+def run_key(cfg: DictConfig, data: Optional[dict[str, Any]] = None) -> tuple[str, str]:
+    """The id (and file name) and the config hash of the record a composed config writes on
+    the data that `data` fingerprints (computed when not given)."""
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    data = fingerprint(validate(cfg).dataset) if data is None else data
+    hash_ = config_hash(resolved, hashed_part(data))
+    return run_id_for(cfg.model.name, cfg.dataset.name, cfg.seed, hash_), hash_
+
+
+def run(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Optional[Record]:
+    """One run from a composed config; writes its record and returns it, or returns None
+    when the results store already has an ok record of the same config (resume)."""
+    conf = validate(cfg)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    data = fingerprint(conf.dataset)
+    run_id, hash_ = run_key(cfg, data)
+    set_aside_if_not_this_run(conf.paths.results_dir, run_id, hash_, conf.seed)
+    if not conf.trainer.rerun and finished_ok(conf.paths.results_dir, run_id, hash_, conf.seed):
+        print(f"kanfair: skipped {run_id}: an ok record exists (trainer.rerun=true runs it again)",
+              flush=True)
+        return None
+    print(f"kanfair: run {run_id}; its record goes to "
+          f"{record_path(conf.paths.results_dir, run_id).resolve()}", flush=True)
+    if conf.trainer.threads or threads:
+        torch.set_num_threads(conf.trainer.threads or threads)
+    start = time.perf_counter()
+    task = load_task(conf.dataset, conf.paths.data_dir)
+    data_time = time.perf_counter() - start
+    tasks = conf.dataset.continual.tasks
+    if tasks:
+        task = continual.for_tasks(task, tasks)
+    sized = SizedModel.for_task(conf, task)
+    if not tasks:
+        check_validation_split(task, conf.trainer.protocol, conf.trainer.val_fraction)
+    torch.manual_seed(conf.seed)
+    model, params = sized.build(task.out_dim)
+    check(params > 0, "model", f"{conf.model.name} {sized.hidden} has no trainable parameters: "
+          "nothing would train", "give the model parameters that require grad")
+    started = _now()
+    logger = open_logger(conf.logger, job_dir, run_id, resolved)
+    try:
+        if tasks:
+            result = fit_continual(model, task, conf.trainer, conf.seed, tasks)
+        else:
+            result = fit(model, task, conf.trainer, conf.seed, on_epoch=logger.log_epoch)
+    except Exception as error:
+        failed = make_record(conf, resolved, data, task, sized, params, None, started, data_time,
+                             "failed", str(error))
+        write_record(failed, conf.paths.results_dir, job_dir)
+        logger.finish(failed)
+        raise
+    record = make_record(conf, resolved, data, task, sized, params, result, started, data_time)
+    write_record(record, conf.paths.results_dir, job_dir)
+    logger.finish(record)
+    print(summary_line(record), flush=True)
+    return record
+
+
+def run_or_stored(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Record:
+    """`run`, or the stored record when the results store already holds it (resume)."""
+    record = run(cfg, job_dir, threads)
+    if record is None:
+        stored = record_path(cfg.paths.results_dir, run_key(cfg)[0])
+        record = Record(**json.loads(stored.read_text()))
+    return record
