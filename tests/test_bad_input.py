@@ -48,8 +48,9 @@ def place(tmp_path: Path) -> dict[str, Path]:
         "huge_feature.csv": f"x,y\n{rows}\n1e308,1\n".encode(),
         "huge_target.csv": f"x,y\n{rows}\n5,1e308\n".encode(),
         "numeric_target.csv": b"x,y\n" + b"".join(f"{i},{i * 0.37:.2f}\n".encode() for i in range(60)),
-        "a_file": b"not a folder",
+        "a_file": b"not a folder", "store_with_a_file/runs": b"runs should be a folder",
     }.items():
+        (files / name).parent.mkdir(exist_ok=True)
         (files / name).write_bytes(content)
     return {"results": tmp_path / "results", "runs": runs, "files": files, "data": tmp_path / "data"}
 
@@ -130,6 +131,7 @@ TRAIN_CASES = {  # overrides: what the one line must name
     "vision data missing offline": ("dataset=mnist dataset.download=never", "mnist"),
     "unknown source": ("dataset=imdb dataset.source=kaggle", "dataset.source"),
     "results dir is a file": ("paths.results_dir={files}/a_file", "a_file"),
+    "the store's runs is a file": ("paths.results_dir={files}/store_with_a_file", "store_with_a_file/runs"),
     # issue 26: inputs that gave a silent wrong result or a message naming no key
     "duplicated target column": (CSV + "dup_target.csv", "dup_target.csv"),
     "empty target cells": (CSV + "missing_target.csv", "dataset.target"),
@@ -299,3 +301,19 @@ def test_tune_refuses_bad_input_in_one_line(place, overrides, names):
     status, err = call(tune_cli.main, argv)
     assert_one_line(status, err, names)
     assert {k: v for k, v in fingerprint(place["results"]).items() if not k.startswith("jobs")} == before
+
+
+def test_a_full_disk_is_named_with_the_path(place, monkeypatch):
+    """A full disk surfaces in write or fsync as a bare "[Errno 28] No space left on device":
+    the line names the file kanfair could not write, and no temporary file is left."""
+    import os
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    before = fingerprint(place["results"] / "runs")
+    status, err = call(train_cli.main, ["train.py", "dataset=iris", "model=mlp", "model.hidden=[8]",
+                                        "trainer.epochs=1", f"paths.results_dir={place['results']}"])
+    assert_one_line(status, err, "No space left on device: " + str(place["runs"]))
+    assert fingerprint(place["results"] / "runs") == before

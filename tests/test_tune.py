@@ -102,3 +102,21 @@ def test_a_search_space_leaf_must_be_a_range_or_choices():
     with pytest.raises(ConfigError) as caught:
         flatten_space({"trainer": {"lr": 0.01}})
     assert caught.value.key == "tune.space.trainer.lr"
+
+
+def test_a_second_worker_on_a_running_study_is_refused_in_one_line(tmp_path):
+    """The first worker is mid-study (here: this test holds its lock, as a running
+    kanfair-tune does); a second on the same study stops at once, naming it, before it can
+    close the first's running trial; when the first is done the study runs."""
+    import fcntl
+
+    from kanfair.tune import study_name
+
+    cfg = tune_config(tmp_path, "model=mlp", "tune.trials=1", "tune.seeds=1", "trainer.epochs=1")
+    lock = (tmp_path / "tune.db").with_suffix(f".{study_name(cfg)}.lock")
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(ConfigError, match=f"study {study_name(cfg)} is being tuned by another"):
+            tune(cfg)
+        assert not (tmp_path / "runs").exists()
+    assert len(tune(cfg).finals) == 1

@@ -172,6 +172,7 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Opt
     resolved = OmegaConf.to_container(cfg, resolve=True)
     data = fingerprint(conf.dataset)
     run_id, hash_ = run_key(cfg, data)
+    record_path(conf.paths.results_dir, run_id).parent.mkdir(parents=True, exist_ok=True)  # before training
     set_aside_if_not_this_run(conf.paths.results_dir, run_id, hash_, conf.seed)
     if not conf.trainer.rerun and finished_ok(conf.paths.results_dir, run_id, hash_, conf.seed):
         print(f"kanfair: skipped {run_id}: an ok record exists (trainer.rerun=true runs it again)",

@@ -18,16 +18,18 @@ its values are drawn again; finished trials are never repeated.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import fcntl
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
-from kanfair.config import validate
+from kanfair.config import TuneRunConfig, validate
 from kanfair.data import load_task
 from kanfair.metrics import HIGHER_IS_BETTER
 from kanfair.results import Record, config_hash
@@ -90,8 +92,33 @@ def study_name(cfg: DictConfig) -> str:
     return f"{cfg.dataset.name}-{cfg.model.name}-{size}-{config_hash(resolved)[:10]}"
 
 
+def storage_address(cfg: DictConfig) -> str:
+    return cfg.tune.storage or f"sqlite:///{(Path(cfg.paths.results_dir) / 'tune.db').resolve()}"
+
+
+@contextlib.contextmanager
+def sole_driver(url: str, name: str) -> Iterator[None]:
+    """One worker drives a study at a time: a second would close the first's running trial
+    as interrupted, and the first would die telling it. With sqlite storage (a local file)
+    an OS lock beside the database refuses the second at once, in one line; a server
+    storage shared by cluster jobs relies on one job per study, as a sweep gives."""
+    if not url.startswith("sqlite:///"):
+        yield
+        return
+    lock = Path(url[len("sqlite:///"):]).with_suffix(f".{name}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError("tune", f"study {name} is being tuned by another kanfair-tune right now "
+                              f"({lock} is locked)", "let that one finish, then run the command again: "
+                              "it resumes where the study stands") from None
+        yield
+
+
 def storage_url(cfg: DictConfig) -> optuna.storages.RDBStorage:
-    url = cfg.tune.storage or f"sqlite:///{(Path(cfg.paths.results_dir) / 'tune.db').resolve()}"
+    url = storage_address(cfg)
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}  # parallel jobs wait
@@ -140,6 +167,13 @@ def tune(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0,
     higher = HIGHER_IS_BETTER[load_task(conf.dataset, conf.paths.data_dir).metric]
     name = study_name(cfg)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with sole_driver(storage_address(cfg), name):
+        return _drive(cfg, conf, space, higher, name, job_dir, threads, runner)
+
+
+def _drive(cfg: DictConfig, conf: TuneRunConfig, space: dict, higher: bool, name: str, job_dir: Optional[str],
+           threads: int, runner: Runner) -> TuneResult:
+    """The study's trials (those not yet finished), then its finals."""
     study = optuna.create_study(study_name=name, storage=storage_url(cfg), load_if_exists=True,
                                 direction="maximize" if higher else "minimize")
     close_interrupted(study)
