@@ -96,3 +96,25 @@ def _compile(tex: str, folder: Path) -> None:
 def test_the_balance_check_catches_an_unclosed_environment():
     assert not _balanced(r"\begin{table}\begin{tabular}{l}x\end{table}")
     assert not _balanced(r"\begin{table}{\textbf{x}\end{table}")
+
+
+COMMITTED = REPO / "results" / "tuned_2k"
+
+
+def test_the_committed_tuned_studys_tables_are_its_verdict(tmp_path):
+    """results/tuned_2k/tables.tex, as `kanfair-report --latex` wrote it: the verdict table
+    is verdict.csv rendered (a row per family and task, the marks as the verdict says), the
+    comparison has a row per family and task of table.md, and it all compiles."""
+    import pandas as pd
+
+    from kanfair.latex import verdict_table
+
+    tex = (COMMITTED / "tables.tex").read_text()
+    verdict = pd.read_csv(COMMITTED / "verdict.csv")
+    assert verdict_table(verdict) in tex and _balanced(tex)
+    rows = _rows(tex, 1)
+    assert len(rows) == len(verdict) and len(_rows(tex, 0)) == (COMMITTED / "table.md").read_text().count("\n| ")
+    assert sum(r"$^\dagger$" in row for row in rows) == (verdict.verdict == "significantly worse").sum() > 0
+    assert sum(r"\textbf" in row for row in rows) == (verdict.verdict == "best").sum() == verdict.dataset.nunique()
+    if shutil.which("pdflatex"):
+        _compile(tex, tmp_path)

@@ -82,7 +82,7 @@ def test_every_family_gets_the_same_number_of_trials_and_a_verdict(tmp_path):
         assert len({r["config"]["tune"]["study"] for r in mine}) == 1
         assert all(abs(r["params"] - 500) <= 10 for r in mine if r["status"] == "ok")
     assert "At 500 params, over 1 task" in (tmp_path / "report" / "verdict.md").read_text()
-    assert "Verdict (" in done.stdout
+    assert f"Verdict ({tmp_path / 'report' / 'verdict.md'}):\nAt 500 params, over 1 task" in done.stdout
 
 
 @pytest.mark.parametrize("override, key", [("trainer.protocol=kanbefair", "trainer.protocol"),

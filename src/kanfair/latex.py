@@ -16,9 +16,10 @@ from typing import Optional
 
 import pandas as pd
 
-TEXT_COLUMNS = ("budget", "data set", "model", "hidden", "settings")
+TEXT_COLUMNS = ("budget", "data set", "model", "metric", "hidden", "settings")
 DAGGER = r"$^\dagger$"
 METRIC_NAMES = {"accuracy": "test accuracy (%)", "rmse": "test RMSE", "kanbefair_rmse": "test RMSE (KANbeFair's)"}
+SHORT_METRIC_NAMES = {"accuracy": "acc. (%)", "rmse": "RMSE", "kanbefair_rmse": "RMSE (paper)"}
 
 
 def _number(value: float, digits: int = 4) -> str:
@@ -55,7 +56,7 @@ def _render(table: pd.DataFrame, bold: pd.Series, caption: str, label: str, colu
               .apply(lambda _: styles, axis=None))
     latex = styler.to_latex(hrules=True, caption=caption, label=label, position_float="centering",
                             column_format=column_format)
-    return latex.replace("mean ± std", r"mean $\pm$ std")
+    return latex.replace("mean ± std", r"mean $\pm$ std").replace("\\centering\n", "\\centering\n\\small\n", 1)
 
 
 def comparison_table(best: pd.DataFrame, budget: Optional[str] = None, label: str = "tab:kanfair-comparison") -> str:
@@ -65,16 +66,21 @@ def comparison_table(best: pd.DataFrame, budget: Optional[str] = None, label: st
     conventions = sorted(set(best.flops_convention.dropna()))
     table = pd.DataFrame({
         "data set": best.dataset, "model": best.model,
+        **({"metric": best.metric.map(SHORT_METRIC_NAMES).fillna(best.metric)} if len(metrics) > 1 else {}),
         "mean ± std": [_mean_std(r.mean, r.std, r.seeds) for r in best.itertuples()],
-        "seeds": best.seeds.astype(int), "hidden": best.hidden.astype(str), "settings": best.settings.fillna(""),
+        **({"seeds": best.seeds.astype(int)} if best.seeds.nunique() > 1 else {}),
+        "hidden": best.hidden.astype(str), "settings": best.settings.fillna(""),
         "params": [f"{int(p):,}" for p in best.params],
         "FLOPs": [f"{f:,.0f}" if not pd.isna(f) else "" for f in best.flops]})
-    what = METRIC_NAMES.get(metrics[0], f"test {metrics[0]}") if len(metrics) == 1 else "test metric (per data set)"
-    caption = (f"{_caption_text(what[0].upper() + what[1:])}, mean $\\pm$ std over seeds, of each family's best "
+    what = METRIC_NAMES.get(metrics[0], f"test {metrics[0]}") if len(metrics) == 1 else "test metric (the row's)"
+    seeds = f"{int(best.seeds.iloc[0])} seeds" if best.seeds.nunique() == 1 else "seeds"
+    caption = (f"{_caption_text(what[0].upper() + what[1:])}, mean $\\pm$ std over {seeds}, of each family's best "
                f"configuration; best family per data set in bold. "
                + (f"Budget: {_caption_text(budget)}. " if budget else "")
                + f"FLOPs per sample, {_caption_text(', '.join(conventions) or 'n/a')} convention.")
-    return _render(table, best.best.astype(bool), caption, label, "llrrllrr")
+    formats = {"mean ± std": "r", "seeds": "r", "params": "r", "FLOPs": "r"}
+    latex = _render(table, best.best.astype(bool), caption, label, "".join(formats.get(c, "l") for c in table))
+    return latex.replace("\\small\n", "\\footnotesize\n", 1)  # nine columns: a paper's column width
 
 
 def verdict_table(verdict: pd.DataFrame, label: str = "tab:kanfair-verdict") -> str:
@@ -82,20 +88,22 @@ def verdict_table(verdict: pd.DataFrame, label: str = "tab:kanfair-verdict") -> 
     set) as a booktabs table: mean ± std, 95% CI, Welch's Holm-corrected p; the best in
     bold, a dagger where the verdict says significantly worse."""
     worse = verdict.verdict == "significantly worse"
+    budgets = list(dict.fromkeys(verdict.budget))
     table = pd.DataFrame({
-        "budget": verdict.budget, "data set": verdict.dataset,
+        **({"budget": verdict.budget} if len(budgets) > 1 else {}), "data set": verdict.dataset,
         "model": verdict.model,
         "mean ± std": [_mean_std(r.mean, r.std, r.n) + (DAGGER if w else "")
                        for r, w in zip(verdict.itertuples(), worse)],
-        "95\\% CI": [f"[{_number(r.ci_low)}, {_number(r.ci_high)}]" if r.n > 1 else "n/a"
+        "95\\% CI": [f"[{_number(r.ci_low, 3)}, {_number(r.ci_high, 3)}]" if r.n > 1 else "n/a"
                      for r in verdict.itertuples()],
         "seeds": verdict.n.astype(int),
         "Welch $p$ (Holm)": [_number(p) for p in verdict.welch_p]})
     caption = ("Each family against the best per data set and budget: mean $\\pm$ std over seeds, "
                "95\\% confidence interval (Student's $t$), Welch's $t$-test against the best, "
                "Holm-corrected. Bold: the best; $^\\dagger$: significantly worse than the best "
-               "($p < 0.05$); unmarked: a tie with the best (no $p$: not tested, fewer than 2 seeds).")
-    return _render(table, verdict.verdict == "best", caption, label, "lllllrr")
+               "($p < 0.05$); unmarked: a tie with the best (no $p$: not tested, fewer than 2 seeds)."
+               + (f" Budget: {_caption_text(budgets[0])}." if len(budgets) == 1 else ""))
+    return _render(table, verdict.verdict == "best", caption, label, "l" * (len(table.columns) - 2) + "rr")
 
 
 def document(*tables: str) -> str:

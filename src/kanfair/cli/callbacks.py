@@ -30,7 +30,7 @@ class WriteVerdict(Callback):
         runs = Path(config.paths.results_dir) / "runs"
         if runs.exists() and any(runs.glob("*.json")):
             out = Path(config.paths.results_dir) / "report"
-            verdict = write_report(runs, out, verdict=True)[-1]
+            verdict = next(path for path in write_report(runs, out, verdict=True) if path.name == "verdict.md")
             said = [line for line in verdict.read_text().splitlines()
                     if line.startswith(("At ", "Without ", "Across "))]
             print("\n".join(["", f"Verdict ({verdict}):", *said]), flush=True)
