@@ -290,3 +290,17 @@ def test_the_evaluation_batch_size_changes_no_metric(spec):
     assert scores[0]["accuracy"] == scores[1]["accuracy"] == scores[2]["accuracy"]
     assert scores[1]["loss"] == pytest.approx(scores[0]["loss"], rel=1e-6)
     assert scores[2]["loss"] == pytest.approx(scores[0]["loss"], rel=1e-6)
+
+
+def test_a_non_finite_selected_metric_is_never_ok(monkeypatch):
+    """A finite training loss can still give non-finite outputs (lr=inf once did): a NaN
+    metric at the selected epoch ends the run diverged, so no report shows an ok NaN."""
+    from kanfair import trainer
+
+    def evaluate(model, x, y, kind, batch_size):
+        split = {36: "train", 4: "val", 10: "test"}[len(x)]
+        return {"loss": 0.5, "accuracy": float("nan") if split == "test" else 50.0}
+
+    monkeypatch.setattr(trainer, "evaluate", evaluate)
+    result = fit(nn.Linear(3, 2), tiny(), TrainerConfig(epochs=2), seed=0)
+    assert result.status == "diverged" and result.message == "test_accuracy is nan at the selected epoch"
