@@ -9,6 +9,7 @@ Python API (api.py) and the planner (cli/plan.py, for run ids and sizes). Kinds 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import os
 import platform
@@ -172,7 +173,9 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Opt
     resolved = OmegaConf.to_container(cfg, resolve=True)
     data = fingerprint(conf.dataset)
     run_id, hash_ = run_key(cfg, data)
-    record_path(conf.paths.results_dir, run_id).parent.mkdir(parents=True, exist_ok=True)  # before training
+    store = record_path(conf.paths.results_dir, run_id).parent
+    if store.exists() and not store.is_dir():  # refused before training, creating nothing
+        raise FileExistsError(errno.EEXIST, "a file stands where the results store's runs folder goes", str(store))
     set_aside_if_not_this_run(conf.paths.results_dir, run_id, hash_, conf.seed)
     if not conf.trainer.rerun and finished_ok(conf.paths.results_dir, run_id, hash_, conf.seed):
         print(f"kanfair: skipped {run_id}: an ok record exists (trainer.rerun=true runs it again)",
