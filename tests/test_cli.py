@@ -56,6 +56,8 @@ def test_the_record_says_where_it_ran(tmp_path):
     assert where["cpu_kernels"] is True  # kanfair's C++ kernels ran this KAN
     assert where["torch"] == torch.__version__ and where["cpu_count"] == os.cpu_count()
     assert where["host"] == platform.node() and where["python"] == platform.python_version()
+    assert where["cpu_kernel_set"] == torch.backends.cpu.get_cpu_capability()  # AVX2 here, DEFAULT under
+    assert f"BLAS_INFO={where['blas']}," in torch.__config__.show()           # ATEN_CPU_CAPABILITY=default
 
 
 @pytest.mark.parametrize("override, content, named", [

@@ -32,9 +32,9 @@ def sequence(records) -> list[tuple]:
 
 
 def test_the_same_seed_gives_the_same_trials_and_another_seed_others(tmp_path):
-    first = tune(tune_config(tmp_path / "a", "model=cheby_kan"))
-    second = tune(tune_config(tmp_path / "b", "model=cheby_kan"))
-    other = tune(tune_config(tmp_path / "c", "model=cheby_kan", "tune.sampler_seed=1"))
+    [first] = tune(tune_config(tmp_path / "a", "model=cheby_kan"))
+    [second] = tune(tune_config(tmp_path / "b", "model=cheby_kan"))
+    [other] = tune(tune_config(tmp_path / "c", "model=cheby_kan", "tune.sampler_seed=1"))
     assert sequence(first.trials) == sequence(second.trials) and len(first.trials) == 4
     assert [r.test_metric for r in first.trials] == [r.test_metric for r in second.trials]
     assert sequence(other.trials) != sequence(first.trials)
@@ -44,7 +44,7 @@ def test_a_study_killed_midway_finishes_without_repeating_a_finished_trial(tmp_p
     """Killed at the 12th trial, after TPE's 10 random start-up trials, where the sampler
     uses the history: the restarted study draws what an uninterrupted one drew."""
     twelve = ("model=cheby_kan", "tune.trials=12", "tune.seeds=1", "trainer.epochs=1")
-    uninterrupted = tune(tune_config(tmp_path / "whole", *twelve))
+    [uninterrupted] = tune(tune_config(tmp_path / "whole", *twelve))
     calls: list[int] = []
 
     def killed_at_the_last_trial(cfg, job_dir=None, threads=0):
@@ -56,12 +56,26 @@ def test_a_study_killed_midway_finishes_without_repeating_a_finished_trial(tmp_p
     with pytest.raises(KeyboardInterrupt):
         tune(tune_config(tmp_path / "killed", *twelve), runner=killed_at_the_last_trial)
     assert calls == list(range(11))
-    resumed = tune(tune_config(tmp_path / "killed", *twelve))
+    [resumed] = tune(tune_config(tmp_path / "killed", *twelve))
     assert [r.config["tune"]["trial"] for r in resumed.trials] == [11]  # 0..10 not repeated
     records = [json.loads(p.read_text()) for p in (tmp_path / "killed" / "runs").glob("*.json")]
     assert sorted(sequence_of(r) for r in records if r["config"]["tune"]["phase"] == "trial") == \
         sorted(sequence(uninterrupted.trials))
     assert resumed.best_params == uninterrupted.best_params
+
+
+def test_repeats_are_independent_studies_and_repeat_0_is_the_study_without_repeats(tmp_path):
+    repeats = tune(tune_config(tmp_path / "three", "model=mlp", "tune.repeats=3"))
+    [alone] = tune(tune_config(tmp_path / "one", "model=mlp"))
+    assert [result.repeat for result in repeats] == [0, 1, 2] and len({r.study for r in repeats}) == 3
+    finals = [run for result in repeats for run in result.finals]
+    assert len(finals) == 3 * 2 and all(run.status == "ok" for run in finals)  # repeats x seeds
+    assert [(run.config["tune"]["repeat"], run.config["tune"]["sampler_seed"], run.config["trainer"]["val_seed"])
+            for run in finals] == [(0, 0, 0)] * 2 + [(1, 1, 1)] * 2 + [(2, 2, 2)] * 2
+    assert sequence(repeats[1].trials) != sequence(repeats[0].trials)  # another sampler seed, other draws
+    # repeat 0 is the study without repeats: the same runs, ids and all, so earlier studies resume
+    assert [r.run_id for r in repeats[0].trials + repeats[0].finals] == [r.run_id for r in alone.trials + alone.finals]
+    assert len(list((tmp_path / "three" / "runs").glob("*.json"))) == 3 * (4 + 2)
 
 
 def sequence_of(record: dict) -> tuple:
@@ -119,4 +133,4 @@ def test_a_second_worker_on_a_running_study_is_refused_in_one_line(tmp_path):
         with pytest.raises(ConfigError, match=f"study {study_name(cfg)} is being tuned by another"):
             tune(cfg)
         assert not (tmp_path / "runs").exists()
-    assert len(tune(cfg).finals) == 1
+    assert len(tune(cfg)[0].finals) == 1

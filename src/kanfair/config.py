@@ -213,19 +213,24 @@ class TrainConfig:
 class TuneConfig:
     """kanfair-tune: `trials` per family, the best re-run on `seeds` seeds, TPE seeded by
     `sampler_seed`, studies in `storage` (null: sqlite in the results dir), searching
-    `space` (configs/search/). `study`, `trial`, `phase` label the runs the tuner makes."""
+    `space` (configs/search/), the whole study done `repeats` times (kanfair.tune).
+    `study`, `trial`, `phase`, `repeat` label the runs the tuner makes."""
 
     trials: int = 20
     seeds: int = 5
+    repeats: int = 1
     sampler_seed: int = 0
     storage: Optional[str] = None
     space: Dict[str, Any] = field(default_factory=dict)
     study: Optional[str] = None
     trial: Optional[int] = None
     phase: Optional[str] = None
+    repeat: int = 0
 
     def __post_init__(self) -> None:
         check_seed(self.sampler_seed, "tune.sampler_seed")
+        check(self.repeats >= 1, "tune.repeats", f"must be >= 1 (got {self.repeats})",
+              "set e.g. tune.repeats=3 (1: one study, no repeats)")
         check(self.trials >= 1, "tune.trials", f"must be >= 1 (got {self.trials})", "set e.g. tune.trials=20")
         check(self.seeds >= 1, "tune.seeds", f"must be >= 1 (got {self.seeds})", "set e.g. tune.seeds=5")
         check(bool(self.space), "tune.space", "the search space is empty",

@@ -71,11 +71,11 @@ class Record:
 # where results go, who watches, and what cannot change a run's numbers are not what was run
 # (trainer.eval_train: how often the train split is scored, which selects nothing)
 NOT_HASHED = ("paths", "logger", "trainer.rerun", "trainer.eval_train", "tune.trials", "tune.seeds",
-              "tune.storage")
+              "tune.storage", "tune.repeats")
 # keys added after records were written: hashed only when set away from the value that
 # reproduces the earlier behaviour, so that earlier records still resume
 HASHED_UNLESS = {"dataset.split": None, "dataset.split_seed": 0, "dataset.source": None,
-                 "trainer.val_seed": 0}
+                 "trainer.val_seed": 0, "tune.repeat": 0}
 # keys that change no result (scripts/bench_eval.py and tests/test_trainer.py check it),
 # hashed as the value the earliest records hold, whatever their value, so records resume
 HASHED_AS = {"trainer.eval_batch_size": 4096}

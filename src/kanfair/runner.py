@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import platform
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +90,19 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_kernel_set() -> str:
+    """ATen's CPU kernel set (DEFAULT, AVX2, AVX512; ATEN_CPU_CAPABILITY lowers it): the
+    kernels of transcendental functions and reductions differ in the last bit between sets,
+    and a tuner amplifies that, so a record says which set made it."""
+    return torch.backends.cpu.get_cpu_capability()
+
+
+def blas() -> str:
+    """The BLAS torch was built with (mkl, openblas, ...), from its build settings."""
+    match = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
+    return match.group(1) if match else "unknown"
+
+
 def environment(device_name: str) -> dict[str, Any]:
     """Where a run ran: its timings, and its last float digits, depend on this."""
     on_cuda = device_name in ("auto", "cuda") and torch.cuda.is_available()
@@ -98,6 +112,7 @@ def environment(device_name: str) -> dict[str, Any]:
             "cpu_kernels": native.active() and not on_cuda,
             "gpu_kernels": gpu_kernels.active() and on_cuda,
             **({"gpu_kernels_failed": gpu_kernels.failure()} if gpu_kernels.failure() else {}),
+            "cpu_kernel_set": cpu_kernel_set(), "blas": blas(),
             "torch": torch.__version__, "python": platform.python_version()}
 
 

@@ -7,6 +7,13 @@ configuration is then re-run on seeds 0..tune.seeds-1. Every trial and final run
 ordinary kanfair run and record, labelled in its config with tune.study, tune.trial and
 tune.phase (trial | final).
 
+A tuner is a chaotic process: a last-bit difference in one trial (another CPU kernel set)
+sends TPE elsewhere, so one study's best configuration is one draw. `tune.repeats` runs
+the whole study again, independently: repeat r (labelled tune.repeat) samples with
+tune.sampler_seed + r and holds out the validation split of trainer.val_seed + r, and
+re-runs its own best configuration on the seeds. The verdict then replicates over repeats
+(kanfair.verdict). Repeat 0 is the study without repeats, so earlier records resume.
+
 Optuna is driven through its ask-and-tell API rather than Hydra's optuna sweeper plugin,
 which pins optuna < 3: here a study is one Hydra job, so any launcher (joblib locally,
 submitit on SLURM) runs the families in parallel, all studies in one storage. One worker
@@ -44,6 +51,7 @@ Runner = Callable[[DictConfig, Optional[str], int], Record]
 @dataclass
 class TuneResult:
     study: str
+    repeat: int
     best_trial: int  # its index among the study's finished trials (the runs' tune.trial)
     best_params: dict[str, Any]
     best_value: float
@@ -143,6 +151,10 @@ def labelled(cfg: DictConfig, params: Mapping[str, Any], phase: str, trial: int,
     return run_cfg
 
 
+def _of_repeats(conf: TuneRunConfig) -> str:
+    return f" (repeat {conf.tune.repeat + 1}/{conf.tune.repeats})" if conf.tune.repeats > 1 else ""
+
+
 def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return [t for t in study.get_trials(deepcopy=False) if COUNTED in t.user_attrs]
 
@@ -154,21 +166,37 @@ def close_interrupted(study: optuna.Study) -> None:
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
 
 
+def repeat_config(cfg: DictConfig, repeat: int) -> DictConfig:
+    """The study of repeat `repeat`: its own sampler seed and validation split."""
+    repeated = copy.deepcopy(cfg)
+    repeated.tune.repeat = repeat
+    repeated.tune.sampler_seed = cfg.tune.sampler_seed + repeat
+    repeated.trainer.val_seed = cfg.trainer.val_seed + repeat
+    return repeated
+
+
 def tune(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0,
-         runner: Runner = run_or_stored) -> TuneResult:
-    """Tune one family (the model of `cfg`) and re-run its best configuration over seeds."""
+         runner: Runner = run_or_stored) -> list[TuneResult]:
+    """Tune one family (the model of `cfg`) and re-run its best configuration over seeds,
+    once per repeat (tune.repeats): one result per repeat."""
     check(cfg.trainer.protocol == "val", "trainer.protocol",
           "tuning selects on the validation split; protocol kanbefair selects on the test set",
           "use trainer.protocol=val")
     check(cfg.budget.kind != "none", "budget", "tuning needs a budget, so that no trial changes the model's size",
           "set budget=params budget.target=<n> (or budget=flops)")
+    check(cfg.tune.repeat == 0, "tune.repeat", "is a label the tuner sets on each repeat's runs",
+          "set tune.repeats=<n> for n independent repeats")
     conf = validate(cfg)
     space = flatten_space(OmegaConf.to_container(cfg.tune.space, resolve=True))
     higher = HIGHER_IS_BETTER[load_task(conf.dataset, conf.paths.data_dir).metric]
-    name = study_name(cfg)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    with sole_driver(storage_address(cfg), name):
-        return _drive(cfg, conf, space, higher, name, job_dir, threads, runner)
+    results = []
+    for repeat in range(conf.tune.repeats):
+        repeated = repeat_config(cfg, repeat)
+        name = study_name(repeated)
+        with sole_driver(storage_address(repeated), name):
+            results.append(_drive(repeated, validate(repeated), space, higher, name, job_dir, threads, runner))
+    return results
 
 
 def _drive(cfg: DictConfig, conf: TuneRunConfig, space: dict, higher: bool, name: str, job_dir: Optional[str],
@@ -193,7 +221,7 @@ def _drive(cfg: DictConfig, conf: TuneRunConfig, space: dict, higher: bool, name
             study.tell(trial, record.val_metric)
         else:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        print(f"kanfair: tune {name}: trial {len(done) + 1}/{conf.tune.trials}: "
+        print(f"kanfair: tune {name}{_of_repeats(conf)}: trial {len(done) + 1}/{conf.tune.trials}: "
               f"{'val ' + f'{record.val_metric:.6g}' if ok else record.status} with "
               + ", ".join(f"{k}={v}" for k, v in values.items()), flush=True)
     completed = [t for t in finished_trials(study) if t.state == optuna.trial.TrialState.COMPLETE]
@@ -203,4 +231,4 @@ def _drive(cfg: DictConfig, conf: TuneRunConfig, space: dict, higher: bool, name
     index = best.user_attrs["index"]
     finals = [runner(labelled(cfg, best.user_attrs["values"], "final", index, name, seed), job_dir, threads)
               for seed in range(conf.tune.seeds)]
-    return TuneResult(name, index, best.user_attrs["values"], best.value, runs, finals)
+    return TuneResult(name, conf.tune.repeat, index, best.user_attrs["values"], best.value, runs, finals)
