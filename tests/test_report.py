@@ -15,10 +15,10 @@ from kanfair.cli import report as report_cli
 def write_run(runs: Path, run_id: str, model: str, seed: int, value, status: str = "ok",
               hidden=(16,), params: int = 100, flops: float = 1000.0, dataset: str = "fmnist",
               metric: str = "accuracy", grid: int = 5, lr: float = 1e-3, protocol: str = "kanbefair",
-              extra: dict | None = None) -> None:
+              extra: dict | None = None, tune: dict | None = None) -> None:
     config = {"model": {"name": model, "hidden": list(hidden), "grid_range": [-2.0, 2.0]},
               "dataset": {"name": dataset}, "trainer": {"lr": lr, "epochs": 20}, "seed": seed,
-              "paths": {"results_dir": "x"}}
+              "paths": {"results_dir": "x"}, **({"tune": tune} if tune else {})}
     spec = {"name": model, "hidden": list(hidden)}
     if model == "kan":
         spec.update(grid_size=grid, spline_order=3, shortcut="silu")

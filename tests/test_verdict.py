@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -102,3 +103,69 @@ def test_the_same_run_stored_under_two_names_counts_once(tmp_path, capsys):
     frame = load_records(runs)
     assert len(frame) == 2 and sorted(frame.seed) == [0, 1]
     assert "zz-copy.json: the same run as " in capsys.readouterr().err
+
+
+# three repeats of a tuning study x 5 seeds: mlp wins every repeat; in the other task the
+# winner changes from repeat to repeat (a seed's spread is small, a repeat's shift large)
+STEADY = {"mlp": [[90.0, 90.4, 89.8, 90.2, 90.1], [91.0, 90.7, 91.2, 90.9, 91.1], [89.5, 89.9, 89.7, 89.6, 89.8]],
+          "kan": [[85.0, 85.3, 84.9, 85.2, 85.1], [86.0, 85.8, 86.1, 85.9, 86.2], [84.4, 84.7, 84.5, 84.6, 84.8]]}
+SHIFTING = {"mlp": [[90.0, 90.2, 89.9, 90.1, 90.0], [86.0, 86.1, 85.9, 86.2, 86.0], [89.5, 89.7, 89.4, 89.6, 89.5]],
+            "kan": [[87.0, 87.1, 86.9, 87.2, 87.0], [87.5, 87.7, 87.4, 87.6, 87.5], [86.5, 86.6, 86.4, 86.7, 86.5]]}
+
+
+def write_repeated(folder: Path, dataset: str, values: dict) -> None:
+    for model, repeats in values.items():
+        for repeat, sample in enumerate(repeats):
+            for seed, value in enumerate(sample):
+                write_run(folder, f"{dataset}-{model}-r{repeat}-s{seed}", model, seed, value, dataset=dataset,
+                          protocol="val", tune={"phase": "final", "repeat": repeat, "study": f"{model}-{repeat}"})
+
+
+@pytest.fixture(scope="module")
+def repeated(tmp_path_factory) -> tuple[str, Path]:
+    tmp_path = tmp_path_factory.mktemp("repeated")
+    write_repeated(tmp_path / "runs", "steady", STEADY)
+    write_repeated(tmp_path / "runs", "shifting", SHIFTING)
+    assert report_cli.main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--verdict"]) == 0
+    return (tmp_path / "out" / "verdict.md").read_text(), tmp_path / "out"
+
+
+def test_a_family_that_wins_every_repeat_is_significant_and_said_so(repeated):
+    text, out = repeated
+    steady = text.split("### steady")[1].split("###")[0]
+    assert steady.startswith(": mlp significantly better")
+    assert "the best family was mlp in 3 of 3." in steady
+    verdict = pd.read_csv(out / "verdict.csv").set_index(["dataset", "model"])
+    kan = verdict.loc[("steady", "kan")]
+    assert (kan.unit, kan.n, kan.runs) == ("repeat", 3, 15)
+    assert kan.p_best_beats == 1.0 and kan.p_best_beats_low == 1.0  # every run of mlp beats every run of kan
+
+
+def test_when_the_winner_changes_between_repeats_it_is_a_tie_and_the_repeats_are_counted(repeated):
+    text, out = repeated
+    shifting = text.split("### shifting")[1].split("###")[0]
+    assert shifting.startswith(": no significant difference (tied with the best: kan)")
+    assert "the best family was mlp in 2 of 3, kan in 1 of 3." not in shifting  # one total, at the end
+    assert "the best family was mlp in 2, kan in 1 of 3." in shifting
+    verdict = pd.read_csv(out / "verdict.csv").set_index(["dataset", "model"])
+    kan = verdict.loc[("shifting", "kan")]
+    runs_mlp = np.ravel(SHIFTING["mlp"])
+    runs_kan = np.ravel(SHIFTING["kan"])
+    assert kan.p_best_beats == pytest.approx((runs_mlp[:, None] > runs_kan[None, :]).mean())  # 10 of 15 rows
+    # resampling whole repeats, a draw of three mlp repeats can be all the weak one (0.0) or all strong
+    # ones (1.0); resampling the 15 runs as if independent would say [0.4, 0.87]
+    assert (kan.p_best_beats_low, kan.p_best_beats_high) == (0.0, 1.0)
+    # the unit is the repeat: Welch on the 3 repeat means, not on the 15 runs (which would call it significant)
+    means = {m: [np.mean(r) for r in SHIFTING[m]] for m in SHIFTING}
+    assert kan.welch_p == pytest.approx(stats.ttest_ind(means["mlp"], means["kan"], equal_var=False).pvalue)
+    assert stats.ttest_ind(runs_mlp, runs_kan, equal_var=False).pvalue < 0.05
+
+
+def test_without_repeats_the_probability_of_beating_resamples_seeds():
+    table = compare_families(LARGE, higher=True).set_index("model")
+    assert table.loc["kan", "p_best_beats"] == 1.0 and table.loc["kan", "unit"] == "seed"
+    null = compare_families(NULL, higher=True).set_index("model")
+    worse = null.index[2]
+    best, other = np.array(NULL[null.index[0]]), np.array(NULL[worse])
+    assert null.loc[worse, "p_best_beats"] == pytest.approx((best[:, None] > other[None, :]).mean())
+    assert null.loc[worse, "p_best_beats_low"] < 0.5 < null.loc[worse, "p_best_beats_high"]

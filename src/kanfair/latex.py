@@ -85,8 +85,8 @@ def comparison_table(best: pd.DataFrame, budget: Optional[str] = None, label: st
 
 def verdict_table(verdict: pd.DataFrame, label: str = "tab:kanfair-verdict") -> str:
     """The verdict (verdict.csv's rows: each family against the best, per budget and data
-    set) as a booktabs table: mean ± std, 95% CI, Welch's Holm-corrected p; the best in
-    bold, a dagger where the verdict says significantly worse."""
+    set) as a booktabs table: mean ± std, 95% CI, n, Welch's Holm-corrected p, P(best beats
+    it); the best in bold, a dagger where the verdict says significantly worse."""
     worse = verdict.verdict == "significantly worse"
     budgets = list(dict.fromkeys(verdict.budget))
     table = pd.DataFrame({
@@ -96,14 +96,21 @@ def verdict_table(verdict: pd.DataFrame, label: str = "tab:kanfair-verdict") -> 
                        for r, w in zip(verdict.itertuples(), worse)],
         "95\\% CI": [f"[{_number(r.ci_low, 3)}, {_number(r.ci_high, 3)}]" if r.n > 1 else "n/a"
                      for r in verdict.itertuples()],
-        "seeds": verdict.n.astype(int),
-        "Welch $p$ (Holm)": [_number(p) for p in verdict.welch_p]})
-    caption = ("Each family against the best per data set and budget: mean $\\pm$ std over seeds, "
-               "95\\% confidence interval (Student's $t$), Welch's $t$-test against the best, "
-               "Holm-corrected. Bold: the best; $^\\dagger$: significantly worse than the best "
-               "($p < 0.05$); unmarked: a tie with the best (no $p$: not tested, fewer than 2 seeds)."
+        "$n$": [f"{int(r.n)}" + (f" ({int(r.runs)})" if r.unit == "repeat" else "") for r in verdict.itertuples()],
+        "Welch $p$ (Holm)": [_number(p) for p in verdict.welch_p],
+        "$P$(best $>$)": ["" if pd.isna(r.p_best_beats) else
+                          f"{r.p_best_beats:.2f} [{r.p_best_beats_low:.2f}, {r.p_best_beats_high:.2f}]"
+                          for r in verdict.itertuples()]})
+    repeated = (verdict.unit == "repeat").any()
+    caption = ("Each family against the best per data set and budget: mean $\\pm$ std over "
+               + ("repeats of the tuning study (each its mean over seeds; $n$: repeats, in brackets runs)"
+                  if repeated else "seeds ($n$)")
+               + ", 95\\% confidence interval (Student's $t$), Welch's $t$-test against the best, "
+               "Holm-corrected, and the chance that a run of the best beats a run of the family with its "
+               "95\\% bootstrap interval. Bold: the best; $^\\dagger$: significantly worse than the best "
+               "($p < 0.05$); unmarked: a tie with the best (no $p$: not tested, fewer than 2 per side)."
                + (f" Budget: {_caption_text(budgets[0])}." if len(budgets) == 1 else ""))
-    return _render(table, verdict.verdict == "best", caption, label, "l" * (len(table.columns) - 2) + "rr")
+    return _render(table, verdict.verdict == "best", caption, label, "l" * (len(table.columns) - 3) + "rrr")
 
 
 def document(*tables: str) -> str:

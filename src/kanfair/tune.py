@@ -152,7 +152,7 @@ def labelled(cfg: DictConfig, params: Mapping[str, Any], phase: str, trial: int,
 
 
 def _of_repeats(conf: TuneRunConfig) -> str:
-    return f" (repeat {conf.tune.repeat + 1}/{conf.tune.repeats})" if conf.tune.repeats > 1 else ""
+    return f" (tune.repeat={conf.tune.repeat} of {conf.tune.repeats})" if conf.tune.repeats > 1 else ""
 
 
 def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:

@@ -14,6 +14,7 @@ statistics come from scipy.stats, statsmodels and scikit-posthocs.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -62,24 +63,73 @@ def optimism_lines(runs: pd.DataFrame) -> list[str]:
     return lines
 
 
-def compare_families(values: dict[str, list[float]], higher: bool) -> pd.DataFrame:
-    """One row per family, best first: n, mean, std, 95% CI, and against the best family
-    Welch's and Mann-Whitney's p (Holm-corrected) and the verdict. A comparison in which
-    either side has fewer than 2 seeds is not tested (no p, verdict "not tested")."""
+def _by_repeat(sample: list[float], labels: list[int]) -> list[list[float]]:
+    groups: dict[int, list[float]] = {}
+    for label, value in zip(labels, sample):
+        groups.setdefault(label, []).append(value)
+    return [groups[label] for label in sorted(groups)]
+
+
+def _units(runs: list[list[float]]) -> np.ndarray:
+    """The unit of replication: each repeat's mean when the study was repeated (a repeat's
+    seeds share its tuned configuration and validation split, so they are not independent
+    draws of the tuning process), else each seed."""
+    return np.array([np.mean(r) for r in runs]) if len(runs) > 1 else np.asarray(runs[0], dtype=float)
+
+
+def _clusters(runs: list[list[float]]) -> list[np.ndarray]:
+    """What a bootstrap resamples: whole repeats (with their seeds), else single seeds."""
+    return [np.asarray(r, dtype=float) for r in runs] if len(runs) > 1 else [np.array([v]) for v in runs[0]]
+
+
+def probability_of_beating(a: np.ndarray, b: np.ndarray, higher: bool) -> float:
+    """P(A > B): the chance that a run of A beats a run of B, ties counted half (the
+    common-language effect size, Bouthillier et al. 2021's comparison measure)."""
+    difference = (a[:, None] - b[None, :]) * (1 if higher else -1)
+    return float((difference > 0).mean() + 0.5 * (difference == 0).mean())
+
+
+def bootstrap_probability(a: list[np.ndarray], b: list[np.ndarray], higher: bool) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of P(A > B), resampling each side's clusters
+    (scipy.stats.bootstrap over cluster indices; seeded, so a report is reproducible)."""
+    def statistic(picked_a: np.ndarray, picked_b: np.ndarray) -> float:
+        return probability_of_beating(np.concatenate([a[int(i)] for i in picked_a]),
+                                      np.concatenate([b[int(i)] for i in picked_b]), higher)
+
+    interval = stats.bootstrap((np.arange(len(a)), np.arange(len(b))), statistic, vectorized=False, paired=False,
+                               method="percentile", n_resamples=2000, rng=np.random.default_rng(0)).confidence_interval
+    return float(interval.low), float(interval.high)
+
+
+def compare_families(values: dict[str, list[float]], higher: bool,
+                     repeats: Optional[dict[str, list[int]]] = None) -> pd.DataFrame:
+    """One row per family, best first: n (units: seeds, or repeats when `repeats` labels
+    each value with the tuning repeat that made it and there are several), mean, std, 95%
+    CI over the units; against the best family Welch's and Mann-Whitney's p over the units
+    (Holm-corrected), P(best beats it) over runs with its bootstrap interval, and the
+    verdict. A comparison in which either side has fewer than 2 units is not tested (no p,
+    verdict "not tested")."""
+    runs = {family: _by_repeat(sample, (repeats or {}).get(family, [0] * len(sample)))
+            for family, sample in values.items()}
     rows = []
-    for family, sample in values.items():
-        x = np.asarray(sample, dtype=float)
+    for family, by_repeat in runs.items():
+        x = _units(by_repeat)
         mean, std = x.mean(), (x.std(ddof=1) if len(x) > 1 else np.nan)
         low, high = ((np.nan, np.nan) if len(x) < 2 else
                      stats.t.interval(0.95, len(x) - 1, loc=mean, scale=stats.sem(x)) if std > 0 else (mean, mean))
-        rows.append({"model": family, "n": len(x), "mean": mean, "std": std, "ci_low": low, "ci_high": high})
+        rows.append({"model": family, "n": len(x), "unit": "repeat" if len(by_repeat) > 1 else "seed",
+                     "runs": len(values[family]), "mean": mean, "std": std, "ci_low": low, "ci_high": high})
     table = pd.DataFrame(rows).sort_values("mean", ascending=not higher).reset_index(drop=True)
-    best = np.asarray(values[table.model[0]], dtype=float)
-    tested, welch, mwu = [], [], []
+    best_family = table.model[0]
+    best = _units(runs[best_family])
+    tested, welch, mwu, beats = [], [], [], {}
     for family in table.model[1:]:
-        other = np.asarray(values[family], dtype=float)
+        other = _units(runs[family])
         if len(best) < 2 or len(other) < 2:
             continue
+        beats[family] = (probability_of_beating(np.asarray(values[best_family], dtype=float),
+                                                np.asarray(values[family], dtype=float), higher),
+                         *bootstrap_probability(_clusters(runs[best_family]), _clusters(runs[family]), higher))
         p = stats.ttest_ind(best, other, equal_var=False).pvalue
         if np.isnan(p):  # no variance on either side: different means are as different as it gets
             p = 0.0 if best.mean() != other.mean() else 1.0
@@ -89,10 +139,24 @@ def compare_families(values: dict[str, list[float]], higher: bool) -> pd.DataFra
     corrected = dict(zip(tested, zip(_holm(welch), _holm(mwu))))
     table["welch_p"] = [corrected.get(f, (np.nan, np.nan))[0] for f in table.model]
     table["mannwhitney_p"] = [corrected.get(f, (np.nan, np.nan))[1] for f in table.model]
+    for column, position in (("p_best_beats", 0), ("p_best_beats_low", 1), ("p_best_beats_high", 2)):
+        table[column] = [beats[f][position] if f in beats else np.nan for f in table.model]
     table["verdict"] = ["best", *("not tested" if f not in corrected else
                                   "significantly worse" if corrected[f][0] < ALPHA else "tie"
                                   for f in table.model[1:])]
     return table
+
+
+def repeat_winners(values: dict[str, list[float]], repeats: dict[str, list[int]], higher: bool) -> dict[str, int]:
+    """How many repeats of the study each family won (the best mean over that repeat's
+    seeds, among the families that ran in it): how often the tuning process picks the same
+    best family."""
+    frame = pd.DataFrame([(family, repeat, value) for family in values
+                          for repeat, value in zip(repeats[family], values[family])],
+                         columns=["model", "repeat", "value"])
+    means = frame.groupby(["repeat", "model"]).value.mean().unstack()
+    winners = means.idxmax(axis=1) if higher else means.idxmin(axis=1)
+    return {family: int((winners == family).sum()) for family in values}
 
 
 def _fmt(value: float) -> str:
@@ -100,14 +164,27 @@ def _fmt(value: float) -> str:
 
 
 def _family_table(table: pd.DataFrame, metric: str) -> list[str]:
-    lines = [f"| model | {metric} mean ± std | 95% CI | seeds | Welch p (Holm) | Mann-Whitney p (Holm) | vs best |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [f"| model | {metric} mean ± std | 95% CI | n | Welch p (Holm) | Mann-Whitney p (Holm) "
+             "| P(best beats it) [95% CI] | vs best |", "|---|---|---|---|---|---|---|---|"]
     for row in table.itertuples():
         spread = f"{row.mean:.4g}" + (f" ± {_fmt(row.std)}" if row.n > 1 else "")
-        interval = f"[{row.ci_low:.4g}, {row.ci_high:.4g}]" if row.n > 1 else "n/a (1 seed)"
-        lines.append(f"| {row.model} | {spread} | {interval} "
-                     f"| {row.n} | {_fmt(row.welch_p)} | {_fmt(row.mannwhitney_p)} | {row.verdict} |")
+        interval = f"[{row.ci_low:.4g}, {row.ci_high:.4g}]" if row.n > 1 else f"n/a (1 {row.unit})"
+        n = f"{row.n} repeats ({row.runs} runs)" if row.unit == "repeat" else f"{row.n}"
+        beats = "" if pd.isna(row.p_best_beats) else \
+            f"{row.p_best_beats:.2f} [{row.p_best_beats_low:.2f}, {row.p_best_beats_high:.2f}]"
+        lines.append(f"| {row.model} | {spread} | {interval} | {n} | {_fmt(row.welch_p)} "
+                     f"| {_fmt(row.mannwhitney_p)} | {beats} | {row.verdict} |")
     return lines
+
+
+def _repeat_line(table: pd.DataFrame) -> list[str]:
+    """How many repeats of the tuning study each family won, where it was repeated."""
+    won = table[table.repeats_won > 0].sort_values("repeats_won", ascending=False)
+    if not len(won):
+        return []
+    total = int(table.n.max())
+    listed = ", ".join(f"{row.model} in {int(row.repeats_won)}" for row in won.itertuples())
+    return [f"Repeats of the tuning study: the best family was {listed} of {total}.", ""]
 
 
 def _across_datasets(means: pd.DataFrame, higher: dict[str, bool], out: Path, budget: str) -> list[str]:
@@ -146,12 +223,17 @@ def verdict_frame(runs: pd.DataFrame) -> pd.DataFrame:
     tables = []
     for budget, at_budget in chosen_runs(runs).groupby("budget", sort=False):
         for dataset, group in at_budget.groupby("dataset", sort=True):
-            metric = group.metric.iloc[0]
+            metric, higher = group.metric.iloc[0], HIGHER_IS_BETTER.get(group.metric.iloc[0], True)
             values = {model: list(g.test_metric) for model, g in group.groupby("model")}
-            table = compare_families(values, HIGHER_IS_BETTER.get(metric, True))
+            repeats = {model: [int(r) for r in g.repeat.fillna(0)] for model, g in group.groupby("model")}
+            table = compare_families(values, higher, repeats)
+            won = repeat_winners(values, repeats, higher)
+            table["repeats_won"] = [won[family] if row.unit == "repeat" else np.nan
+                                    for family, row in zip(table.model, table.itertuples())]
             tables.append(table.assign(budget=budget, dataset=dataset, metric=metric))
-    columns = ["budget", "dataset", "metric", "model", "n", "mean", "std", "ci_low", "ci_high",
-               "welch_p", "mannwhitney_p", "verdict"]
+    columns = ["budget", "dataset", "metric", "model", "unit", "n", "runs", "mean", "std", "ci_low", "ci_high",
+               "welch_p", "mannwhitney_p", "p_best_beats", "p_best_beats_low", "p_best_beats_high",
+               "repeats_won", "verdict"]
     return pd.concat(tables, ignore_index=True)[columns] if tables else pd.DataFrame(columns=columns)
 
 
@@ -181,7 +263,8 @@ def write_verdict(runs: pd.DataFrame, out_dir: str | Path) -> list[Path]:
                 outcome = f"{table.model[0]} significantly better"
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
             tied = f" (tied with the best: {', '.join(ties)})" if ties else ""
-            sections += [f"### {dataset}: {outcome}{tied}", "", *_family_table(table, metric), ""]
+            sections += [f"### {dataset}: {outcome}{tied}", "", *_repeat_line(table),
+                         *_family_table(table, metric), ""]
         datasets = at_budget.dataset.nunique()
         said = "; ".join(f"{outcome} on {count}" for outcome, count in
                          sorted(outcomes.items(), key=lambda item: -item[1]))
@@ -192,7 +275,10 @@ def write_verdict(runs: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     if optimism:
         lines += ["## Best-of-many under test-set selection", "", *optimism, ""]
     lines += [f"Significance: Welch's t-test, Holm-corrected over each table's comparisons, p < {ALPHA}; "
-              "otherwise tie.", ""]
+              "otherwise tie. The unit (n) is the seed, or, where the tuning study was repeated, the "
+              "repeat (its mean over its seeds). P(best beats it): the chance that a run of the best "
+              "family beats a run of the other (ties half), over all runs, with a 95% bootstrap interval "
+              "that resamples seeds, or whole repeats.", ""]
     path = out / "verdict.md"
     path.write_text("\n".join(lines))
     frame.to_csv(out / "verdict.csv", index=False)

@@ -20,7 +20,7 @@ def _app(cfg: DictConfig) -> None:
         for result in tune(cfg, job_dir=hydra_conf.runtime.output_dir, threads=threads_per_job(hydra_conf)):
             tests = [r.test_metric for r in result.finals if r.test_metric is not None]
             spread = f" ± {statistics.stdev(tests):.4g}" if len(tests) > 1 else ""
-            print(f"kanfair: tuned {result.study} (repeat {result.repeat}): best trial {result.best_trial} "
+            print(f"kanfair: tuned {result.study} (tune.repeat={result.repeat}): best trial {result.best_trial} "
                   f"(val {result.best_value:.6g}), test {result.finals[0].metric} {statistics.mean(tests):.6g}"
                   f"{spread} over {len(tests)} seeds; "
                   + ", ".join(f"{k}={v}" for k, v in result.best_params.items()), flush=True)
