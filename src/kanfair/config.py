@@ -272,6 +272,14 @@ def register_configs() -> None:
         store.store(group=f"schema/{group}", name="base", node=schema)
 
 
+def recorded_config(config: dict[str, Any]) -> DictConfig:
+    """A record's resolved config as the typed config that made it (the schemas the group
+    files would have put in place), to run it again."""
+    schema = TuneRunConfig if "tune" in config else TrainConfig
+    typed_model = {"model": OmegaConf.structured(family(config["model"]["name"]).schema)}
+    return OmegaConf.merge(OmegaConf.structured(schema), typed_model, config)
+
+
 def unknown_keys(node: DictConfig, prefix: str = "") -> list[str]:
     """Keys that no schema declares (a `+key=value` override adds one silently)."""
     schema = OmegaConf.get_type(node)

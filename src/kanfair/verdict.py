@@ -187,6 +187,33 @@ def _repeat_line(table: pd.DataFrame) -> list[str]:
     return [f"Repeats of the tuning study: the best family was {listed} of {total}.", ""]
 
 
+def rank_test(means: pd.DataFrame, higher: dict[str, bool]) -> tuple[pd.DataFrame, pd.Series, float] | str:
+    """Over the data sets (rows of `means`) where every family (column) ran: the scores
+    (higher = better), the average ranks (best first) and Friedman's p; or the sentence
+    saying why there is no test."""
+    complete = means.dropna()
+    if len(complete) < 2 or complete.shape[1] < 3:
+        return (f"Across data sets: not tested (needs at least 2 data sets on which at least 3 "
+                f"families all ran; have {len(complete)} and {complete.shape[1]}).")
+    scores = complete.apply(lambda row: row if higher[row.name] else -row, axis=1)
+    ranks = scores.rank(axis=1, ascending=False).mean().sort_values()
+    return scores, ranks, float(stats.friedmanchisquare(*[scores[c] for c in scores.columns]).pvalue)
+
+
+def ranks_differ(friedman: float) -> str:
+    return "the ranks differ" if friedman < ALPHA else "no significant difference in ranks"
+
+
+def outcome(table: pd.DataFrame) -> str:
+    """A data set's verdict in words, from its compare_families rows (best first)."""
+    ties = list(table.model[table.verdict == "tie"])
+    if len(table) == 1:
+        return "one family only"
+    if (table.verdict == "not tested").any():
+        return "not tested (fewer than 2 seeds)"
+    return "no significant difference" if ties else f"{table.model.iloc[0]} significantly better"
+
+
 def _across_datasets(means: pd.DataFrame, higher: dict[str, bool], out: Path, budget: str) -> list[str]:
     """Average ranks, Friedman's test and the Nemenyi critical-difference diagram over the
     data sets where every family ran."""
@@ -195,24 +222,21 @@ def _across_datasets(means: pd.DataFrame, higher: dict[str, bool], out: Path, bu
     import matplotlib.pyplot as plt
     import scikit_posthocs as sp
 
-    complete = means.dropna()
-    if len(complete) < 2 or complete.shape[1] < 3:
-        return [f"Across data sets: not tested (needs at least 2 data sets on which at least 3 "
-                f"families all ran; have {len(complete)} and {complete.shape[1]})."]
-    scores = complete.apply(lambda row: row if higher[row.name] else -row, axis=1)  # higher = better
-    ranks = scores.rank(axis=1, ascending=False).mean().sort_values()
-    friedman = stats.friedmanchisquare(*[scores[c] for c in scores.columns]).pvalue
+    tested = rank_test(means, higher)
+    if isinstance(tested, str):
+        return [tested]
+    scores, ranks, friedman = tested
     nemenyi = sp.posthoc_nemenyi_friedman(scores.to_numpy())
     nemenyi.index = nemenyi.columns = scores.columns
     figure, axis = plt.subplots(figsize=(7, 0.5 + 0.3 * len(ranks)))
     sp.critical_difference_diagram(ranks, nemenyi, ax=axis)
-    axis.set_title(f"{budget}: average rank over {len(complete)} data sets (Nemenyi, alpha 0.05)")
+    axis.set_title(f"{budget}: average rank over {len(scores)} data sets (Nemenyi, alpha 0.05)")
     name = f"critical_difference_{budget.replace(',', '').replace(' ', '_')}.png"
     figure.savefig(out / name, bbox_inches="tight", dpi=120)
     plt.close(figure)
     ordered = ", ".join(f"{family} {rank:.2f}" for family, rank in ranks.items())
-    return [f"Across {len(complete)} data sets: average ranks {ordered}; Friedman p = {friedman:.3g}"
-            f" ({'the ranks differ' if friedman < ALPHA else 'no significant difference in ranks'}). "
+    return [f"Across {len(scores)} data sets: average ranks {ordered}; Friedman p = {friedman:.3g}"
+            f" ({ranks_differ(friedman)}). "
             f"Critical-difference diagram: [{name}]({name})."]
 
 
@@ -253,17 +277,10 @@ def write_verdict(runs: pd.DataFrame, out_dir: str | Path) -> list[Path]:
             higher[dataset] = HIGHER_IS_BETTER.get(metric, True)
             means[dataset] = table.set_index("model")["mean"]
             ties = list(table.model[table.verdict == "tie"])
-            if len(table) == 1:
-                outcome = "one family only"
-            elif (table.verdict == "not tested").any():
-                outcome = "not tested (fewer than 2 seeds)"
-            elif ties:
-                outcome = "no significant difference"
-            else:
-                outcome = f"{table.model[0]} significantly better"
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            said = outcome(table)
+            outcomes[said] = outcomes.get(said, 0) + 1
             tied = f" (tied with the best: {', '.join(ties)})" if ties else ""
-            sections += [f"### {dataset}: {outcome}{tied}", "", *_repeat_line(table),
+            sections += [f"### {dataset}: {said}{tied}", "", *_repeat_line(table),
                          *_family_table(table, metric), ""]
         datasets = at_budget.dataset.nunique()
         said = "; ".join(f"{outcome} on {count}" for outcome, count in
