@@ -28,6 +28,8 @@ def test_the_fixture_study_rerun_under_the_default_kernels_lists_its_claims(tmp_
     reruns = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*.json")]
     assert sorted(r["run_id"] for r in reruns) == sorted(p.stem for p in FIXTURE.glob("*.json"))  # the same runs
     assert {r["environment"]["cpu_kernel_set"] for r in reruns} == {"DEFAULT"}
+    threads = {p.stem: json.loads(p.read_text())["environment"]["threads"] for p in FIXTURE.glob("*.json")}
+    assert all(r["environment"]["threads"] == threads[r["run_id"]] for r in reruns)  # only the kernel set changes
     claims = pd.read_csv(tmp_path / "robustness.csv")
     assert len(claims) == 9  # 2 outcomes, 6 families' standings, 1 order of ranks
     text = (tmp_path / "robustness.md").read_text()

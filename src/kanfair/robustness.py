@@ -63,16 +63,18 @@ def _check_kernel_set(kernel_set: str) -> None:
 
 def rerun(records: list[dict[str, Any]], results_dir: str | Path, kernel_set: str, jobs: int = 1) -> None:
     """Each record's run again under ATEN_CPU_CAPABILITY=kernel_set, in `jobs` child
-    processes sharing the cores, its record in results_dir/runs; runs already there are
-    kept (resume)."""
+    processes, its record in results_dir/runs; runs already there are kept (resume). Each
+    rerun uses the record's own number of threads, as a reduction split over another
+    number of threads rounds differently too: only the kernel set changes."""
     _check_kernel_set(kernel_set)
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    configs = [rerun_config(record, results_dir) for record in records]
+    fallback = max(1, (os.cpu_count() or 1) // jobs)
+    configs = [(rerun_config(record, results_dir), (record.get("environment") or {}).get("threads", fallback))
+               for record in records]
     with tempfile.TemporaryDirectory() as scratch:
         children = []
         for job in range(jobs):
             batch = Path(scratch) / f"batch{job}.json"
-            batch.write_text(json.dumps({"threads": threads, "configs": configs[job::jobs]}))
+            batch.write_text(json.dumps(configs[job::jobs]))
             children.append(subprocess.Popen([sys.executable, "-m", "kanfair.robustness", str(batch)],
                                              env={**os.environ, "ATEN_CPU_CAPABILITY": kernel_set}))
         failed = [child.wait() for child in children]
@@ -84,9 +86,8 @@ def _rerun_batch(path: str) -> None:
     """A child's work: its configs, one after another, under the kernel set it was started with."""
     from kanfair.runner import run_or_stored
 
-    batch = json.loads(Path(path).read_text())
-    for config in batch["configs"]:
-        run_or_stored(recorded_config(config), None, batch["threads"])
+    for config, threads in json.loads(Path(path).read_text()):
+        run_or_stored(recorded_config(config), None, threads)
 
 
 def verdict_sentences(frame: pd.DataFrame) -> dict[str, str]:
