@@ -174,3 +174,19 @@ def test_the_same_config_on_other_data_is_another_configuration():
     assert report.configuration_key(config, {"file": "t.csv", "sha256": "ab"}) != same
     assert (report.configuration_key(config, {"file": "t.csv", "sha256": "ab"})
             != report.configuration_key(config, {"file": "t.csv", "sha256": "cd"}))
+
+
+def test_a_family_tuned_in_several_repeats_is_one_row_over_all_of_them(tmp_path):
+    """Picking the repeat whose finals have the best test mean would select on the test set:
+    the row is the tuning process, every repeat's finals pooled, its configurations listed."""
+    runs = tmp_path / "runs"
+    for repeat, (width, values) in enumerate([(16, (80.0, 82.0)), (32, (90.0, 92.0))]):
+        for seed, value in enumerate(values):
+            write_run(runs, f"k{repeat}{seed}", "kan", seed, value, hidden=(width,), protocol="val",
+                      tune={"phase": "final", "repeat": repeat, "study": f"s{repeat}"})
+    for seed, value in enumerate((87.0, 88.0)):
+        write_run(runs, f"m{seed}", "mlp", seed, value, protocol="val", tune={"phase": "final", "study": "m"})
+    text = (report.write_report(runs, tmp_path / "out")[0]).read_text()
+    kan = next(line for line in text.splitlines() if "| kan |" in line)
+    assert f"accuracy {statistics.mean([80, 82, 90, 92]):.4g} ± {statistics.stdev([80, 82, 90, 92]):.2g} | 4 | 16 / 32 |" in kan
+    assert "accuracy **87.5 ± 0.71** | 2 |" in text  # the MLP beats the pooled KAN (86), not its best repeat (91)

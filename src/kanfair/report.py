@@ -209,7 +209,8 @@ def markdown_table(best: pd.DataFrame, runs: pd.DataFrame) -> str:
         lines.append(line)
     lines.append("")
     lines.append("Bold: the best family on the dataset. Each row is the family's best configuration "
-                 "(table.csv has them all).")
+                 "(table.csv has them all); a family tuned in several repeats has one row over all its "
+                 "repeats' final runs, their configurations joined by /.")
     optimism = optimism_lines(runs)
     if optimism:
         lines += ["", "Best-of-many under test-set selection:", *optimism]
@@ -224,8 +225,7 @@ def markdown_table(best: pd.DataFrame, runs: pd.DataFrame) -> str:
 def comparison_table(runs_dir: str | Path) -> str:
     """The markdown table of every record in runs_dir (what a finished sweep prints)."""
     runs = load_records(runs_dir)
-    summary = summarise(tuned_finals(runs))
-    return markdown_table(best_per_family(summary) if len(summary) else summary.assign(best=[]), runs)
+    return markdown_table(chosen_best(summarise(runs), runs), runs)
 
 
 def continual_summary(runs: pd.DataFrame) -> pd.DataFrame:
@@ -309,10 +309,36 @@ def pareto_plot(runs: pd.DataFrame, dataset: str, by: str, path: Path) -> None:
     plt.close(figure)
 
 
+def _pooled_repeats(summary: pd.DataFrame, finals: pd.DataFrame) -> pd.DataFrame:
+    """One row per family whose finals come from several tuning repeats: its mean ± std
+    over all of them and its configurations joined by " / " (picking the repeat with the
+    best test mean would be selection on the test set)."""
+    rows = []
+    for (dataset, model), group in finals.groupby(["dataset", "model"], sort=False):
+        per_repeat = group.sort_values(["repeat", "seed"]).drop_duplicates("repeat")
+        first = summary[summary.configuration == per_repeat.configuration.iloc[0]].iloc[0].copy()
+        ok = group[group.status == "ok"].test_metric
+        first[["mean", "std", "seeds"]] = ok.mean(), ok.std(), len(ok)
+        first[["hidden", "settings"]] = [" / ".join(per_repeat[c].astype(str)) for c in ("hidden", "settings")]
+        first[["params", "flops", "time_per_epoch_s"]] = [int(round(group.params.mean())), group.flops.mean(),
+                                                          group.time_per_epoch_s.mean()]
+        first["configuration"] = f"{len(per_repeat)} repeats"
+        rows.append(first)
+    return pd.DataFrame(rows)
+
+
 def chosen_best(summary: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """The rows of table.md: each family's best configuration per data set among those a
-    table may pick from (a tuning run's finals), `best` marking the data set's best."""
-    chosen = summary[summary.configuration.isin(tuned_finals(runs).configuration)]
+    table may pick from (a tuning run's finals; pooled where it was repeated), `best`
+    marking the data set's best."""
+    finals = tuned_finals(runs)
+    chosen = summary[summary.configuration.isin(finals.configuration)]
+    repeats = finals[finals.phase == "final"].groupby(["dataset", "model"]).repeat.nunique()
+    repeated = repeats[repeats > 1].index
+    if len(repeated):
+        in_repeated = pd.MultiIndex.from_frame(finals[["dataset", "model"]]).isin(repeated)
+        chosen_in = pd.MultiIndex.from_frame(chosen[["dataset", "model"]]).isin(repeated)
+        chosen = pd.concat([chosen[~chosen_in], _pooled_repeats(summary, finals[in_repeated])], ignore_index=True)
     return best_per_family(chosen) if len(chosen) else chosen.assign(best=[])
 
 
