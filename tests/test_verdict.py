@@ -161,6 +161,14 @@ def test_when_the_winner_changes_between_repeats_it_is_a_tie_and_the_repeats_are
     assert stats.ttest_ind(runs_mlp, runs_kan, equal_var=False).pvalue < 0.05
 
 
+def test_each_repeat_alone_says_what_a_study_without_repeats_would_have(repeated):
+    text, _ = repeated
+    alone = text.split("## Each repeat alone")[1]
+    assert ("- none, shifting: repeat 0: mlp significantly better (best mlp); repeat 1: kan significantly better "
+            "(best kan); repeat 2: mlp significantly better (best mlp).") in alone
+    assert "- none, steady: repeat 0: mlp significantly better (best mlp); repeat 1: " in alone
+
+
 def test_without_repeats_the_probability_of_beating_resamples_seeds():
     table = compare_families(LARGE, higher=True).set_index("model")
     assert table.loc["kan", "p_best_beats"] == 1.0 and table.loc["kan", "unit"] == "seed"

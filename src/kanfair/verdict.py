@@ -261,6 +261,25 @@ def verdict_frame(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(tables, ignore_index=True)[columns] if tables else pd.DataFrame(columns=columns)
 
 
+def each_repeat_alone(runs: pd.DataFrame) -> list[str]:
+    """What each repeat of a repeated tuning study would have said on its own (its seeds
+    as the unit, as a study without repeats says): how much one study's verdict is one
+    draw of the tuning process."""
+    chosen = chosen_runs(runs)
+    lines = []
+    for (budget, dataset), group in chosen.groupby(["budget", "dataset"], sort=False):
+        if group.repeat.fillna(0).nunique() < 2:
+            continue
+        higher = HIGHER_IS_BETTER.get(group.metric.iloc[0], True)
+        said = []
+        for repeat, alone in group.groupby(group.repeat.fillna(0).astype(int)):
+            table = compare_families({m: list(g.test_metric) for m, g in alone.groupby("model")}, higher)
+            said.append(f"repeat {repeat}: {outcome(table)} (best {table.model.iloc[0]})")
+        lines.append(f"- {budget}, {dataset}: " + "; ".join(said) + ".")
+    return (["## Each repeat alone", "", "What each repeat of the tuning study would have said on its own, "
+             "with its seeds as the unit:", "", *lines, ""] if lines else [])
+
+
 def write_verdict(runs: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     """verdict.md, verdict.csv (and a critical-difference diagram per budget) in out_dir;
     returns the two files."""
@@ -288,6 +307,7 @@ def write_verdict(runs: pd.DataFrame, out_dir: str | Path) -> list[Path]:
         where = "Without a budget" if budget == "none" else f"At {budget}"
         lines += [f"## {budget}", "", f"{where}, over {datasets} task{'s' * (datasets > 1)}: {said}.", "",
                   *_across_datasets(pd.DataFrame(means).T, higher, out, budget), "", *sections]
+    lines += each_repeat_alone(runs)
     optimism = optimism_lines(runs)
     if optimism:
         lines += ["## Best-of-many under test-set selection", "", *optimism, ""]
