@@ -13,7 +13,6 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.autograd.function import once_differentiable
 
 from kanfair.flops import TRANSCENDENTAL_FLOPS, LayerCost, basis_expansion_row
 from kanfair.models.family import Family, Spec
@@ -36,8 +35,9 @@ class _FourierFeatures(torch.autograd.Function):
         return features
 
     @staticmethod
-    @once_differentiable  # a second derivative through here raises rather than being wrong
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        # differentiable ops on saved tensors (the features are this Function's output, so
+        # autograd differentiates them through this backward again): twice differentiable
         features, k = ctx.saved_tensors
         cos, sin = features.chunk(2, -1)
         grad_cos, grad_sin = grad.chunk(2, -1)

@@ -14,7 +14,6 @@ from typing import List, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.autograd.function import once_differentiable
 
 from kanfair.flops import ACTIVATION_FLOPS, TRANSCENDENTAL_FLOPS, LayerCost, basis_expansion_row, linear_row
 from kanfair.models.family import Family, Spec
@@ -39,8 +38,9 @@ class _GaussianBasis(torch.autograd.Function):
         return basis
 
     @staticmethod
-    @once_differentiable  # a second derivative through here raises rather than being wrong
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        # differentiable ops on saved tensors (the basis is this Function's output, so
+        # autograd differentiates it through this backward again): twice differentiable
         z, centres, basis = ctx.saved_tensors
         grad_z = ((grad * basis) * (z.unsqueeze(-1) - centres)).sum(-1) * (-2 * ctx.scale ** 2)
         return grad_z, None, None
