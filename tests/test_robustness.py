@@ -57,6 +57,9 @@ def test_a_claim_that_a_rerun_overturns_is_listed_as_changed(tmp_path):
     steady_kan = families[(families.dataset == "steady") & (families.model == "kan")].iloc[0]
     assert steady_kan.change == pytest.approx(np.mean(STEADY["mlp"]) / np.mean(STEADY["kan"]) - 1)
     assert (runs.test_metric_before != runs.test_metric_after).sum() == 30
+    identical = families.set_index(["dataset", "model"]).identical
+    assert identical.to_dict() == {("shifting", "mlp"): 15, ("shifting", "kan"): 15,
+                                   ("steady", "mlp"): 0, ("steady", "kan"): 0} and set(families.runs) == {15}
 
 
 def test_the_claims_are_the_verdicts_words():

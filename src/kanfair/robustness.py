@@ -117,8 +117,8 @@ def _change(before: float, after: float) -> float:
 
 def compare(original: pd.DataFrame, rerun_runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(sentences: claim, before, after, survives), (families: mean before and after, the
-    relative change), (runs: each run's test metric before and after) for two run frames
-    of the same runs."""
+    relative change, how many of its runs kept their metric), (runs: each run's test metric
+    before and after) for two run frames of the same runs."""
     before, after = verdict_sentences(verdict_frame(original)), verdict_sentences(verdict_frame(rerun_runs))
     sentences = pd.DataFrame([{"claim": key, "before": said, "after": after.get(key, "(not made)"),
                                "survives": after.get(key) == said} for key, said in before.items()])
@@ -126,8 +126,10 @@ def compare(original: pd.DataFrame, rerun_runs: pd.DataFrame) -> tuple[pd.DataFr
     families = verdict_frame(original)[keys + ["mean"]].merge(
         verdict_frame(rerun_runs)[keys + ["mean"]], on=keys, suffixes=("_before", "_after"))
     families["change"] = [_change(b, a) for b, a in zip(families.mean_before, families.mean_after)]
-    runs = original[["run_id", "dataset", "model", "test_metric"]].merge(
+    runs = original[["run_id", *keys, "test_metric"]].merge(
         rerun_runs[["run_id", "test_metric"]], on="run_id", suffixes=("_before", "_after"))
+    same = (runs.test_metric_before == runs.test_metric_after).groupby([runs[k] for k in keys])
+    families = families.merge(same.agg(identical="sum", runs="count").reset_index(), on=keys)
     return sentences, families, runs
 
 
@@ -167,9 +169,10 @@ def write_robustness(runs_dir: str | Path, out_dir: str | Path, kernel_set: str,
     lines += ["", "## Claims that survived", "", *[f"- {row.claim}: {row.before}" for row in
                                                     sentences[sentences.survives].itertuples()], "",
               "## How far the numbers moved (mean test metric of each family's chosen runs)", "",
-              "| budget | data set | model | before | after | relative change |", "|---|---|---|---|---|---|",
+              "| budget | data set | model | before | after | relative change | runs identical |",
+              "|---|---|---|---|---|---|---|",
               *[f"| {r.budget} | {r.dataset} | {r.model} | {r.mean_before:.6g} | {r.mean_after:.6g} | "
-                f"{r.change:+.2%} |" for r in families.itertuples()], ""]
+                f"{r.change:+.2%} | {r.identical} of {r.runs} |" for r in families.itertuples()], ""]
     out.mkdir(parents=True, exist_ok=True)
     path = out / "robustness.md"
     path.write_text("\n".join(lines))

@@ -13,6 +13,7 @@ statistics come from scipy.stats, statsmodels and scikit-posthocs.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -130,7 +131,9 @@ def compare_families(values: dict[str, list[float]], higher: bool,
         beats[family] = (probability_of_beating(np.asarray(values[best_family], dtype=float),
                                                 np.asarray(values[family], dtype=float), higher),
                          *bootstrap_probability(_clusters(runs[best_family]), _clusters(runs[family]), higher))
-        p = stats.ttest_ind(best, other, equal_var=False).pvalue
+        with warnings.catch_warnings():  # scipy warns of precision loss on identical values: the case below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            p = stats.ttest_ind(best, other, equal_var=False).pvalue
         if np.isnan(p):  # no variance on either side: different means are as different as it gets
             p = 0.0 if best.mean() != other.mean() else 1.0
         tested.append(family)
