@@ -1,0 +1,105 @@
+"""Time one physics-informed training step of every family against the MLP, at matched
+trainable parameters.
+
+One step is what a PINN for a 2-D Poisson problem does per iteration: u = model(x) on the
+collocation points, its Laplacian by autograd (first derivatives with create_graph, then
+each second derivative d2u/dx_i2, kept differentiable), the squared residual's mean, and
+backward to the parameters. The KAN paper reports its KANs training about 10x slower than
+MLPs; this prints each family's median time as a multiple of the matched tanh MLP's (the
+PINN default), all variants interleaved in one process (random order each round) so that
+machine noise hits them alike.
+Examples: python scripts/bench_pinn.py
+          python scripts/bench_pinn.py --params 300 --points 4096 --threads 2
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import statistics
+import time
+from typing import Callable
+
+import torch
+from torch import nn
+
+from kanfair.budget import match
+from kanfair.models import FAMILIES, build, count_params
+
+BASELINE = "mlp"
+SETTINGS = {"mlp": {"activation": "tanh"}}  # the PINN default activation
+
+
+def matched_models(params: float, layers: int, dim: int) -> dict[str, tuple[list[int], nn.Module]]:
+    """Every family (but custom) with `layers` hidden layers, its width matched to `params`
+    trainable parameters (the matcher, kanfair's ops convention), the MLP first: its hidden
+    widths and the model."""
+    names = [BASELINE, *sorted(set(FAMILIES) - {BASELINE, "custom"})]
+    models = {}
+    for name in names:
+        spec = {"name": name, "hidden": [8] * layers, **SETTINGS.get(name, {})}
+        sized = match(spec, dim, 1, "params", params, "ops", 0.1, "width").model
+        models[name] = (list(sized["hidden"]), build(sized, dim, 1))
+    return models
+
+
+def poisson_step(model: nn.Module, x: torch.Tensor, source: torch.Tensor) -> Callable[[], torch.Tensor]:
+    """One optimisation step's work (no update): the mean squared residual of
+    Laplacian(u) = source, backward to the parameters; the step returns the loss."""
+    def step() -> torch.Tensor:
+        model.zero_grad(set_to_none=True)
+        points = x.detach().requires_grad_()
+        u = model(points)
+        slope, = torch.autograd.grad(u.sum(), points, create_graph=True)
+        laplacian = sum(torch.autograd.grad(slope[:, i].sum(), points, create_graph=True)[0][:, i]
+                        for i in range(points.shape[1]))
+        loss = ((laplacian - source) ** 2).mean()
+        loss.backward()
+        return loss.detach()
+    return step
+
+
+def interleaved_medians(steps: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    """Median ms of each step over `rounds` rounds, the steps in a new random order each round."""
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    names = list(steps)
+    for _ in range(rounds):
+        random.shuffle(names)
+        for name in names:
+            start = time.perf_counter()
+            steps[name]()
+            times[name].append((time.perf_counter() - start) * 1e3)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", type=float, default=2000, help="trainable parameters per model")
+    parser.add_argument("--layers", type=int, default=2, help="hidden layers")
+    parser.add_argument("--points", type=int, default=1024, help="collocation points")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    random.seed(0)
+    x = torch.rand(args.points, 2) * 2 - 1
+    source = -2 * math.pi**2 * torch.sin(math.pi * x[:, 0]) * torch.sin(math.pi * x[:, 1])
+    models = matched_models(args.params, args.layers, 2)
+    steps = {name: poisson_step(model, x, source) for name, (_, model) in models.items()}
+    for step in steps.values():  # warm-up (the engine's kernels load on first use)
+        for _ in range(3):
+            step()
+    medians = interleaved_medians(steps, args.rounds)
+    print(f"One PINN step (2-D Poisson: u, its Laplacian by autograd, the residual's backward), "
+          f"{args.points} points, float32, CPU, {torch.get_num_threads()} threads, "
+          f"{args.rounds} interleaved rounds (medians)")
+    print(f"{'family':18s} {'hidden':>12s} {'params':>7s} {'ms':>8s} {'x ' + BASELINE:>7s}")
+    for name, (hidden, model) in models.items():
+        print(f"{name:18s} {str(hidden):>12s} {count_params(model):7,d} {medians[name]:8.2f} "
+              f"{medians[name] / medians[BASELINE]:7.2f}")
+
+
+if __name__ == "__main__":
+    main()
