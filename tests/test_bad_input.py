@@ -288,6 +288,8 @@ TUNE_CASES = {
     "search range reversed": ("tune.space.trainer.lr.low=1 tune.space.trainer.lr.high=0.01", "tune.space.trainer.lr"),
     "storage URL that does not parse": ("tune.storage=nosuchdb://x", "tune.storage"),
     "negative sampler seed": ("tune.sampler_seed=-1", "tune.sampler_seed"),
+    "no repeats": ("tune.repeats=0", "tune.repeats"),
+    "a repeat label set by hand": ("tune.repeat=1", "tune.repeat"),
 }
 
 

@@ -56,7 +56,8 @@ def _check_kernel_set(kernel_set: str) -> None:
     environment = {key: value for key, value in os.environ.items() if key != "ATEN_CPU_CAPABILITY"}
     best = subprocess.run([sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
                           env=environment, capture_output=True, text=True, check=True).stdout.strip()
-    check(KERNEL_SETS.index(kernel_set) <= KERNEL_SETS.index(best.lower()), "--kernel-set",
+    usable = KERNEL_SETS[:KERNEL_SETS.index(best.lower()) + 1] if best.lower() in KERNEL_SETS else ("default",)
+    check(kernel_set in usable, "--kernel-set",
           f"asks for {kernel_set}, but the best this CPU has is {best}", "choose a kernel set the CPU supports "
           "(default always is)")
 
