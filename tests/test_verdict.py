@@ -177,3 +177,22 @@ def test_without_repeats_the_probability_of_beating_resamples_seeds():
     best, other = np.array(NULL[null.index[0]]), np.array(NULL[worse])
     assert null.loc[worse, "p_best_beats"] == pytest.approx((best[:, None] > other[None, :]).mean())
     assert null.loc[worse, "p_best_beats_low"] < 0.5 < null.loc[worse, "p_best_beats_high"]
+
+
+def test_the_vectorised_bootstrap_is_the_plain_statistic_resampled():
+    """The interval of P(A > B) (a count per cluster per resample) equals scipy's bootstrap of
+    the statistic written plainly, on clusters of unequal size with ties."""
+    from kanfair.verdict import bootstrap_probability, probability_of_beating
+
+    a = [np.array([3.0, 1.0, 2.0]), np.array([5.0]), np.array([2.0, 2.5])]
+    b = [np.array([2.0, 0.5]), np.array([4.0, 1.0, 3.0, 2.0])]
+
+    def plain(picked_a, picked_b):
+        return probability_of_beating(np.concatenate([a[int(i)] for i in picked_a]),
+                                      np.concatenate([b[int(i)] for i in picked_b]), True)
+
+    expected = stats.bootstrap((np.arange(3), np.arange(2)), plain, vectorized=False, paired=False,
+                               method="percentile", n_resamples=2000, rng=np.random.default_rng(0))
+    interval = expected.confidence_interval
+    assert bootstrap_probability(a, b, True) == pytest.approx((interval.low, interval.high), abs=1e-12)
+    assert interval.low < interval.high  # the fixture resamples to different values
