@@ -120,12 +120,13 @@ def compare(original: pd.DataFrame, rerun_runs: pd.DataFrame) -> tuple[pd.DataFr
     """(sentences: claim, before, after, survives), (families: mean before and after, the
     relative change, how many of its runs kept their metric), (runs: each run's test metric
     before and after) for two run frames of the same runs."""
-    before, after = verdict_sentences(verdict_frame(original)), verdict_sentences(verdict_frame(rerun_runs))
+    verdict_before, verdict_after = verdict_frame(original), verdict_frame(rerun_runs)
+    before, after = verdict_sentences(verdict_before), verdict_sentences(verdict_after)
     sentences = pd.DataFrame([{"claim": key, "before": said, "after": after.get(key, "(not made)"),
                                "survives": after.get(key) == said} for key, said in before.items()])
     keys = ["budget", "dataset", "model"]
-    families = verdict_frame(original)[keys + ["mean"]].merge(
-        verdict_frame(rerun_runs)[keys + ["mean"]], on=keys, suffixes=("_before", "_after"))
+    families = verdict_before[keys + ["mean"]].merge(verdict_after[keys + ["mean"]], on=keys,
+                                                     suffixes=("_before", "_after"))
     families["change"] = [_change(b, a) for b, a in zip(families.mean_before, families.mean_after)]
     runs = original[["run_id", *keys, "test_metric"]].merge(
         rerun_runs[["run_id", "test_metric"]], on="run_id", suffixes=("_before", "_after"))
