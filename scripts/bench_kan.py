@@ -258,6 +258,23 @@ def activation_variants(args: argparse.Namespace, device: torch.device) -> dict[
             "GELU (MLP activation)": nn.GELU()}
 
 
+def interleaved_medians(steps: dict[str, Callable[[], object]], rounds: int,
+                        sync: Callable[[], None] = lambda: None) -> dict[str, float]:
+    """Median ms of each step over `rounds` rounds, the steps in a new random order each
+    round (so that machine noise hits them alike); `sync` waits for a GPU's queue."""
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    names = list(steps)
+    for _ in range(rounds):
+        random.shuffle(names)
+        for name in names:
+            sync()
+            start = time.perf_counter()
+            steps[name]()
+            sync()
+            times[name].append((time.perf_counter() - start) * 1e3)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--in", dest="d_in", type=int, default=784)
@@ -295,27 +312,18 @@ def main() -> None:
     for step in steps.values():  # warm-up (and compilation)
         for _ in range(3):
             step()
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    names = list(steps)
-    for _ in range(args.rounds):
-        random.shuffle(names)
-        for name in names:
-            sync()
-            start = time.perf_counter()
-            steps[name]()
-            sync()
-            times[name].append((time.perf_counter() - start) * 1e3)
+    medians = interleaved_medians(steps, args.rounds, sync)
 
-    baseline = statistics.median(times[next(iter(variants))])
+    baseline = medians[next(iter(variants))]
     where = (torch.cuda.get_device_name(device) if device.type == "cuda"
              else f"{torch.get_num_threads()} threads")
     print(f"{title}, {args.d_in}->{args.d_out}, batch {args.batch}, float32, forward+backward, "
           f"{where}, {args.rounds} interleaved rounds (medians)")
-    floor = statistics.median(times[FLOOR]) if FLOOR in times else None
+    floor = medians.get(FLOOR)
     print(f"{'variant':46s} {'ms':>9s} {'ratio':>7s} {'speed-up':>9s} {'x floor':>8s} "
           f"{'saved for backward':>19s}")
     for name, module in variants.items():
-        ms = statistics.median(times[name])
+        ms = medians[name]
         memory = ("n/a (compiled)" if "compile" in name
                   else f"{saved_bytes(module, x) / 2**20:.1f} MiB")
         multiple = f"{ms / floor:8.2f}" if floor else f"{'':8s}"

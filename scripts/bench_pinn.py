@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import math
 import random
-import statistics
-import time
 from typing import Callable
 
 import torch
 from torch import nn
 
+from bench_kan import interleaved_medians  # scripts/bench_kan.py, beside this one
 from kanfair.budget import match
 from kanfair.models import FAMILIES, build, count_params
 
@@ -57,19 +56,6 @@ def poisson_step(model: nn.Module, x: torch.Tensor, source: torch.Tensor) -> Cal
         loss.backward()
         return loss.detach()
     return step
-
-
-def interleaved_medians(steps: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
-    """Median ms of each step over `rounds` rounds, the steps in a new random order each round."""
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    names = list(steps)
-    for _ in range(rounds):
-        random.shuffle(names)
-        for name in names:
-            start = time.perf_counter()
-            steps[name]()
-            times[name].append((time.perf_counter() - start) * 1e3)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import sys
 
 import pytest
 import torch
@@ -12,6 +13,7 @@ from torch import nn
 
 from conftest import REPO
 
+sys.path.insert(0, str(REPO / "scripts"))  # as when it runs: it imports bench_kan beside it
 spec = importlib.util.spec_from_file_location("bench_pinn", REPO / "scripts" / "bench_pinn.py")
 bench_pinn = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bench_pinn)

@@ -70,7 +70,7 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
             "test_metric": record["test_metric"], "val_metric": record.get("val_metric"),
             "params": record["params"], "budget": _budget_label(record.get("budget")),
             "phase": (config.get("tune") or {}).get("phase"),
-            "repeat": (config.get("tune") or {}).get("repeat", 0) if config.get("tune") else None,
+            "repeat": config["tune"].get("repeat", 0) if config.get("tune") else None,
             "flops": record.get("flops"), "flops_convention": record.get("flops_convention"),
             "time_per_epoch_s": record.get("time_per_epoch_s"),
             "configuration": configuration_key(config, record.get("data")),

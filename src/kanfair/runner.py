@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import functools
 import json
 import os
 import platform
@@ -97,6 +98,7 @@ def cpu_kernel_set() -> str:
     return torch.backends.cpu.get_cpu_capability()
 
 
+@functools.cache
 def blas() -> str:
     """The BLAS torch was built with (mkl, openblas, ...), from its build settings."""
     match = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
