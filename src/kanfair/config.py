@@ -30,6 +30,7 @@ OPTIMIZERS = ("adam", "adamw", "sgd", "lbfgs")
 PROTOCOLS = ("val", "kanbefair")
 DEVICES = ("auto", "cpu", "cuda")
 EVAL_TRAIN = ("last", "every")
+DTYPES = ("float32", "float64")
 BUDGET_KINDS = ("none", "params", "flops")
 BUDGET_VARY = ("width", "grid", "width_grid")
 DOWNLOAD = ("auto", "never", "always")
@@ -54,6 +55,32 @@ class ContinualConfig:
 
 
 @dataclass
+class PDEConfig:
+    """A physics-informed task's points and loss (kanfair.data.pde): `interior` collocation
+    points, `boundary` points on the spatial faces, `initial` points at t = 0 (time-dependent
+    tasks), the evaluation grid's points per axis, the seed of the sampling, and one weight
+    per loss term. Each task's YAML sets them all; other tasks leave them unset."""
+
+    interior: Optional[int] = None
+    boundary: Optional[int] = None
+    initial: Optional[int] = None
+    eval_grid: Optional[int] = None
+    seed: int = 0
+    weights: Dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for key in ("interior", "boundary", "initial", "eval_grid"):
+            value = getattr(self, key)
+            check(value is None or value >= 2, f"dataset.pde.{key}", f"must be >= 2 (got {value})",
+                  f"set e.g. dataset.pde.{key}=100")
+        check_seed(self.seed, "dataset.pde.seed")
+        for term, weight in self.weights.items():
+            check(math.isfinite(weight) and weight > 0, f"dataset.pde.weights.{term}",
+                  f"a loss weight must be a finite number > 0 (got {weight})",
+                  f"set e.g. dataset.pde.weights.{term}=1 (drop a term by choosing another task)")
+
+
+@dataclass
 class DatasetConfig:
     """`root`: a folder holding the data set (else data_dir/<name>, then system locations);
     `download`: auto (when not found), never, or always. `path`, `target`, `task`: a user
@@ -61,7 +88,8 @@ class DatasetConfig:
     `features`: audio input (waveform as the paper, or mfcc / melspec). `split`: kanbefair
     (the paper's rows and encoding), seeded (80/20 with `split_seed`, stratified for
     classification), folds (UrbanSound8K's fold 10) or published (a download's own split);
-    null where a data set has one fixed split."""
+    null where a data set has one fixed split. `pde`: a physics-informed task's points and
+    loss weights (PDEConfig)."""
 
     name: str = MISSING
     root: Optional[str] = None
@@ -76,6 +104,7 @@ class DatasetConfig:
     split_seed: int = 0
     source: Optional[str] = None  # imdb: csv (the paper's file) or hf
     continual: ContinualConfig = field(default_factory=ContinualConfig)
+    pde: PDEConfig = field(default_factory=PDEConfig)
 
     def __post_init__(self) -> None:
         if self.split is not None:
@@ -108,6 +137,8 @@ class TrainerConfig:
     protocol: str = "val"
     val_fraction: float = 0.1
     val_seed: int = 0
+    eval_every: int = 1
+    dtype: str = "float32"
     device: str = "auto"
     threads: int = 0
     compile: bool = False
@@ -130,6 +161,9 @@ class TrainerConfig:
         check(0 < self.val_fraction < 1, "trainer.val_fraction",
                f"must be in (0, 1) (got {self.val_fraction})", "set e.g. trainer.val_fraction=0.1")
         check_seed(self.val_seed, "trainer.val_seed")
+        check(self.eval_every >= 1, "trainer.eval_every", f"must be >= 1 (got {self.eval_every})",
+              "set e.g. trainer.eval_every=10 (the last epoch is always scored)")
+        check_choice(self.dtype, DTYPES, "trainer.dtype")
         if self.protocol == "kanbefair":  # it holds out nothing: these keys would change nothing
             for key, default in (("val_fraction", 0.1), ("val_seed", 0)):
                 check(getattr(self, key) == default, f"trainer.{key}",

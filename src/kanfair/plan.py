@@ -49,9 +49,15 @@ class RunShape:
     epochs: int
     batch_size: int
     train_rows: list[int]  # one entry per training phase: the split, or each continual task
-    scored_rows_per_epoch: int  # val + test (+ train under eval_train=every) after each epoch
+    scored_rows_per_epoch: int  # val + test (+ train under eval_train=every) after each scored epoch
     scored_rows_once: list[int]  # scored once, not per epoch: the train split at the end
     # (eval_train=last), or after each continual task the test rows of the tasks seen
+    scored_epochs: int = 0  # how many epochs are scored (trainer.eval_every); 0: all
+
+
+def scored_epochs(trainer: TrainerConfig) -> int:
+    """Every eval_every-th epoch and the last, as `trainer.fit` scores them."""
+    return trainer.epochs // trainer.eval_every + (trainer.epochs % trainer.eval_every != 0)
 
 
 def run_shape(task: Task, trainer: TrainerConfig, tasks: list[list[int]]) -> RunShape:
@@ -62,26 +68,37 @@ def run_shape(task: Task, trainer: TrainerConfig, tasks: list[list[int]]) -> Run
         test = [int(torch.isin(task.y_test, torch.tensor(c)).sum()) for c in tasks]
         return RunShape(trainer.epochs, trainer.batch_size, train, 0,
                         [sum(test[:t + 1]) for t in range(len(tasks))])
+    if task.physics is not None:  # full batch; a scoring takes the collocation points and the grid
+        n_train = len(task.x_train)
+        return RunShape(trainer.epochs, n_train, [n_train], n_train + len(task.x_test), [],
+                        scored_epochs(trainer))
     splits = make_splits(task, trainer.protocol, trainer.val_fraction, trainer.val_seed)
     n_train, n_test = len(splits.x_train), len(splits.x_test)
     n_val = 0 if splits.x_val is None else len(splits.x_val)
     every = trainer.eval_train == "every"
     return RunShape(trainer.epochs, trainer.batch_size, [n_train],
-                    n_val + n_test + (n_train if every else 0), [] if every else [n_train])
+                    n_val + n_test + (n_train if every else 0), [] if every else [n_train],
+                    scored_epochs(trainer))
 
 
 def estimate_seconds(shape: RunShape, probe: Probe, data_s: float) -> float:
     """A run's wall time from its shape and its model's probe."""
     steps = sum(math.ceil(rows / shape.batch_size) for rows in shape.train_rows)
-    scored = shape.epochs * shape.scored_rows_per_epoch + sum(shape.scored_rows_once)
+    scored = ((shape.scored_epochs or shape.epochs) * shape.scored_rows_per_epoch
+              + sum(shape.scored_rows_once))
     return data_s + shape.epochs * steps * probe.step_s + scored * probe.eval_row_s
 
 
 def shape_key(spec: dict[str, Any], in_dim: int, out_dim: int, trainer: TrainerConfig,
-              threads: int) -> str:
-    """The probe cache's key: everything a step's time depends on, on this machine."""
+              threads: int, task: Optional[Task] = None) -> str:
+    """The probe cache's key: everything a step's time depends on, on this machine (for a
+    PDE task, its point counts: a step is the whole collocation set)."""
     model = {k: v for k, v in spec.items() if k not in NEUTRAL_SPEC_KEYS}
-    return json.dumps({"model": model, "in": in_dim, "out": out_dim,
+    extra = {} if trainer.dtype == "float32" else {"dtype": trainer.dtype}
+    if task is not None and task.physics is not None:
+        extra.update(pde=task.name, points=[len(task.x_train), len(task.x_test)]
+                     + [len(p) for p in task.physics.points.values()])
+    return json.dumps({"model": model, "in": in_dim, "out": out_dim, **extra,
                        "batch_size": trainer.batch_size, "eval_batch_size": trainer.eval_batch_size,
                        "optimizer": trainer.optimizer, "device": trainer.device,
                        "compile": trainer.compile, "threads": threads}, sort_keys=True)
@@ -102,15 +119,26 @@ def probe_model(model: torch.nn.Module, task: Task, conf: TrainConfig,
     `model` on the task's first train rows, as the trainer runs them. Changes `model`'s
     weights: probe a throwaway copy."""
     trainer = conf.trainer
-    device, trained, _, optimizer, criterion, generator = _setup(model, task, trainer, conf.seed)
-    rows = min(len(task.x_train), (steps + 1) * trainer.batch_size)
-    x, y = task.x_train[:rows].to(device), task.y_train[:rows].to(device)
-    _train_epoch(trained, optimizer, criterion, x[:trainer.batch_size], y[:trainer.batch_size],
-                 trainer, generator)
-    timed = min(rows, steps * trainer.batch_size)
-    _, _, seconds = _train_epoch(trained, optimizer, criterion, x[:timed], y[:timed], trainer,
-                                 generator)
-    step_s = seconds / math.ceil(timed / trainer.batch_size)
+    device, trained, _, optimizer, objective, generator, physics = _setup(model, task, trainer, conf.seed)
+    batch = run_shape(task, trainer, []).batch_size
+    rows = min(len(task.x_train), (steps + 1) * batch)
+    dtype = getattr(torch, trainer.dtype)
+    x, y = task.x_train[:rows].to(device, dtype), task.y_train[:rows].to(device)
+    y = y.to(dtype) if y.is_floating_point() else y
+    _train_epoch(trained, optimizer, objective, x[:batch], y[:batch], trainer, generator, batch)
+    if physics is not None:  # a step is the whole collocation set, run `steps` times
+        start = time.perf_counter()
+        for _ in range(steps):
+            _train_epoch(trained, optimizer, objective, x, y, trainer, generator, batch)
+        step_s = (time.perf_counter() - start) / steps
+        x_test, u_test = task.x_test.to(device, dtype), task.y_test.to(device, dtype)
+        start = time.perf_counter()
+        physics.score(trained, x, y, x_test, u_test, trainer.eval_batch_size)
+        return Probe(step_s, (time.perf_counter() - start) / (len(x) + len(x_test)))
+    timed = min(rows, steps * batch)
+    _, _, seconds = _train_epoch(trained, optimizer, objective, x[:timed], y[:timed], trainer,
+                                 generator, batch)
+    step_s = seconds / math.ceil(timed / batch)
     eval_rows = min(len(task.x_train), trainer.eval_batch_size)
     x_eval, y_eval = task.x_train[:eval_rows].to(device), task.y_train[:eval_rows].to(device)
     evaluate(trained, x_eval[:16], y_eval[:16], task.kind, trainer.eval_batch_size)  # warm-up

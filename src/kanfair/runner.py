@@ -31,13 +31,13 @@ from kanfair.cost import count
 from kanfair.data import Task, continual, load_task
 from kanfair.data.fingerprint import fingerprint, hashed_part
 from kanfair.loggers import open_logger
-from kanfair.models import build, count_params, model_spec
+from kanfair.models import build, count_params, family, model_spec
 from kanfair.models.engine import gpu_kernels, native
 from kanfair.models.text import EmbeddingBagFront
 from kanfair.results import (Record, config_hash, finished_ok, record_path, run_id_for, set_aside_if_not_this_run,
                              write_record)
 from kanfair.schema import check
-from kanfair.trainer import FitResult, check_validation_split, fit, fit_continual
+from kanfair.trainer import FitResult, check_physics_trainer, check_validation_split, fit, fit_continual
 
 
 def _now() -> str:
@@ -134,7 +134,8 @@ def make_record(conf: TrainConfig, resolved: dict[str, Any], data: dict[str, Any
         run_id=run_id_for(conf.model.name, conf.dataset.name, conf.seed, hash_),
         status=status or (result.status if result else "failed"),
         model=conf.model.name, dataset=conf.dataset.name, task=task.kind, metric=metric,
-        protocol="continual" if conf.dataset.continual.tasks else conf.trainer.protocol, seed=conf.seed, hidden=sized.hidden,
+        protocol=("continual" if conf.dataset.continual.tasks else "physics" if task.physics is not None
+                  else conf.trainer.protocol), seed=conf.seed, hidden=sized.hidden,
         params=params,
         params_kanbefair=count(sized.spec, sized.in_dim, task.out_dim, "kanbefair").params,
         flops=flops.flops,
@@ -164,7 +165,8 @@ def make_record(conf: TrainConfig, resolved: dict[str, Any], data: dict[str, Any
 
 def summary_line(record: Record) -> str:
     value = "n/a" if record.test_metric is None else f"{record.test_metric:.6g}"
-    where = (f"epoch {record.best_epoch}" if record.best_epoch
+    unit = "step" if record.protocol == "physics" else "epoch"
+    where = (f"{unit} {record.best_epoch}" if record.best_epoch
              else "final" if record.protocol == "continual" else "no epoch")
     return (f"kanfair: {record.status} | {record.model} {record.hidden} on {record.dataset} | "
             f"params {record.params:,} | {record.flops_convention} FLOPs "
@@ -209,7 +211,10 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Opt
     if tasks:
         task = continual.for_tasks(task, tasks)
     sized = SizedModel.for_task(conf, task)
-    if not tasks:
+    if task.physics is not None:
+        check_physics_trainer(conf.trainer)
+        family(conf.model.name).check_twice_differentiable(sized.spec)
+    elif not tasks:
         check_validation_split(task, conf.trainer.protocol, conf.trainer.val_fraction)
     torch.manual_seed(conf.seed)
     model, params = sized.build(task.out_dim)

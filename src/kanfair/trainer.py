@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from kanfair.config import TrainerConfig
 from kanfair.schema import check
 from kanfair.data import Task
+from kanfair.data.pde import Physics
 
 STEP_BAR_MIN_STEPS = 200  # show a per-step bar only on epochs at least this long
 
@@ -78,6 +79,19 @@ def check_validation_split(task: Task, protocol: str, val_fraction: float) -> No
           f"and {1 - classes / rows:.3g}, or use trainer.protocol=kanbefair")
 
 
+def check_physics_trainer(cfg: TrainerConfig) -> None:
+    """Refuse, naming the key, trainer settings that a PDE task would ignore: it trains full
+    batch on its collocation points and selects the step of lowest physics loss."""
+    defaults = TrainerConfig()
+    for key, why in (("batch_size", "trains full batch on its collocation points"),
+                     ("protocol", "selects the step of lowest physics loss"),
+                     ("val_fraction", "holds out no validation split"),
+                     ("val_seed", "holds out no validation split"),
+                     ("eval_train", "is scored on its evaluation grid, not its training points")):
+        check(getattr(cfg, key) == getattr(defaults, key), f"trainer.{key}",
+              f"a PDE task {why}, so it would change nothing", f"leave trainer.{key} unset")
+
+
 def make_splits(task: Task, protocol: str, val_fraction: float, val_seed: int = 0) -> Splits:
     """Hold out a seeded (stratified for classification) validation share under protocol=val;
     `val_seed` (trainer.val_seed), not the run's seed, so every model and seed of a
@@ -106,6 +120,22 @@ def make_optimizer(cfg: TrainerConfig, params) -> torch.optim.Optimizer:
 
 def loss_fn(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     return F.cross_entropy if kind == "classification" else F.mse_loss
+
+
+Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+def objective_for(task: Task, physics: Optional[Physics]) -> Objective:
+    """The task's loss of a batch, (model, x, y) -> (loss, outputs): the criterion of the
+    outputs for a supervised task, the weighted physics loss for a PDE task."""
+    if physics is not None:
+        return physics.loss
+    criterion = loss_fn(task.kind)
+
+    def supervised(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        outputs = model(x)
+        return criterion(outputs, y), outputs.detach()
+    return supervised
 
 
 @torch.no_grad()
@@ -142,16 +172,16 @@ def _select(history: list[dict[str, float]], key: str, higher_is_better: bool) -
     return max(range(len(history)), key=lambda i: (sign * history[i][key], -i))
 
 
-def _train_epoch(trained: nn.Module, optimizer: torch.optim.Optimizer, criterion, x: torch.Tensor,
-                 y: torch.Tensor, cfg: TrainerConfig, generator: torch.Generator
-                 ) -> tuple[dict[str, float], str, float]:
+def _train_epoch(trained: nn.Module, optimizer: torch.optim.Optimizer, objective: Objective,
+                 x: torch.Tensor, y: torch.Tensor, cfg: TrainerConfig, generator: torch.Generator,
+                 batch_size: int) -> tuple[dict[str, float], str, float]:
     """One pass over (x, y) in shuffled mini-batches: ({running_train_loss, and for
     classification running_train_accuracy: each batch's, before its step, averaged over the
     pass}, "" or why it diverged, seconds spent)."""
     start = time.perf_counter()
     trained.train()
     order = torch.randperm(len(x), generator=generator).to(x.device)
-    batches = order.split(cfg.batch_size)
+    batches = order.split(batch_size)
     if len(batches) >= STEP_BAR_MIN_STEPS:
         batches = tqdm(batches, leave=False, unit="step", disable=None)
     classify = y.dtype == torch.int64
@@ -162,9 +192,8 @@ def _train_epoch(trained: nn.Module, optimizer: torch.optim.Optimizer, criterion
 
         def closure() -> torch.Tensor:
             optimizer.zero_grad(set_to_none=True)
-            out = trained(xb)
-            outputs[:] = [out.detach()]
-            batch_loss = criterion(out, yb)
+            batch_loss, out = objective(trained, xb, yb)
+            outputs[:] = [out]
             batch_loss.backward()
             return batch_loss
 
@@ -184,12 +213,15 @@ def _train_epoch(trained: nn.Module, optimizer: torch.optim.Optimizer, criterion
 
 
 def _setup(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int):
-    """Device, the (possibly compiled) model, one optimizer, the loss and the data-order RNG."""
-    device = resolve_device(cfg.device)
-    model = model.to(device)
+    """Device, the (possibly compiled) model in trainer.dtype, one optimizer, the loss, the
+    data-order RNG and the task's physics moved alongside (None for a supervised task)."""
+    device, dtype = resolve_device(cfg.device), getattr(torch, cfg.dtype)
+    model = model.to(device, dtype)
     trained, compiled = maybe_compile(model, cfg.compile)
     optimizer = make_optimizer(cfg, [p for p in model.parameters() if p.requires_grad])
-    return device, trained, compiled, optimizer, loss_fn(task.kind), torch.Generator().manual_seed(seed)
+    physics = task.physics.to(device, dtype) if task.physics is not None else None
+    return (device, trained, compiled, optimizer, objective_for(task, physics),
+            torch.Generator().manual_seed(seed), physics)
 
 
 def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
@@ -198,55 +230,71 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
 
     protocol=val: select on the validation split, report test at that epoch.
     protocol=kanbefair: no validation split; report the best test metric over epochs.
-    A non-finite loss stops the run with status "diverged" (the epochs done so far count).
+    A PDE task: an epoch is one full-batch step on the collocation points; the reported
+    step is the scored one of lowest physics loss (the exact solution never selects).
+    Every trainer.eval_every-th epoch and the last are scored, and only they can be
+    selected. A non-finite loss stops the run with status "diverged" (the epochs done so
+    far count).
     """
-    device, trained, compiled, optimizer, criterion, generator = _setup(model, task, cfg, seed)
-    splits = make_splits(task, cfg.protocol, cfg.val_fraction, cfg.val_seed)
-    to_dev = lambda t: None if t is None else t.to(device)  # noqa: E731
+    device, trained, compiled, optimizer, objective, generator, physics = _setup(model, task, cfg, seed)
+    splits = (make_splits(task, cfg.protocol, cfg.val_fraction, cfg.val_seed) if physics is None
+              else Splits(task.x_train, task.y_train, None, None, task.x_test, task.y_test))
+    dtype = getattr(torch, cfg.dtype)
+    to_dev = lambda t: None if t is None else t.to(device, dtype if t.is_floating_point() else t.dtype)  # noqa: E731
     x_tr, y_tr, x_val, y_val, x_te, y_te = map(to_dev, vars(splits).values())
-    metric = "accuracy" if task.kind == "classification" else (
-        "kanbefair_rmse" if cfg.protocol == "kanbefair" else "rmse")
+    metric = task.metric if task.kind != "regression" or cfg.protocol == "val" else "kanbefair_rmse"
 
     history: list[dict[str, float]] = []
     status, message = "ok", ""
     train_time = eval_time = 0.0
-    epochs = tqdm(range(1, cfg.epochs + 1), desc=f"{task.name}", unit="epoch", disable=None)
+    epochs = tqdm(range(1, cfg.epochs + 1), desc=f"{task.name}", unit="step" if physics else "epoch",
+                  disable=None)
     scored_each_epoch = [("train", x_tr, y_tr)] if cfg.eval_train == "every" else []
     scored_each_epoch += [(split, x, y) for split, x, y in (("val", x_val, y_val), ("test", x_te, y_te))
                           if x is not None]
 
     def score(splits: list) -> dict[str, float]:
+        if physics is not None:
+            return physics.score(trained, x_tr, y_tr, x_te, y_te, cfg.eval_batch_size)
         return {f"{split}_{k}": v for split, x, y in splits
                 for k, v in evaluate(trained, x, y, task.kind, cfg.eval_batch_size).items()}
 
+    batch_size = len(x_tr) if physics is not None else cfg.batch_size
     for epoch in epochs:
-        running, problem, seconds = _train_epoch(trained, optimizer, criterion, x_tr, y_tr, cfg, generator)
+        running, problem, seconds = _train_epoch(trained, optimizer, objective, x_tr, y_tr, cfg,
+                                                 generator, batch_size)
         train_time += seconds
         if problem:
-            status, message = "diverged", f"{problem} in epoch {epoch}"
+            status, message = "diverged", f"{problem} in {'step' if physics else 'epoch'} {epoch}"
             break
+        if epoch % cfg.eval_every and epoch != cfg.epochs:
+            continue
 
         start = time.perf_counter()
         row: dict[str, float] = {"epoch": epoch, **running, **score(scored_each_epoch)}
+        if physics is not None:  # error-vs-time curves; supervised rows stay free of timings
+            row["train_time_s"] = train_time
         eval_time += time.perf_counter() - start
         history.append(row)
         epochs.set_postfix(loss=f"{row['running_train_loss']:.4g}", test=f"{row[f'test_{metric}']:.4g}")
         if on_epoch is not None:
             on_epoch(row)
 
-    select_on = f"val_{metric}" if cfg.protocol == "val" else f"test_{metric}"
+    select_on = ("physics_loss" if physics is not None
+                 else f"val_{metric}" if cfg.protocol == "val" else f"test_{metric}")
     best = _select(history, select_on, higher_is_better=task.kind == "classification")
     if status == "ok" and best is not None:  # a finite loss can still give non-finite outputs
         bad = [key for key in (select_on, f"test_{metric}") if not math.isfinite(history[best][key])]
         if bad:
             status, message = "diverged", f"{bad[0]} is {history[best][bad[0]]} at the selected epoch"
-    if cfg.eval_train == "last" and status == "ok" and history:
+    score_train_last = cfg.eval_train == "last" and physics is None
+    if score_train_last and status == "ok" and history:
         # the whole train split, once: the last epoch's train metrics (no selection uses them)
         start = time.perf_counter()
         history[-1].update(score([("train", x_tr, y_tr)]))
         eval_time += time.perf_counter() - start
     selected = {} if best is None else dict(history[best])
-    if cfg.eval_train == "last" and best is not None:  # the train split was scored once, at the end
+    if score_train_last and best is not None:  # the train split was scored once, at the end
         selected.update({k: v for k, v in history[-1].items() if k.startswith("train_")})
     return FitResult(
         status=status, metric=metric, history=history,
@@ -266,11 +314,11 @@ def fit_continual(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
     average backward transfer mean_{i<T-1}(acc[T-1][i] - acc[i][i])."""
     if task.kind != "classification":
         raise ValueError("continual learning needs a classification task")
-    device, trained, compiled, optimizer, criterion, generator = _setup(model, task, cfg, seed)
+    device, trained, compiled, optimizer, objective, generator, _ = _setup(model, task, cfg, seed)
 
     def of(x, y, classes):
         keep = torch.isin(y, torch.tensor(classes))
-        return x[keep].to(device), y[keep].to(device)
+        return x[keep].to(device, getattr(torch, cfg.dtype)), y[keep].to(device)
 
     test_sets = [of(task.x_test, task.y_test, classes) for classes in tasks]
     history: list[dict[str, float]] = []
@@ -282,8 +330,8 @@ def fit_continual(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
         x_tr, y_tr = of(task.x_train, task.y_train, classes)
         n_train += len(x_tr)
         for epoch in range(1, cfg.epochs + 1):
-            running, problem, seconds = _train_epoch(trained, optimizer, criterion, x_tr, y_tr,
-                                                     cfg, generator)
+            running, problem, seconds = _train_epoch(trained, optimizer, objective, x_tr, y_tr,
+                                                     cfg, generator, cfg.batch_size)
             train_time += seconds
             if problem:
                 status, message = "diverged", f"{problem} in task {t}, epoch {epoch}"

@@ -15,7 +15,7 @@ from kanfair.data import load_task, task_domains
 from kanfair.data import tabular, vision
 from kanfair.data.sources import DataUnavailable, candidate_roots
 
-EMBEDDED = ("symbolic",)
+EMBEDDED = ("symbolic", "pde")  # generated here, nothing to fetch
 USER_FILES = ("csv", "text_csv")  # a user's own table: nothing to fetch
 
 

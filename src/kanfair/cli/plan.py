@@ -180,7 +180,7 @@ class Planner:
                 record_path(conf.paths.results_dir, run_id).read_text()))
         sized = SizedModel.for_task(conf, task)
         threads = conf.trainer.threads or self.launcher.threads or torch.get_num_threads()
-        key = shape_key(sized.spec, sized.in_dim, task.out_dim, conf.trainer, threads)
+        key = shape_key(sized.spec, sized.in_dim, task.out_dim, conf.trainer, threads, task)
         probe = None if self.reprobe and key not in self.fresh else self.cache.get(key)
         if probe is None:
             probe = self._probe(conf, task, sized, threads)

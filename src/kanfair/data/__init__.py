@@ -5,7 +5,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Callable
 
-from kanfair.config import DatasetConfig
+from kanfair.config import DatasetConfig, PDEConfig
 from kanfair.schema import ConfigError
 from kanfair.data.task import Task
 
@@ -23,7 +23,7 @@ class TaskSource:
 
 
 def _registry() -> dict[str, TaskSource]:
-    from kanfair.data import audio, symbolic, tabular, text, vision
+    from kanfair.data import audio, pde, symbolic, tabular, text, vision
 
     sources = {name: TaskSource("vision", vision.load) for name in vision.VISION}
     sources.update({name: TaskSource("tabular", tabular.load_bundled) for name in tabular.BUNDLED})
@@ -35,6 +35,7 @@ def _registry() -> dict[str, TaskSource]:
     sources["imdb"] = TaskSource("text", text.load_hub, ("path",))  # the paper's CSV
     sources["text_csv"] = TaskSource("text", text.load_text_csv, ("path", "text_column", "label_column"))
     sources.update({name: TaskSource("symbolic", symbolic.load) for name in symbolic.FORMULAS})
+    sources.update({name: TaskSource("pde", pde.load) for name in pde.PROBLEMS})
     return sources
 
 
@@ -61,6 +62,9 @@ def load_task(cfg: DatasetConfig, data_dir: str = "data") -> Task:
             raise ConfigError(f"dataset.{key}", f"{cfg.name} does not read it (it would change nothing)",
                               f"leave dataset.{key} unset, or use a data set that reads it "
                               f"(dataset=csv: path, target, task; text_csv: path, text_column, label_column)")
+    if source.domain != "pde" and cfg.pde != PDEConfig():
+        raise ConfigError("dataset.pde", f"{cfg.name} is not a physics-informed task (it would change "
+                          "nothing)", "leave dataset.pde unset, or choose a pde_* data set")
     task = source.load(cfg, data_dir)
     if task.kind == "classification" and task.out_dim < 2:
         raise ConfigError("dataset.target", f"{cfg.name}'s target has one class: every model would "

@@ -2,16 +2,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional
 
 import torch
+
+if TYPE_CHECKING:
+    from kanfair.data.pde import Physics
 
 
 @dataclass
 class Task:
-    """A supervised task held in memory: inputs are float32, labels int64 or float32."""
+    """A task held in memory: inputs are float32, labels int64 or float32. A physics-informed
+    task (kind "pde") trains on collocation points (x_train; y_train the source term) with
+    the loss of its `physics`, and is scored on an evaluation grid (x_test; y_test exact)."""
 
     name: str
-    kind: str  # "classification" | "regression"
+    kind: str  # "classification" | "regression" | "pde"
     x_train: torch.Tensor
     y_train: torch.Tensor
     x_test: torch.Tensor
@@ -19,6 +25,7 @@ class Task:
     out_dim: int
     vocab_size: int = 0  # text: inputs are padded token ids for an EmbeddingBag front
     split: str = ""  # dataset.split where the data set has a choice (kanbefair, seeded ...)
+    physics: Optional["Physics"] = None  # kind "pde": the loss terms, points and weights
 
     @property
     def in_dim(self) -> int:
@@ -27,4 +34,4 @@ class Task:
     @property
     def metric(self) -> str:
         """The task's headline metric (regression reports `rmse` or `kanbefair_rmse`)."""
-        return "accuracy" if self.kind == "classification" else "rmse"
+        return {"classification": "accuracy", "pde": "l2re"}.get(self.kind, "rmse")

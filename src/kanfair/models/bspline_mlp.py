@@ -12,8 +12,9 @@ from kanfair.flops import LayerCost, linear_row
 from kanfair.models.engine import native
 from kanfair.models.engine.bspline import ExactKnots, GridRange, make_knots, spline_activation
 from kanfair.models.family import Family, Spec
-from kanfair.models.kan import (SplineConfig, basis_ops, kanbefair_spline_term,
-                                noise_fit_coefficients, spline_label)
+from kanfair.models.kan import (SplineConfig, basis_ops, check_spline_twice_differentiable,
+                                kanbefair_spline_term, noise_fit_coefficients, spline_label)
+from kanfair.models.mlp import check_no_batch_norm
 
 
 class BSplineActivation(ExactKnots):
@@ -95,7 +96,13 @@ def _build(spec: Spec, in_dim: int, out_dim: int) -> nn.Module:
                       spline_first=spec["name"] == "bspline_first_mlp")
 
 
+def _check_twice_differentiable(spec: Spec) -> None:
+    check_spline_twice_differentiable(spec)
+    check_no_batch_norm(spec)
+
+
 FAMILY = Family("bspline_mlp", BSplineMLPConfig, _build, layer_costs, knob="grid_size",
-                label=spline_label)
+                label=spline_label, check_twice_differentiable=_check_twice_differentiable)
 FIRST_FAMILY = Family("bspline_first_mlp", BSplineFirstMLPConfig, _build, layer_costs,
-                      knob="grid_size", label=spline_label)
+                      knob="grid_size", label=spline_label,
+                      check_twice_differentiable=_check_twice_differentiable)

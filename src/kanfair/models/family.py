@@ -23,7 +23,9 @@ class Family:
     build(spec, in_dim, out_dim): the module. layer_costs(spec, widths, convention): one
     LayerCost per layer of widths [in] + hidden + [out]. knob: the family's own size knob
     that the budget matcher may vary besides the width (None: width only), with its
-    smallest value. label(spec): the knob settings, short, for tables."""
+    smallest value. label(spec): the knob settings, short, for tables.
+    check_twice_differentiable(spec): raises a ConfigError naming the key where the model's
+    second derivative in its inputs is zero or couples the points (a PDE task needs it)."""
 
     name: str
     schema: type
@@ -32,3 +34,4 @@ class Family:
     knob: Optional[str] = None
     knob_min: int = 1
     label: Callable[[Spec], str] = lambda spec: ""
+    check_twice_differentiable: Callable[[Spec], None] = lambda spec: None

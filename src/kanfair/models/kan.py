@@ -233,8 +233,16 @@ def _build(spec: Spec, in_dim: int, out_dim: int) -> nn.Module:
                tuple(spec["grid_range"]), spec["shortcut"], spec["init"], spec["grid_update_every"])
 
 
+def check_spline_twice_differentiable(spec: Spec) -> None:
+    """A PDE's residual needs d2/dx2: a spline of order 1 (piecewise linear) has none."""
+    check(spec["spline_order"] >= 2, "model.spline_order",
+          f"a spline of order {spec['spline_order']} has a zero second derivative, so a PDE's "
+          "residual cannot train it", "set model.spline_order=3 (cubic) for a PDE task")
+
+
 def spline_label(spec: Spec) -> str:
     return f"G{spec['grid_size']} K{spec['spline_order']}"
 
 
-FAMILY = Family("kan", KANConfig, _build, layer_costs, knob="grid_size", label=spline_label)
+FAMILY = Family("kan", KANConfig, _build, layer_costs, knob="grid_size", label=spline_label,
+                check_twice_differentiable=check_spline_twice_differentiable)

@@ -7,7 +7,7 @@ from torch import nn
 
 from kanfair.flops import ACTIVATION_FLOPS, LayerCost, linear_row
 from kanfair.models.family import Family, Spec
-from kanfair.schema import ModelConfig, check_choice
+from kanfair.schema import ModelConfig, check, check_choice
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh,
@@ -52,9 +52,22 @@ def layer_costs(spec: Spec, widths: list[int], convention: str) -> list[LayerCos
     return rows
 
 
+def check_no_batch_norm(spec: Spec) -> None:
+    check(not spec["batch_norm"], "model.batch_norm", "batch norm makes u(x) depend on the other "
+          "points of the batch, so its derivatives in x are not the PDE's", "set model.batch_norm=false")
+
+
+def _check_twice_differentiable(spec: Spec) -> None:
+    check(spec["activation"] not in ("relu", "identity"), "model.activation",
+          f"{spec['activation']} has a zero second derivative, so a PDE's residual cannot train it",
+          "use model.activation=tanh (the PINN default), silu, gelu or sigmoid")
+    check_no_batch_norm(spec)
+
+
 def _build(spec: Spec, in_dim: int, out_dim: int) -> nn.Module:
     return MLP([in_dim, *spec["hidden"], out_dim], spec["activation"], spec["batch_norm"])
 
 
 FAMILY = Family("mlp", MLPConfig, _build, layer_costs,
-                label=lambda spec: spec["activation"] + (" BN" if spec["batch_norm"] else ""))
+                label=lambda spec: spec["activation"] + (" BN" if spec["batch_norm"] else ""),
+                check_twice_differentiable=_check_twice_differentiable)
