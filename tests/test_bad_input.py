@@ -61,6 +61,7 @@ def fingerprint(folder: Path) -> dict[str, str]:
 
 
 CSV = "dataset=csv dataset.target=y dataset.path={files}/"
+PDE = "dataset=pde_poisson2d dataset.pde.interior=50 dataset.pde.boundary=20 dataset.pde.eval_grid=5 "
 TRAIN_CASES = {  # overrides: what the one line must name
     "unknown model": ("model=kann", "model"),
     "unknown dataset": ("dataset=fmnistt", "dataset"),
@@ -158,6 +159,25 @@ TRAIN_CASES = {  # overrides: what the one line must name
                                    "+model.kwargs.norm"),
     "a flop budget on a lower bound": ("model=custom model.target=tests.custom_models:elementwise_net "
                                        "budget=flops budget.target=5000", "model.elementwise_flops"),
+    # issue 29: physics-informed tasks
+    "batch size on a PDE task": (PDE + "model.activation=tanh trainer.batch_size=64", "trainer.batch_size"),
+    "protocol on a PDE task": (PDE + "model.activation=tanh trainer.protocol=kanbefair", "trainer.protocol"),
+    "train scoring on a PDE task": (PDE + "model.activation=tanh trainer.eval_train=every", "trainer.eval_train"),
+    "relu MLP on a PDE task": (PDE, "model.activation"),
+    "batch norm on a PDE task": (PDE + "model.activation=tanh model.batch_norm=true", "model.batch_norm"),
+    "linear splines on a PDE task": (PDE + "model=kan model.spline_order=1", "model.spline_order"),
+    "zero loss weight": (PDE + "model.activation=tanh dataset.pde.weights.boundary=0",
+                         "dataset.pde.weights.boundary"),
+    "negative loss weight": (PDE + "model.activation=tanh dataset.pde.weights.residual=-1",
+                             "dataset.pde.weights.residual"),
+    "a loss term without weight": (PDE + "model.activation=tanh ~dataset.pde.weights.boundary",
+                                   "dataset.pde.weights"),
+    "an unknown loss term": (PDE + "model.activation=tanh +dataset.pde.weights.initial=1", "dataset.pde.weights"),
+    "initial points on a steady task": (PDE + "model.activation=tanh dataset.pde.initial=10", "dataset.pde.initial"),
+    "one collocation point": (PDE + "model.activation=tanh dataset.pde.interior=1", "dataset.pde.interior"),
+    "PDE keys on a table": ("dataset.pde.interior=100", "dataset.pde"),
+    "eval_every 0": ("trainer.eval_every=0", "trainer.eval_every"),
+    "unknown dtype": ("trainer.dtype=float16", "trainer.dtype"),
 }
 
 

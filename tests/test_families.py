@@ -277,6 +277,20 @@ def test_the_second_derivative_in_an_input_equals_a_finite_difference(name, path
     assert (curvature[:, 0] - finite)[converged].abs().max() <= 1e-5 * scale, name
 
 
+@pytest.mark.parametrize("name", sorted(set(FAMILIES) - {"custom"}))
+def test_the_slope_taken_for_a_second_derivative_is_the_slope_on_the_knots(name):
+    """A PDE's H1 error takes du/dx with create_graph on a uniform grid, whose points fall on
+    the spline knots within rounding: that path must give the plain backward's slope there
+    (it once clamped u back into its cell and lost du/dx = 1/h at such points)."""
+    torch.manual_seed(0)
+    model = build({"name": name, "hidden": [6], **TWICE_DIFFERENTIABLE.get(name, {})}, 2, 1).double().eval()
+    axis = torch.linspace(-1, 1, 101, dtype=torch.float64)  # hits G5's knots -0.6, -0.2 ... 1
+    x = torch.stack(torch.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2).requires_grad_()
+    graphed, = torch.autograd.grad(model(x).sum(), x, create_graph=True)
+    plain, = torch.autograd.grad(model(x).sum(), x)
+    assert torch.allclose(graphed, plain, rtol=1e-10, atol=1e-12 * float(plain.abs().max())), name
+
+
 def test_the_rational_is_differentiated_as_kats_kernels_at_zero():
     """d|b|/db = d|x|/dx = +1 at 0 (KAT's kernels), by hand: with b = 0 (Q = 1),
     dR/db_k = -P(x)·|x|^k; at x = 0, dR/dx = a_1 - a_0·|b_1| (Q'(0) = |b_1|)."""

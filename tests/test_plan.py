@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import re
+import types
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,9 @@ import torch
 from conftest import run_train
 from kanfair.cli.plan import main, sweep_configs
 from kanfair.runner import run_key
-from kanfair.config import TrainerConfig
-from kanfair.data import Task
-from kanfair.plan import Probe, RunShape, estimate_seconds, run_shape, wall_seconds
+from kanfair.config import DatasetConfig, PDEConfig, TrainerConfig
+from kanfair.data import Task, load_task
+from kanfair.plan import Probe, RunShape, estimate_seconds, probe_model, run_shape, scored_epochs, wall_seconds
 
 # a slice of the paper's FMNIST grid on digits, 1 epoch: 3 random jobs of 60
 SWEEP = ["experiment=kanbefair_fmnist", "dataset=digits", "trainer.epochs=1",
@@ -84,6 +85,26 @@ def test_the_estimate_counts_steps_scored_rows_and_data():
     assert estimate_seconds(every, probe, 0.0) == 18 + 3 * 37 * 0.5
     tasks = RunShape(2, 10, [20, 5], 0, [4, 9])  # 2 epochs x (2 + 1) steps
     assert estimate_seconds(tasks, probe, 0.0) == 12 + 13 * 0.5
+
+
+def test_only_the_scored_epochs_count_their_rows():
+    """trainer.eval_every=3 over 7 epochs scores epochs 3, 6 and 7 (as fit does: test_pde)."""
+    assert scored_epochs(TrainerConfig(epochs=7, eval_every=3)) == 3
+    assert scored_epochs(TrainerConfig(epochs=6, eval_every=3)) == 2
+    shape = RunShape(7, 10, [10], 4, [], scored_epochs=3)
+    assert estimate_seconds(shape, Probe(step_s=1.0, eval_row_s=0.5), 0.0) == 7 + 3 * 4 * 0.5
+
+
+def test_a_pde_run_is_one_full_batch_step_an_epoch_scoring_points_and_grid():
+    pde = PDEConfig(interior=50, boundary=20, eval_grid=5, weights={"residual": 0.01, "boundary": 1.0})
+    task = load_task(DatasetConfig(name="pde_poisson2d", pde=pde))
+    shape = run_shape(task, TrainerConfig(epochs=10, eval_every=4), [])
+    assert (shape.batch_size, shape.train_rows, shape.scored_rows_per_epoch, shape.scored_epochs) == (
+        50, [50], 50 + 25, 3)
+    conf = types.SimpleNamespace(trainer=TrainerConfig(device="cpu", optimizer="lbfgs"), seed=0)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+    probe = probe_model(model, task, conf)
+    assert probe.step_s > 0 and probe.eval_row_s > 0
 
 
 def test_the_run_shape_follows_the_protocol_and_the_tasks():

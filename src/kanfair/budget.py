@@ -44,6 +44,11 @@ class Match:
         return asdict(self)
 
 
+def label(budget: Optional[Mapping[str, Any]]) -> str:
+    """A record's budget block as '2,000 params' (the matched budget a run was sized to) or 'none'."""
+    return f"{budget['target']:,.0f} {budget['kind']}" if budget else "none"
+
+
 def sized(spec: Mapping[str, Any], vary: str, size: int) -> dict[str, Any]:
     """The spec at one size: hidden widths scaled in proportion to the first (vary=width)
     or the family's size knob set (vary=grid: grid size, frequencies, degree, groups)."""

@@ -105,7 +105,9 @@ def shape_key(spec: dict[str, Any], in_dim: int, out_dim: int, trainer: TrainerC
 
 
 def machine_tag() -> str:
-    """Probes are valid on the machine and software that made them."""
+    """Probes are valid on the machine and software that made them (the kernels loaded
+    first: whether a probe ran on them must not depend on what the process did before)."""
+    native.prepare(3)
     return json.dumps({"host": platform.node(), "processor": platform.processor() or platform.machine(),
                        "cpu_count": os.cpu_count(), "torch": torch.__version__,
                        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,

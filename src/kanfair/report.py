@@ -6,7 +6,8 @@ per dataset and model family, the family's best configuration; table.csv lists e
 configuration. The plots show every ok run against its cost (log x; log y for errors) and
 each family's Pareto frontier: the best metric reached at or below each cost, as the
 paper's envelopes. Continual-learning runs also get continual.md: accuracy and backward
-transfer (forgetting) per configuration and family.
+transfer (forgetting) per configuration and family; physics-informed runs get pde.md and
+error curves (kanfair.physics_report).
 Runs that did not end ok are counted and listed, never dropped silently.
 """
 from __future__ import annotations
@@ -17,11 +18,13 @@ from typing import Optional
 
 import pandas as pd
 
+from kanfair.budget import label as budget_label
 from kanfair.data.fingerprint import hashed_part
 from kanfair.metrics import HIGHER_IS_BETTER
 from kanfair.models import FAMILIES, model_spec
 from kanfair.results import config_hash, read_records
 from kanfair.latex import comparison_table as latex_comparison, document, verdict_table
+from kanfair.physics_report import write_physics
 from kanfair.verdict import optimism_lines, verdict_frame, write_verdict
 
 COST_COLUMNS = {"params": "params", "flops": "flops", "time": "time_per_epoch_s"}
@@ -42,10 +45,6 @@ def _settings(spec: dict) -> str:
     except (KeyError, TypeError, ValueError):
         return ""
 
-
-def _budget_label(budget: Optional[dict]) -> str:
-    """'2,000 params' (the matched budget a run was sized to) or 'none'."""
-    return f"{budget['target']:,.0f} {budget['kind']}" if budget else "none"
 
 
 def runs_frame(records: list[dict]) -> pd.DataFrame:
@@ -68,7 +67,7 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
             "grid_range": "_".join(f"{float(v):.1f}" for v in model.get("grid_range", [])) or None,
             "lr": trainer.get("lr"), "epochs": record["epochs"],
             "test_metric": record["test_metric"], "val_metric": record.get("val_metric"),
-            "params": record["params"], "budget": _budget_label(record.get("budget")),
+            "params": record["params"], "budget": budget_label(record.get("budget")),
             "phase": (config.get("tune") or {}).get("phase"),
             "repeat": config["tune"].get("repeat", 0) if config.get("tune") else None,
             "flops": record.get("flops"), "flops_convention": record.get("flops_convention"),
@@ -354,7 +353,7 @@ def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
                  group: str = "model", published: Optional[str | Path] = None,
                  verdict: bool = False, latex: bool = False) -> list[Path]:
     """table.md, table.csv and per-dataset Pareto plots (continual.md when there are
-    continual runs; with `verdict`, verdict.md and verdict.csv with its statistical tests;
+    continual runs, pde.md and error curves when there are physics-informed runs; with `verdict`, verdict.md and verdict.csv with its statistical tests;
     with `latex`, tables.tex); returns the files written. `group` splits the model families
     further by a record column (e.g. shortcut)."""
     runs = load_records(runs_dir)
@@ -384,6 +383,8 @@ def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
     if (runs.protocol == "continual").any():
         written.append(out / "continual.md")
         written[-1].write_text(continual_markdown(runs))
+    if (runs.protocol == "physics").any():
+        written += write_physics(read_records(runs_dir, _to_stderr), out)
     if verdict:
         written += write_verdict(runs, out)
     if latex:

@@ -125,7 +125,7 @@ def make_record(conf: TrainConfig, resolved: dict[str, Any], data: dict[str, Any
     hash_ = config_hash(resolved, hashed_part(data))
     sel = result.selected if result else {}
     metric = result.metric if result else task.metric
-    epochs_run = len(result.history) if result else 0
+    epochs_run = result.epochs_run if result else 0
     train_time = result.train_time_s if result else 0.0
     n_train = result.n_train if result else len(task.x_train)
     metric_of = lambda split: sel.get(f"{split}_{metric}")  # noqa: E731

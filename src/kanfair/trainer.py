@@ -45,6 +45,7 @@ class FitResult:
     best_epoch: Optional[int]
     train_time_s: float
     eval_time_s: float
+    epochs_run: int  # epochs (a PDE task's steps) trained without a non-finite loss
     n_train: int
     n_val: int
     n_test: int
@@ -260,6 +261,7 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
                 for k, v in evaluate(trained, x, y, task.kind, cfg.eval_batch_size).items()}
 
     batch_size = len(x_tr) if physics is not None else cfg.batch_size
+    epochs_run = 0
     for epoch in epochs:
         running, problem, seconds = _train_epoch(trained, optimizer, objective, x_tr, y_tr, cfg,
                                                  generator, batch_size)
@@ -267,6 +269,7 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
         if problem:
             status, message = "diverged", f"{problem} in {'step' if physics else 'epoch'} {epoch}"
             break
+        epochs_run = epoch
         if epoch % cfg.eval_every and epoch != cfg.epochs:
             continue
 
@@ -299,7 +302,7 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
     return FitResult(
         status=status, metric=metric, history=history,
         best_epoch=None if best is None else history[best]["epoch"],
-        train_time_s=train_time, eval_time_s=eval_time,
+        train_time_s=train_time, eval_time_s=eval_time, epochs_run=epochs_run,
         n_train=len(x_tr), n_val=0 if x_val is None else len(x_val), n_test=len(x_te),
         compiled=compiled, message=message, selected=selected)
 
@@ -352,7 +355,7 @@ def fit_continual(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
                 if final and len(tasks) > 1 else None)
     return FitResult(
         status=status, metric="accuracy", history=history, best_epoch=None,
-        train_time_s=train_time, eval_time_s=eval_time, n_train=n_train, n_val=0,
+        train_time_s=train_time, eval_time_s=eval_time, epochs_run=len(history), n_train=n_train, n_val=0,
         n_test=sum(len(x) for x, _ in test_sets), compiled=compiled, message=message,
         selected={} if average is None else {"test_accuracy": average},
         extra={"continual": {"tasks": tasks, "accuracy_matrix": matrix,

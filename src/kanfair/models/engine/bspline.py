@@ -110,7 +110,12 @@ def _locate(x: torch.Tensor, knots: torch.Tensor, grid_size: int, spline_order: 
     else:
         left = knots.expand(*cell.shape, knots.shape[-1]).gather(-1, cell.unsqueeze(-1)).squeeze(-1)
     # measured from the cell's own knot: float32 error ~1e-7, not ~c·1e-7 as from t_0
-    u = ((x - left) * inv_h).clamp_(0.0, 1.0)
+    raw = (x - left) * inv_h
+    u = raw.clamp(0.0, 1.0)
+    if raw.requires_grad:
+        # autograd's path (create_graph): the clamp only undoes rounding at a knot, where
+        # the pieces meet, so du/dx stays 1/h there (clamp's own gradient would be 0)
+        u = raw + (u - raw).detach()
     return cell, u, inside, inv_h
 
 
