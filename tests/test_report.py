@@ -15,7 +15,7 @@ from kanfair.cli import report as report_cli
 def write_run(runs: Path, run_id: str, model: str, seed: int, value, status: str = "ok",
               hidden=(16,), params: int = 100, flops: float = 1000.0, dataset: str = "fmnist",
               metric: str = "accuracy", grid: int = 5, lr: float = 1e-3, protocol: str = "kanbefair",
-              extra: dict | None = None, tune: dict | None = None) -> None:
+              extra: dict | None = None, tune: dict | None = None, **fields) -> None:
     config = {"model": {"name": model, "hidden": list(hidden), "grid_range": [-2.0, 2.0]},
               "dataset": {"name": dataset}, "trainer": {"lr": lr, "epochs": 20}, "seed": seed,
               "paths": {"results_dir": "x"}, **({"tune": tune} if tune else {})}
@@ -30,7 +30,7 @@ def write_run(runs: Path, run_id: str, model: str, seed: int, value, status: str
         "dataset": dataset, "model": model, "metric": metric, "protocol": protocol, "seed": seed,
         "hidden": list(hidden), "model_spec": spec, "epochs": 20, "test_metric": value,
         "params": params, "flops": flops, "flops_convention": "kanbefair", "time_per_epoch_s": 0.5,
-        "config": config, "extra": extra or {}}))
+        "config": config, "extra": extra or {}, **fields}))
 
 
 @pytest.fixture
@@ -190,3 +190,36 @@ def test_a_family_tuned_in_several_repeats_is_one_row_over_all_of_them(tmp_path)
     kan = next(line for line in text.splitlines() if "| kan |" in line)
     assert f"accuracy {statistics.mean([80, 82, 90, 92]):.4g} ± {statistics.stdev([80, 82, 90, 92]):.2g} | 4 | 16 / 32 |" in kan
     assert "accuracy **87.5 ± 0.71** | 2 |" in text  # the MLP beats the pooled KAN (86), not its best repeat (91)
+
+
+def test_physics_runs_get_errors_divergence_counts_and_curves_per_budget(tmp_path):
+    """Two KAN seeds (L2RE 0.01, 0.03), a diverged third (its errors from before it
+    diverged: not counted) and a failed fourth, three MLP seeds (0.02, 0.02, 0.05), one MLP at
+    another budget: the means, stds and counts are worked out by hand, best L2RE first."""
+    folder = tmp_path / "runs"
+
+    def physics_run(run_id, model, seed, l2re, status="ok", budget=300, hidden=(10,)):
+        errors = {} if l2re is None else {"l2re": l2re, "mse": l2re / 1000, "h1_sq": l2re / 10}
+        history = [{"epoch": e, "test_l2re": l2re or 1.0, "train_time_s": e / 2} for e in (50, 100)]
+        write_run(folder, run_id, model, seed, l2re, status=status, dataset="pde_poisson2d", metric="l2re",
+                  protocol="physics", hidden=hidden, params=311, budget={"target": budget, "kind": "params"},
+                  test_metrics=errors, best_epoch=None if l2re is None else 90 + 10 * seed,
+                  epochs_run=100 if status == "ok" else 10, train_time_s=50.0 if status == "ok" else 5.0,
+                  history=history)
+
+    physics_run("k0", "kan", 0, 0.01)
+    physics_run("k1", "kan", 1, 0.03)
+    physics_run("k2", "kan", 2, 0.9, status="diverged")
+    physics_run("k3", "kan", 3, None, status="failed")
+    for seed, value in enumerate((0.02, 0.02, 0.05)):
+        physics_run(f"m{seed}", "mlp", seed, value, hidden=(75,))
+    physics_run("big", "mlp", 0, 0.004, budget=2000, hidden=(40, 40))
+    written = report.write_report(folder, tmp_path / "out")
+    text = (tmp_path / "out" / "pde.md").read_text()
+    assert "| kan | 10 | 311 | 0.02 ± 0.014 | 2e-05 | 0.002 | 1 of 4, 1 failed | 95 | 0.5 |" in text
+    assert "| mlp | 75 | 311 | 0.03 ± 0.017 | 3e-05 | 0.003 | 0 of 3 | 100 | 0.5 |" in text
+    assert text.index("| kan |") < text.index("| mlp | 75")  # the lower error first
+    assert "## pde_poisson2d, 2,000 params" in text and "| mlp | 40_40 | 311 | 0.004 ± 0 |" in text
+    for budget in ("300", "2000"):
+        assert tmp_path / "out" / f"curves_pde_poisson2d_{budget}_params.png" in written
+        assert (tmp_path / "out" / f"curves_pde_poisson2d_{budget}_params.png").stat().st_size > 0

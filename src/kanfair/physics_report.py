@@ -101,12 +101,13 @@ def curves_plot(records: list[dict[str, Any]], dataset: str, budget: str, path: 
 
 
 def write_physics(records: list[dict[str, Any]], out: Path) -> list[Path]:
-    """pde.md, pde.csv and curves_<dataset>_<budget>.png; returns the files written."""
+    """pde.md, pde.csv and curves_<dataset>_<budget>.png (e.g. curves_pde_poisson2d_300_params.png);
+    returns the files written."""
     summary = physics_summary(physics_frame(records))
     written = [out / "pde.md", out / "pde.csv"]
     written[0].write_text(physics_markdown(summary))
     summary.to_csv(written[1], index=False)
     for (dataset, budget), _ in summary.groupby(["dataset", "budget"], sort=True):
-        written.append(out / f"curves_{dataset}_{budget.replace(' ', '_')}.png")
+        written.append(out / f"curves_{dataset}_{budget.replace(',', '').replace(' ', '_')}.png")
         curves_plot(records, dataset, budget, written[-1])
     return written
