@@ -23,6 +23,7 @@ from torch import nn
 
 from bench_kan import interleaved_medians  # scripts/bench_kan.py, beside this one
 from kanfair.budget import match
+from kanfair.data.pde import laplacian  # the PDE tasks' operator, as the trainer takes it
 from kanfair.models import FAMILIES, build, count_params
 
 BASELINE = "mlp"
@@ -48,11 +49,7 @@ def poisson_step(model: nn.Module, x: torch.Tensor, source: torch.Tensor) -> Cal
     def step() -> torch.Tensor:
         model.zero_grad(set_to_none=True)
         points = x.detach().requires_grad_()
-        u = model(points)
-        slope, = torch.autograd.grad(u.sum(), points, create_graph=True)
-        laplacian = sum(torch.autograd.grad(slope[:, i].sum(), points, create_graph=True)[0][:, i]
-                        for i in range(points.shape[1]))
-        loss = ((laplacian - source) ** 2).mean()
+        loss = ((laplacian(model(points), points)[:, 0] - source) ** 2).mean()
         loss.backward()
         return loss.detach()
     return step

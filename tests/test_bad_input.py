@@ -310,6 +310,7 @@ TUNE_CASES = {
     "negative sampler seed": ("tune.sampler_seed=-1", "tune.sampler_seed"),
     "no repeats": ("tune.repeats=0", "tune.repeats"),
     "a repeat label set by hand": ("tune.repeat=1", "tune.repeat"),
+    "a PDE task (no validation split)": ("dataset=pde_poisson2d", "PDE task"),
 }
 
 

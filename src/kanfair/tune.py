@@ -188,7 +188,11 @@ def tune(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0,
           "set tune.repeats=<n> for n independent repeats")
     conf = validate(cfg)
     space = flatten_space(OmegaConf.to_container(cfg.tune.space, resolve=True))
-    higher = HIGHER_IS_BETTER[load_task(conf.dataset, conf.paths.data_dir).metric]
+    task = load_task(conf.dataset, conf.paths.data_dir)
+    check(task.physics is None, "dataset", f"{task.name} is a PDE task: it has no validation split to "
+          "tune on (its runs select on the physics loss)", "compare PDE models at fixed settings "
+          "(experiment=pinn), or tune on a supervised task")
+    higher = HIGHER_IS_BETTER[task.metric]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     results = []
     for repeat in range(conf.tune.repeats):

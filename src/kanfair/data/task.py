@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from typing import Any
 
 import torch
-
-if TYPE_CHECKING:
-    from kanfair.data.pde import Physics
 
 
 @dataclass
@@ -25,7 +22,7 @@ class Task:
     out_dim: int
     vocab_size: int = 0  # text: inputs are padded token ids for an EmbeddingBag front
     split: str = ""  # dataset.split where the data set has a choice (kanbefair, seeded ...)
-    physics: Optional["Physics"] = None  # kind "pde": the loss terms, points and weights
+    physics: Any = None  # kind "pde": its kanfair.data.pde.Physics (loss terms, points, weights)
 
     @property
     def in_dim(self) -> int:
