@@ -196,3 +196,57 @@ def test_the_vectorised_bootstrap_is_the_plain_statistic_resampled():
     interval = expected.confidence_interval
     assert bootstrap_probability(a, b, True) == pytest.approx((interval.low, interval.high), abs=1e-12)
     assert interval.low < interval.high  # the fixture resamples to different values
+
+
+# issue 30: each family against the MLP across data sets, paired by data set
+SCALES = [55.0, 62.0, 70.0, 78.0, 84.0, 90.0, 95.0, 98.0]  # data sets of very different difficulty
+
+
+def _means(kan: list[float], mlp: list[float], other: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"mlp": mlp, "kan": kan, "rbf_kan": other},
+                        index=[f"d{i}" for i in range(len(mlp))])
+
+
+def test_a_family_better_on_every_data_set_is_significant_though_the_scales_overlap():
+    """The KAN is 1% better than the MLP on each of 8 data sets: paired, Wilcoxon's exact
+    p is 2/2^8, significant after Holm over 2 pairs. Unpaired, the two columns' values
+    overlap almost entirely (Mann-Whitney p ~ 0.9), so a test that ignores the pairing fails."""
+    from kanfair.verdict import paired_tests
+
+    mlp = SCALES
+    kan = [v * 1.01 for v in SCALES]
+    other = [v + (1 if i % 2 else -1) for i, v in enumerate(SCALES)]  # wins 4, loses 4
+    means = _means(kan, mlp, other)
+    table = paired_tests(means, {d: True for d in means.index}).set_index("family")
+    assert table.loc["kan", "p"] == pytest.approx(2 / 2 ** 8)
+    assert table.loc["kan", "verdict"] == "better" and table.loc["kan", "wins"] == 8
+    assert table.loc["rbf_kan", "verdict"] == "tie" and table.loc["rbf_kan", "p"] > 0.5
+    assert stats.mannwhitneyu(kan, mlp).pvalue > 0.5
+    # on 6 data sets p = 2/2^6 = 0.031: significant alone, a tie after Holm over 2 pairs
+    six = means.iloc[:6]
+    assert paired_tests(six[["mlp", "kan"]], {d: True for d in six.index}).verdict[0] == "better"
+    assert paired_tests(six, {d: True for d in six.index}).set_index("family").loc["kan", "verdict"] == "tie"
+    # errors: lower is better, so the same numbers as RMSEs make the KAN worse
+    errors = paired_tests(means, {d: False for d in means.index}).set_index("family")
+    assert errors.loc["kan", "verdict"] == "worse"
+
+
+def test_each_test_says_how_many_data_sets_it_needs_before_it_can_reject():
+    """Wilcoxon: the smallest p on n data sets is 2/2^n (scipy's exact test on n positive
+    differences), below 0.05 from n = 6 alone, below 0.05/6 (Holm's first of 6 pairs) from
+    n = 8; Friedman on 7 families: chi-square(6) > 12.59 needs n(7-1) > 12.59, n = 3."""
+    from kanfair.verdict import friedman_needs, wilcoxon_needs
+
+    for pairs in (1, 6):
+        n = wilcoxon_needs(pairs)
+        assert stats.wilcoxon(np.arange(1.0, n + 1)).pvalue < 0.05 / pairs
+        assert stats.wilcoxon(np.arange(1.0, n)).pvalue >= 0.05 / pairs
+    assert (wilcoxon_needs(1), wilcoxon_needs(6)) == (6, 8)
+    assert friedman_needs(7) == 3 and friedman_needs(2) == 4  # chi-square(1) > 3.84: n > 3.84
+
+
+def test_the_verdict_shows_the_paired_tests_against_the_mlp(verdict):
+    text, _ = verdict
+    assert "Each family against mlp, paired by data set (Wilcoxon signed-rank" in text
+    assert "it can reject only from 7 data sets, and has 3" in text  # 2 pairs: 2/2^n < 0.025
+    assert "| kan | 3 | 1 / 2 / 0 |" in text  # kan beats the MLP on the formula only

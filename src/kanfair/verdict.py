@@ -8,8 +8,12 @@ Welch's t-test and the Mann-Whitney U test, each Holm-corrected over the compari
 difference is called significant when Welch's Holm-corrected p < 0.05 (Mann-Whitney is
 reported beside it: with 3 seeds it cannot go below p = 0.1); otherwise "tie". Across
 data sets, families are ranked per data set, the average ranks tested with Friedman's
-test and the Nemenyi post-hoc test, and drawn as a critical-difference diagram. All
-statistics come from scipy.stats, statsmodels and scikit-posthocs.
+test and the Nemenyi post-hoc test, and drawn as a critical-difference diagram; and each
+family is paired with the MLP (else the best-ranked family) data set by data set in a
+Wilcoxon signed-rank test, Holm-corrected over the pairs (Demšar 2006, Benavoli et al.
+2016: the test for two classifiers over many data sets). Each test says how many data
+sets it needs before it can reject at all. All statistics come from scipy.stats,
+statsmodels and scikit-posthocs.
 """
 from __future__ import annotations
 
@@ -210,6 +214,73 @@ def rank_test(means: pd.DataFrame, higher: dict[str, bool]) -> tuple[pd.DataFram
     return scores, ranks, float(stats.friedmanchisquare(*[scores[c] for c in scores.columns]).pvalue)
 
 
+def relative_differences(scores: pd.DataFrame, family: str, reference: str) -> pd.Series:
+    """Per data set, (family − reference) / the mean of their magnitudes, in scores
+    (higher = better): scale-free, so that an accuracy in % and an RMSE of 1e-3 rank alike
+    in the signed-rank test."""
+    a, b = scores[family], scores[reference]
+    scale = (a.abs() + b.abs()) / 2
+    return ((a - b) / scale.where(scale > 0, 1.0)).rename(family)
+
+
+def wilcoxon_needs(pairs: int) -> int:
+    """The fewest data sets on which a two-sided exact Wilcoxon signed-rank test can reach
+    p < ALPHA / pairs (Holm's first step): p can be no smaller than 2 / 2^n."""
+    n = 1
+    while 2.0 / 2 ** n >= ALPHA / max(pairs, 1):
+        n += 1
+    return n
+
+
+def friedman_needs(families: int) -> int:
+    """The fewest data sets on which Friedman's test (chi-square form) can reject: the
+    statistic is largest, n(k − 1), when every data set ranks the families alike."""
+    n = 1
+    while stats.chi2.sf(n * (families - 1), families - 1) >= ALPHA:
+        n += 1
+    return n
+
+
+def paired_tests(means: pd.DataFrame, higher: dict[str, bool]) -> pd.DataFrame:
+    """Each family against the reference (the MLP, else the family of best average rank)
+    over the data sets where both ran: data sets, wins, losses, ties, the median relative
+    difference, Wilcoxon's two-sided p (exact where scipy can), Holm over the pairs, and the
+    verdict ("better", "worse" or "tie")."""
+    scores = means.apply(lambda row: row if higher[row.name] else -row, axis=1)
+    if scores.shape[1] < 2:
+        return pd.DataFrame()
+    reference = "mlp" if "mlp" in scores else scores.rank(axis=1, ascending=False).mean().idxmin()
+    rows = []
+    for family in [c for c in scores.columns if c != reference]:
+        both = scores[[family, reference]].dropna()
+        diff = relative_differences(both, family, reference)
+        nonzero = diff[diff != 0]
+        p = (float(stats.wilcoxon(nonzero).pvalue) if len(nonzero) >= 1 else 1.0)
+        rows.append({"family": family, "reference": reference, "datasets": len(both),
+                     "wins": int((diff > 0).sum()), "losses": int((diff < 0).sum()),
+                     "ties": int((diff == 0).sum()), "median_difference": float(diff.median()), "p": p})
+    table = pd.DataFrame(rows)
+    table["p_holm"] = _holm(list(table.p))
+    table["verdict"] = [("better" if row.median_difference > 0 else "worse") if row.p_holm < ALPHA else "tie"
+                        for row in table.itertuples()]
+    return table
+
+
+def _wilcoxon_lines(means: pd.DataFrame, higher: dict[str, bool]) -> list[str]:
+    table = paired_tests(means, higher)
+    if table.empty:
+        return []
+    needs, have = wilcoxon_needs(len(table)), int(table.datasets.max())
+    lines = [f"Each family against {table.reference[0]}, paired by data set (Wilcoxon signed-rank on the "
+             f"relative differences, Holm over {len(table)} pairs; it can reject only from {needs} data "
+             f"sets, and has {have}):", "",
+             "| family | data sets | wins / losses / ties | median relative difference | p | p (Holm) | verdict |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r.family} | {r.datasets} | {r.wins} / {r.losses} / {r.ties} | {r.median_difference:+.3g} | "
+              f"{_fmt(r.p)} | {_fmt(r.p_holm)} | {r.verdict} |" for r in table.itertuples()]
+    return lines
+
+
 def ranks_differ(friedman: float) -> str:
     return "the ranks differ" if friedman < ALPHA else "no significant difference in ranks"
 
@@ -233,8 +304,9 @@ def _across_datasets(means: pd.DataFrame, higher: dict[str, bool], out: Path, bu
     import scikit_posthocs as sp
 
     tested = rank_test(means, higher)
+    wilcoxon = _wilcoxon_lines(means, higher)
     if isinstance(tested, str):
-        return [tested]
+        return [tested, "", *wilcoxon] if wilcoxon else [tested]
     scores, ranks, friedman = tested
     nemenyi = sp.posthoc_nemenyi_friedman(scores.to_numpy())
     nemenyi.index = nemenyi.columns = scores.columns
@@ -246,8 +318,8 @@ def _across_datasets(means: pd.DataFrame, higher: dict[str, bool], out: Path, bu
     plt.close(figure)
     ordered = ", ".join(f"{family} {rank:.2f}" for family, rank in ranks.items())
     return [f"Across {len(scores)} data sets: average ranks {ordered}; Friedman p = {friedman:.3g}"
-            f" ({ranks_differ(friedman)}). "
-            f"Critical-difference diagram: [{name}]({name})."]
+            f" ({ranks_differ(friedman)}; it can reject only from {friedman_needs(len(ranks))} data sets). "
+            f"Critical-difference diagram: [{name}]({name}).", "", *wilcoxon]
 
 
 def verdict_frame(runs: pd.DataFrame) -> pd.DataFrame:
