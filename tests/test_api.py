@@ -39,3 +39,13 @@ def test_load_runs_has_one_row_per_record_and_skips_unreadable_files(tmp_path, r
     assert sorted(str(w.message).split()[2] for w in recwarn if "skipped" in str(w.message)) == \
         sorted(str(tmp_path / "runs" / name) + ":" for name in ("broken.json", "list.json"))
     assert json.loads((tmp_path / "runs" / "list.json").read_text()) == []
+
+
+def test_compare_takes_a_model_config_and_a_pde_task(tmp_path):
+    """model=mlp_tanh is a config of the mlp family (the PINN default): compare takes it by
+    name, and a PDE task's table reports its L2RE."""
+    table = kanfair.compare(["mlp_tanh", "cheby_kan"], "pde_poisson2d_sin", params=300,
+                            overrides=["trainer.epochs=3", "dataset.pde.interior=64", "dataset.pde.boundary=16",
+                                       "dataset.pde.eval_grid=9"], results_dir=str(tmp_path))
+    assert sorted(table.model) == ["cheby_kan", "mlp"] and set(table.metric) == {"l2re"}
+    assert (table.settings[table.model == "mlp"] == "tanh").all()

@@ -304,3 +304,15 @@ def test_a_non_finite_selected_metric_is_never_ok(monkeypatch):
     monkeypatch.setattr(trainer, "evaluate", evaluate)
     result = fit(nn.Linear(3, 2), tiny(), TrainerConfig(epochs=2), seed=0)
     assert result.status == "diverged" and result.message == "test_accuracy is nan at the selected epoch"
+
+
+def test_float64_trains_a_classifier_in_float64_and_keeps_its_labels_integers(iris):
+    model, result = _fit(iris, dtype="float64", epochs=2)
+    assert result.status == "ok" and next(model.parameters()).dtype == torch.float64
+    assert 0 <= result.selected["test_accuracy"] <= 100
+
+
+def test_eval_every_scores_every_nth_epoch_and_the_last_and_selects_among_them(iris):
+    _, result = _fit(iris, epochs=7, eval_every=3)
+    assert [row["epoch"] for row in result.history] == [3, 6, 7] and result.epochs_run == 7
+    assert result.best_epoch in (3, 6, 7)

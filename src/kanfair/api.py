@@ -81,7 +81,7 @@ def latex_tables(results_dir: str | Path = "results") -> str:
 def compare(models: Sequence[str], dataset: str = "digits", params: Optional[float] = None,
             seeds: Sequence[int] = (0,), overrides: Sequence[str] = (),
             results_dir: str = "results") -> pd.DataFrame:
-    """Train each model family on `dataset` (matched to `params` trainable parameters when
+    """Train each model (a family, or a config of configs/model/ such as mlp_tanh) on `dataset` (matched to `params` trainable parameters when
     given, `budget.vary=width_grid`) over `seeds`, and return the comparison table: each
     family's mean and std of the test metric over seeds, best first.
 
@@ -94,8 +94,9 @@ def compare(models: Sequence[str], dataset: str = "digits", params: Optional[flo
     """
     check(not isinstance(models, str) and len(models) > 0, "models", f"must be a non-empty list of families, "
           f"got {models!r}", 'e.g. kanfair.compare(["mlp", "kan"], "digits")')
-    for model in models:
-        family(model)  # an unknown name fails before anything trains
+    for model in models:  # a config (model=mlp_tanh) or a family; an unknown name fails before training
+        if not (Path(CONFIG_DIR) / "model" / f"{model}.yaml").is_file():
+            family(model)
     check(len(seeds) > 0, "seeds", "is empty: no run would train", "e.g. seeds=[0, 1, 2]")
     check(params is None or (isinstance(params, (int, float)) and math.isfinite(params) and params > 0),
           "params", f"must be a positive number of trainable parameters, or None (got {params!r})",
