@@ -1,4 +1,5 @@
-"""KANbeFair's symbolic-formula regression tasks (scipy.special), generated offline.
+"""Generated regression tasks: KANbeFair's symbolic formulas (scipy.special), and the KAN
+paper's toy functions and Feynman equations (kan_paper.py), all offline.
 
 Two-input tasks draw x ~ U[0, 1)^2; 1000 train and 1000 test samples from a fixed seed.
 The Bessel tasks use the derivative functions (jvp, yvp, kvp, ivp) as the paper's code
@@ -15,7 +16,7 @@ import torch
 from scipy import special
 
 from kanfair.config import DatasetConfig
-from kanfair.data import splitting
+from kanfair.data import kan_paper, splitting
 from kanfair.data.task import Task
 
 N_TRAIN = N_TEST = 1000
@@ -53,6 +54,7 @@ FORMULAS = {
     "special_sphharm02": _two_input(lambda a, b: special.sph_harm_y(2, 0, b, a).real),
     "special_1d_poisson": _poisson,
     "special_1d_gelu": _gelu,
+    **kan_paper.FORMULAS,
 }
 
 
