@@ -25,6 +25,7 @@ from kanfair.models import FAMILIES, model_spec
 from kanfair.results import config_hash, read_records
 from kanfair.latex import comparison_table as latex_comparison, document, verdict_table
 from kanfair.physics_report import write_physics
+from kanfair.scaling import write_scaling
 from kanfair.verdict import optimism_lines, verdict_frame, write_verdict
 
 COST_COLUMNS = {"params": "params", "flops": "flops", "time": "time_per_epoch_s"}
@@ -351,11 +352,12 @@ def latex_tables(runs: pd.DataFrame) -> str:
 
 def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
                  group: str = "model", published: Optional[str | Path] = None,
-                 verdict: bool = False, latex: bool = False) -> list[Path]:
-    """table.md, table.csv and per-dataset Pareto plots (continual.md when there are
-    continual runs, pde.md and error curves when there are physics-informed runs; with `verdict`, verdict.md and verdict.csv with its statistical tests;
-    with `latex`, tables.tex); returns the files written. `group` splits the model families
-    further by a record column (e.g. shortcut)."""
+                 verdict: bool = False, latex: bool = False, scaling: bool = False) -> list[Path]:
+    """table.md, table.csv and per-dataset Pareto plots; continual.md when there are
+    continual runs, pde.md and error curves when there are physics-informed runs; with
+    `verdict`, verdict.md and verdict.csv with its statistical tests; with `latex`,
+    tables.tex; with `scaling`, scaling.md and its plots. Returns the files written.
+    `group` splits the model families further by a record column (e.g. shortcut)."""
     runs = load_records(runs_dir)
     if group != "model":
         if group not in runs:
@@ -390,4 +392,6 @@ def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
     if latex:
         written.append(out / "tables.tex")
         written[-1].write_text(latex_tables(runs))
+    if scaling:
+        written += write_scaling(runs, out)
     return written

@@ -21,10 +21,13 @@ def main(argv: list[str] | None = None) -> int:
                              "ranks across data sets")
     parser.add_argument("--latex", action="store_true",
                         help="also tables.tex: the comparison and the verdict as booktabs tables for a paper")
+    parser.add_argument("--scaling", action="store_true",
+                        help="also scaling.md, scaling.csv and plots: the exponent of test RMSE ~ N^-alpha per "
+                             "family and task, on the frontier chosen on validation, with bootstrap intervals")
     args = parser.parse_args(argv)
     with one_line_errors():
         written = write_report(args.runs, args.out, args.by, args.group, args.published, args.verdict,
-                               args.latex)
+                               args.latex, args.scaling)
     print(open(written[0]).read(), end="")
     print(f"wrote {len(written)} files to {args.out}")
     return 0

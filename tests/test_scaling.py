@@ -1,0 +1,85 @@
+"""kanfair-report --scaling (issue 28, item 3): alpha recovered on synthetic records of
+known exponent, the frontier chosen on validation, and the bootstrap comparison."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kanfair import report
+from kanfair.scaling import compare_alphas, fit_alpha, frontier, scaling_frame
+from test_report import write_run
+
+SIZES = [100, 200, 400, 800, 1600]
+
+
+def _records(folder, model: str, alpha: float, seeds: int = 3, decoy: bool = False) -> None:
+    """test RMSE = (N/100)^-alpha x (1 + 1% noise per seed), validation 10% above it; with
+    `decoy`, a configuration at N = 3200 that is worse on validation than N = 1600 but
+    looks perfect on test (1e-9): it is on the test frontier only."""
+    rng = np.random.default_rng(len(model))
+    sizes = [(n, (n / 100) ** -alpha, 1.1 * (n / 100) ** -alpha) for n in SIZES]
+    if decoy:
+        sizes.append((3200, 1e-9, 2.0 * 1.1 * 16 ** -alpha))
+    for n, test, val in sizes:
+        for seed in range(seeds):
+            noise = 1 + 0.01 * rng.standard_normal()
+            write_run(folder, f"{model}-{n}-{seed}", model, seed, test * noise, hidden=(n,), params=n,
+                      dataset="power", metric="rmse", protocol="val", val_metric=val * noise)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> pd.DataFrame:
+    folder = tmp_path_factory.mktemp("scaling") / "runs"
+    _records(folder, "mlp", 2.0)
+    _records(folder, "kan", 4.0, decoy=True)
+    return report.load_records(folder)
+
+
+def test_alpha_two_and_four_are_recovered_within_0_05(runs):
+    table, _ = scaling_frame(runs, resamples=200)
+    alpha = table.set_index("model").alpha
+    assert alpha["mlp"] == pytest.approx(2.0, abs=0.05) and alpha["kan"] == pytest.approx(4.0, abs=0.05)
+    for row in table.itertuples():
+        assert row.alpha_low <= row.alpha <= row.alpha_high and row.alpha_high - row.alpha_low < 0.2
+
+
+def test_the_frontier_is_chosen_on_validation_not_on_test(runs):
+    """The decoy (best test RMSE of all, worse validation than a smaller model) stays off
+    the frontier; chosen on test it would join it and alpha would be far from 4."""
+    kan = runs[runs.model == "kan"].groupby("params").agg(val=("val_metric", "mean"), test=("test_metric", "mean"))
+    kan = kan.reset_index()
+    assert list(frontier(kan).params) == SIZES
+    on_test = frontier(kan.assign(val=kan.test))
+    assert 3200 in list(on_test.params) and abs(fit_alpha(on_test) - 4.0) > 1.0
+
+
+def test_n_and_the_error_share_one_logarithm():
+    """A slope of ln(RMSE) on log10(N) would be alpha x ln(10): the fit must use one base."""
+    points = pd.DataFrame({"params": [10.0, 100.0, 1000.0], "test": [1.0, 1e-2, 1e-4], "val": [1.0, 1e-2, 1e-4]})
+    assert fit_alpha(points) == pytest.approx(2.0)
+
+
+def test_the_kans_alpha_exceeds_the_mlps_and_the_report_says_so(runs, tmp_path):
+    _, replicates = scaling_frame(runs, resamples=200)
+    low, high, said = compare_alphas(replicates, "power", "kan", "mlp")
+    assert said == "exceeds" and low < 2.0 < high
+    assert compare_alphas(replicates, "power", "kan", "rbf_kan") is None
+    folder = tmp_path / "runs"
+    _records(folder, "mlp", 2.0)
+    _records(folder, "kan", 4.0)
+    written = report.write_report(folder, tmp_path / "out", scaling=True)
+    text = (tmp_path / "out" / "scaling.md").read_text()
+    assert "The KAN's α exceeds the MLP's" in text and "| kan | 5 | 100 200 400 800 1600 | 4" in text
+    assert (tmp_path / "out" / "scaling_power.png") in written
+
+
+def test_the_vectorised_bootstrap_is_the_plain_fit_on_each_resample(tmp_path):
+    """With one seed per configuration every resample is the data itself: each replicate
+    must equal the plain frontier-and-fit, decoy included."""
+    from kanfair.scaling import bootstrap_alphas
+
+    _records(tmp_path / "runs", "kan", 4.0, seeds=1, decoy=True)
+    runs = report.load_records(tmp_path / "runs")
+    means = runs.groupby("params").agg(val=("val_metric", "mean"), test=("test_metric", "mean")).reset_index()
+    assert np.allclose(bootstrap_alphas(runs, resamples=5), fit_alpha(frontier(means)), rtol=1e-12)
