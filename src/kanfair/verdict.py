@@ -268,7 +268,7 @@ def paired_tests(means: pd.DataFrame, higher: dict[str, bool]) -> pd.DataFrame:
 
 def _wilcoxon_lines(means: pd.DataFrame, higher: dict[str, bool]) -> list[str]:
     table = paired_tests(means, higher)
-    if table.empty:
+    if table.empty or table.datasets.max() < 2:  # across data sets: nothing to pair on one
         return []
     needs, have = wilcoxon_needs(len(table)), int(table.datasets.max())
     lines = [f"Each family against {table.reference[0]}, paired by data set (Wilcoxon signed-rank on the "
