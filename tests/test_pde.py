@@ -221,6 +221,7 @@ def test_train_py_records_l2re_mse_and_h1_on_the_kan_papers_poisson(tmp_path):
     assert set(record["test_metrics"]) == {"l2re", "mse", "h1_sq"}
     assert record["test_metric"] == record["test_metrics"]["l2re"] and 0 < record["test_metric"] < 10
     assert record["n_train"] == 10_000 and record["n_test"] == 101 * 101
+    assert record["widths"] == [2, 16, 1]  # the input and output widths beside the hidden ones
 
 
 def test_the_pde_keys_join_the_hash_only_when_set():

@@ -25,7 +25,7 @@ def _records(folder, model: str, alpha: float, seeds: int = 3, decoy: bool = Fal
         for seed in range(seeds):
             noise = 1 + 0.01 * rng.standard_normal()
             write_run(folder, f"{model}-{n}-{seed}", model, seed, test * noise, hidden=(n,), params=n,
-                      dataset="power", metric="rmse", protocol="val", val_metric=val * noise)
+                      dataset="power", metric="rmse", protocol="val", val_metric=val * noise, widths=[3, n, 1])
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,10 @@ def test_the_kans_alpha_exceeds_the_mlps_and_the_report_says_so(runs, tmp_path):
     _records(folder, "kan", 4.0)
     written = report.write_report(folder, tmp_path / "out", scaling=True)
     text = (tmp_path / "out" / "scaling.md").read_text()
-    assert "The KAN's α exceeds the MLP's" in text and "| kan | 5 | 100 200 400 800 1600 | 4" in text
+    assert "The KAN's α exceeds the MLP's" in text
+    # the paper's count: (3 n + n) edges x G 5 = 20 n; none for the MLP
+    assert "| kan | 5 | 100 200 400 800 1600 | 2000 4000 8000 16000 32000 | 4" in text
+    assert "| mlp | 5 | 100 200 400 800 1600 |  | 2" in text
     assert (tmp_path / "out" / "scaling_power.png") in written
 
 

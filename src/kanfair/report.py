@@ -60,6 +60,9 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
             "dataset": record["dataset"], "model": record["model"], "metric": record["metric"],
             "protocol": record["protocol"], "seed": record["seed"],
             "hidden": "_".join(map(str, record["hidden"])),
+            "in_dim": (record.get("widths") or [None])[0],
+            "edges": sum(a * b for a, b in zip(record["widths"][:-1], record["widths"][1:]))
+            if record.get("widths") else None,
             "settings": _settings(record.get("model_spec", {})),
             "grid_size": record.get("model_spec", {}).get("grid_size"),
             "spline_order": record.get("model_spec", {}).get("spline_order"),

@@ -62,6 +62,7 @@ class Record:
     extra: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)  # the data's fingerprint (kanfair.data.fingerprint)
     environment: dict[str, Any] = field(default_factory=dict)  # host, device, threads, versions
+    widths: list[int] = field(default_factory=list)  # the body's layer widths, [in] + hidden + [out]
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

@@ -160,7 +160,8 @@ def make_record(conf: TrainConfig, resolved: dict[str, Any], data: dict[str, Any
         extra={**(result.extra if result else {}),
                **({"embedding": sized.embedding} if sized.embedding else {}),
                **({"flops_lower_bound": True, "flops_skipped": flops.skipped} if flops.skipped else {})},
-        environment=environment(conf.trainer.device))
+        environment=environment(conf.trainer.device),
+        widths=[sized.in_dim, *sized.spec["hidden"], task.out_dim])
 
 
 def summary_line(record: Record) -> str:

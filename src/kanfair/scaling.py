@@ -41,7 +41,18 @@ def fit_alpha(points: pd.DataFrame) -> float:
 
 
 def _means(runs: pd.DataFrame) -> pd.DataFrame:
-    return runs.groupby("params", sort=True).agg(val=("val_metric", "mean"), test=("test_metric", "mean")).reset_index()
+    """Per configuration (its params): mean val and test RMSE, and its edges and grid."""
+    extra = {c: (c, "first") for c in ("edges", "grid_size") if c in runs}
+    return runs.groupby("params", sort=True).agg(val=("val_metric", "mean"), test=("test_metric", "mean"),
+                                                 **extra).reset_index()
+
+
+def paper_count(points: pd.DataFrame, model: str) -> str:
+    """The KAN paper's parameter count, edges x G, of a spline KAN's frontier ("" for the
+    other families, or where the records have no widths)."""
+    if model != "kan" or "edges" not in points or points.edges.isna().any():
+        return ""
+    return " ".join(str(int(e * g)) for e, g in zip(points.edges, points.grid_size))
 
 
 def bootstrap_alphas(runs: pd.DataFrame, resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
@@ -77,6 +88,7 @@ def scaling_frame(runs: pd.DataFrame, resamples: int = RESAMPLES) -> tuple[pd.Da
         low, high = (np.percentile(finite, [2.5, 97.5]) if len(finite) else (np.nan, np.nan))
         rows.append({"dataset": dataset, "model": model, "configurations": group.params.nunique(),
                      "frontier": len(points), "params": " ".join(str(int(p)) for p in points.params),
+                     "paper_count": paper_count(points, model),
                      "alpha": fit_alpha(points), "alpha_low": float(low), "alpha_high": float(high)})
     return pd.DataFrame(rows), replicates
 
@@ -102,9 +114,10 @@ def scaling_markdown(table: pd.DataFrame, replicates: dict) -> str:
              f"bootstrap interval over seeds ({RESAMPLES} resamples). The KAN paper's theory: α = "
              f"{THEORY_ALPHA:g} for cubic splines.", ""]
     for dataset, group in table.groupby("dataset", sort=True):
-        lines += [f"## {dataset}", "", "| model | configurations | frontier (N) | α | 95% CI |", "|---|---|---|---|---|"]
-        lines += [f"| {r.model} | {r.configurations} | {r.params} | {r.alpha:.3g} | [{r.alpha_low:.3g}, {r.alpha_high:.3g}] |"
-                  for r in group.itertuples()]
+        lines += [f"## {dataset}", "", "| model | configurations | frontier (N) | the paper's edges × G | α | 95% CI |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {r.model} | {r.configurations} | {r.params} | {r.paper_count} | {r.alpha:.3g} | "
+                  f"[{r.alpha_low:.3g}, {r.alpha_high:.3g}] |" for r in group.itertuples()]
         compared = compare_alphas(replicates, dataset, "kan", "mlp")
         if compared:
             low, high, said = compared
@@ -115,7 +128,8 @@ def scaling_markdown(table: pd.DataFrame, replicates: dict) -> str:
 
 def scaling_plot(runs: pd.DataFrame, table: pd.DataFrame, dataset: str, path: Path) -> None:
     """Each family's configurations (mean test RMSE against N), its frontier joined, and
-    the theory's N^-4 line through the best point."""
+    the theory's lines through the best point: N^-4, and N^-4/d for d inputs (the paper's
+    line for a function with no compositional structure)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -136,6 +150,11 @@ def scaling_plot(runs: pd.DataFrame, table: pd.DataFrame, dataset: str, path: Pa
     if best is not None:
         n = np.geomspace(ok.params.min(), ok.params.max(), 20)
         axes.plot(n, best[1] * (n / best[0]) ** -THEORY_ALPHA, "k--", linewidth=0.8, label="N^-4 (theory)")
+        inputs = ok.in_dim.dropna() if "in_dim" in ok else pd.Series(dtype=float)
+        if len(inputs) and inputs.iloc[0] > 1:
+            d = int(inputs.iloc[0])
+            axes.plot(n, best[1] * (n / best[0]) ** (-THEORY_ALPHA / d), "k:", linewidth=0.8,
+                      label=f"N^-4/{d} (theory, {d} inputs)")
     axes.set(xscale="log", yscale="log", xlabel="trainable parameters N", ylabel="test RMSE (mean over seeds)",
              title=f"{dataset}: frontier chosen on validation")
     axes.legend(fontsize=7)
