@@ -107,6 +107,16 @@ def test_a_pde_run_is_one_full_batch_step_an_epoch_scoring_points_and_grid():
     assert probe.step_s > 0 and probe.eval_row_s > 0
 
 
+def test_a_float64_run_is_probed_in_float64():
+    """The probe moves every tensor as the trainer does (it once scored float32 rows with a
+    float64 model and failed)."""
+    task = load_task(DatasetConfig(name="iris"))
+    conf = types.SimpleNamespace(trainer=TrainerConfig(device="cpu", dtype="float64"), seed=0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
+    probe = probe_model(model, task, conf)
+    assert probe.step_s > 0 and probe.eval_row_s > 0
+
+
 def test_the_run_shape_follows_the_protocol_and_the_tasks():
     labels = torch.arange(50) % 5
     task = Task("t", "classification", torch.randn(50, 2), labels, torch.randn(20, 2),

@@ -27,7 +27,7 @@ from kanfair.config import TrainConfig, TrainerConfig
 from kanfair.data import Task
 from kanfair.models.engine import gpu_kernels, native
 from kanfair.results import atomic_write_json
-from kanfair.trainer import _setup, _train_epoch, evaluate, make_splits
+from kanfair.trainer import _setup, _train_epoch, evaluate, make_splits, on_device
 
 PROBE_STEPS = 4  # timed training steps per shape (after one warm-up step)
 NEUTRAL_SPEC_KEYS = ("grid_range", "init")  # values, not shapes: they change no timing
@@ -124,16 +124,14 @@ def probe_model(model: torch.nn.Module, task: Task, conf: TrainConfig,
     device, trained, _, optimizer, objective, generator, physics = _setup(model, task, trainer, conf.seed)
     batch = run_shape(task, trainer, []).batch_size
     rows = min(len(task.x_train), (steps + 1) * batch)
-    dtype = getattr(torch, trainer.dtype)
-    x, y = task.x_train[:rows].to(device, dtype), task.y_train[:rows].to(device)
-    y = y.to(dtype) if y.is_floating_point() else y
+    x, y = (on_device(t[:rows], device, trainer) for t in (task.x_train, task.y_train))
     _train_epoch(trained, optimizer, objective, x[:batch], y[:batch], trainer, generator, batch)
     if physics is not None:  # a step is the whole collocation set, run `steps` times
         start = time.perf_counter()
         for _ in range(steps):
             _train_epoch(trained, optimizer, objective, x, y, trainer, generator, batch)
         step_s = (time.perf_counter() - start) / steps
-        x_test, u_test = task.x_test.to(device, dtype), task.y_test.to(device, dtype)
+        x_test, u_test = on_device(task.x_test, device, trainer), on_device(task.y_test, device, trainer)
         start = time.perf_counter()
         physics.score(trained, x, y, x_test, u_test, trainer.eval_batch_size)
         return Probe(step_s, (time.perf_counter() - start) / (len(x) + len(x_test)))
@@ -142,7 +140,7 @@ def probe_model(model: torch.nn.Module, task: Task, conf: TrainConfig,
                                  generator, batch)
     step_s = seconds / math.ceil(timed / batch)
     eval_rows = min(len(task.x_train), trainer.eval_batch_size)
-    x_eval, y_eval = task.x_train[:eval_rows].to(device), task.y_train[:eval_rows].to(device)
+    x_eval, y_eval = (on_device(t[:eval_rows], device, trainer) for t in (task.x_train, task.y_train))
     evaluate(trained, x_eval[:16], y_eval[:16], task.kind, trainer.eval_batch_size)  # warm-up
     start = time.perf_counter()
     evaluate(trained, x_eval, y_eval, task.kind, trainer.eval_batch_size)

@@ -213,6 +213,14 @@ def _train_epoch(trained: nn.Module, optimizer: torch.optim.Optimizer, objective
     return running, "", time.perf_counter() - start
 
 
+def on_device(tensor: Optional[torch.Tensor], device: torch.device, cfg: TrainerConfig) -> Optional[torch.Tensor]:
+    """A run's tensor where its model is: on `device`, floats in trainer.dtype (labels keep
+    their integer type); None stays None (no validation split)."""
+    if tensor is None:
+        return None
+    return tensor.to(device, getattr(torch, cfg.dtype) if tensor.is_floating_point() else tensor.dtype)
+
+
 def _setup(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int):
     """Device, the (possibly compiled) model in trainer.dtype, one optimizer, the loss, the
     data-order RNG and the task's physics moved alongside (None for a supervised task)."""
@@ -240,9 +248,7 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
     device, trained, compiled, optimizer, objective, generator, physics = _setup(model, task, cfg, seed)
     splits = (make_splits(task, cfg.protocol, cfg.val_fraction, cfg.val_seed) if physics is None
               else Splits(task.x_train, task.y_train, None, None, task.x_test, task.y_test))
-    dtype = getattr(torch, cfg.dtype)
-    to_dev = lambda t: None if t is None else t.to(device, dtype if t.is_floating_point() else t.dtype)  # noqa: E731
-    x_tr, y_tr, x_val, y_val, x_te, y_te = map(to_dev, vars(splits).values())
+    x_tr, y_tr, x_val, y_val, x_te, y_te = (on_device(t, device, cfg) for t in vars(splits).values())
     metric = task.metric if task.kind != "regression" or cfg.protocol == "val" else "kanbefair_rmse"
 
     history: list[dict[str, float]] = []
@@ -321,7 +327,7 @@ def fit_continual(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
 
     def of(x, y, classes):
         keep = torch.isin(y, torch.tensor(classes))
-        return x[keep].to(device, getattr(torch, cfg.dtype)), y[keep].to(device)
+        return on_device(x[keep], device, cfg), on_device(y[keep], device, cfg)
 
     test_sets = [of(task.x_test, task.y_test, classes) for classes in tasks]
     history: list[dict[str, float]] = []
