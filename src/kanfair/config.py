@@ -143,6 +143,17 @@ class TrainerConfig:
     threads: int = 0
     compile: bool = False
     rerun: bool = False
+    grid_schedule: List[int] = field(default_factory=list)  # grid extension: the knob per stage
+    steps_per_grid: Optional[int] = None  # epochs per stage (None: trainer.epochs)
+
+    @property
+    def stage_epochs(self) -> int:
+        """Epochs per grid-extension stage (the whole run without a schedule)."""
+        return self.steps_per_grid if self.grid_schedule and self.steps_per_grid else self.epochs
+
+    @property
+    def total_epochs(self) -> int:
+        return self.stage_epochs * max(1, len(self.grid_schedule))
 
     def __post_init__(self) -> None:
         check_choice(self.optimizer, OPTIMIZERS, "trainer.optimizer")
@@ -174,6 +185,19 @@ class TrainerConfig:
               "is cuda but no CUDA device is available here", "use trainer.device=auto (or cpu)")
         check(self.threads >= 0, "trainer.threads", f"must be >= 0 (got {self.threads})",
                "use 0 for torch's default")
+        self._check_grid_schedule()
+
+    def _check_grid_schedule(self) -> None:
+        schedule = list(self.grid_schedule)
+        check(all(isinstance(v, int) and v >= 1 for v in schedule), "trainer.grid_schedule",
+              f"must be whole numbers >= 1 (got {schedule})", "set e.g. trainer.grid_schedule=[3,5,10,20]")
+        check(all(a < b for a, b in zip(schedule, schedule[1:])), "trainer.grid_schedule",
+              f"must increase from stage to stage (got {schedule})", "set e.g. trainer.grid_schedule=[3,5,10,20]")
+        if self.steps_per_grid is not None:
+            check(bool(schedule), "trainer.steps_per_grid", "is set without trainer.grid_schedule, "
+                  "so it would change nothing", "set trainer.grid_schedule, or use trainer.epochs")
+            check(self.steps_per_grid >= 1, "trainer.steps_per_grid",
+                  f"must be >= 1 (got {self.steps_per_grid})", "set e.g. trainer.steps_per_grid=200")
 
 
 @dataclass

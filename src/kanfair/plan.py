@@ -56,13 +56,16 @@ class RunShape:
 
 
 def scored_epochs(trainer: TrainerConfig) -> int:
-    """Every eval_every-th epoch and the last, as `trainer.fit` scores them."""
-    return trainer.epochs // trainer.eval_every + (trainer.epochs % trainer.eval_every != 0)
+    """Every eval_every-th epoch and the last (of a grid-extension stage), as `trainer.fit`
+    scores them."""
+    epochs = trainer.stage_epochs
+    return epochs // trainer.eval_every + (epochs % trainer.eval_every != 0)
 
 
 def run_shape(task: Task, trainer: TrainerConfig, tasks: list[list[int]]) -> RunShape:
     """The rows and batches a run of `task` goes through, as `trainer.fit` (or
-    `fit_continual`, with `tasks`) will split and score them."""
+    `fit_continual`, with `tasks`) will split and score them; under a grid schedule, those
+    of one stage (each stage has its own model size, so its own probe)."""
     if tasks:
         train = [int(torch.isin(task.y_train, torch.tensor(c)).sum()) for c in tasks]
         test = [int(torch.isin(task.y_test, torch.tensor(c)).sum()) for c in tasks]
@@ -70,13 +73,13 @@ def run_shape(task: Task, trainer: TrainerConfig, tasks: list[list[int]]) -> Run
                         [sum(test[:t + 1]) for t in range(len(tasks))])
     if task.physics is not None:  # full batch; a scoring takes the collocation points and the grid
         n_train = len(task.x_train)
-        return RunShape(trainer.epochs, n_train, [n_train], n_train + len(task.x_test), [],
+        return RunShape(trainer.stage_epochs, n_train, [n_train], n_train + len(task.x_test), [],
                         scored_epochs(trainer))
     splits = make_splits(task, trainer.protocol, trainer.val_fraction, trainer.val_seed)
     n_train, n_test = len(splits.x_train), len(splits.x_test)
     n_val = 0 if splits.x_val is None else len(splits.x_val)
     every = trainer.eval_train == "every"
-    return RunShape(trainer.epochs, trainer.batch_size, [n_train],
+    return RunShape(trainer.stage_epochs, trainer.batch_size, [n_train],
                     n_val + n_test + (n_train if every else 0), [] if every else [n_train],
                     scored_epochs(trainer))
 

@@ -8,6 +8,7 @@ Python API (api.py) and the planner (cli/plan.py, for run ids and sizes). Kinds 
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import errno
 import functools
@@ -31,13 +32,14 @@ from kanfair.cost import count
 from kanfair.data import Task, continual, load_task
 from kanfair.data.fingerprint import fingerprint, hashed_part
 from kanfair.loggers import open_logger
-from kanfair.models import build, count_params, family, model_spec
+from kanfair.models import FAMILIES, build, count_params, family, model_spec
 from kanfair.models.engine import gpu_kernels, native
 from kanfair.models.text import EmbeddingBagFront
 from kanfair.results import (Record, config_hash, finished_ok, record_path, run_id_for, set_aside_if_not_this_run,
                              write_record)
 from kanfair.schema import check
-from kanfair.trainer import FitResult, check_physics_trainer, check_validation_split, fit, fit_continual
+from kanfair.trainer import (FitResult, GridExtension, check_physics_trainer, check_validation_split, fit,
+                             fit_continual)
 
 
 def _now() -> str:
@@ -57,6 +59,8 @@ class SizedModel:
     @classmethod
     def for_task(cls, conf: TrainConfig, task: Task) -> "SizedModel":
         spec, in_dim, embedding = model_spec(conf.model), task.in_dim, None
+        if conf.trainer.grid_schedule:
+            spec = first_stage(spec, conf, task)
         if task.vocab_size:
             if not spec["hidden"]:
                 raise ValueError("a text task needs model.hidden: its first width is the "
@@ -79,6 +83,26 @@ class SizedModel:
             return body, count_params(body)
         front = EmbeddingBagFront(self.embedding["vocab_size"], self.in_dim, body)
         return front, count_params(body)
+
+
+def first_stage(spec: dict[str, Any], conf: TrainConfig, task: Task) -> dict[str, Any]:
+    """The spec a grid-extension run starts from (its knob at the schedule's first value),
+    or a ConfigError naming the key that cannot work with a schedule."""
+    schedule, owner = conf.trainer.grid_schedule, family(spec["name"])
+    extendable = ", ".join(name for name, f in FAMILIES.items() if f.refine)
+    check(owner.refine is not None, "trainer.grid_schedule",
+          f"model {spec['name']} has no resolution knob to extend", f"choose one of {extendable}, "
+          "or leave trainer.grid_schedule unset")
+    check(schedule[0] >= owner.knob_min, "trainer.grid_schedule",
+          f"starts at {schedule[0]}, but {spec['name']} needs model.{owner.knob} >= {owner.knob_min}",
+          f"start the schedule at {owner.knob_min} or more")
+    check(conf.budget.kind == "none" or conf.budget.vary == "width", "budget.vary",
+          f"is {conf.budget.vary}, but trainer.grid_schedule sets model.{owner.knob} stage by stage",
+          "use budget.vary=width (the budget then sizes the first stage)")
+    check(not task.vocab_size and not conf.dataset.continual.tasks, "trainer.grid_schedule",
+          "grid extension refits the edge functions on the training inputs, which a text or "
+          "continual task does not give the model directly", "leave trainer.grid_schedule unset")
+    return model_spec({**spec, owner.knob: schedule[0]})
 
 
 def _cpu_name() -> str:
@@ -146,7 +170,7 @@ def make_record(conf: TrainConfig, resolved: dict[str, Any], data: dict[str, Any
         best_epoch=result.best_epoch if result else None,
         val_metric=metric_of("val"), train_metric=metric_of("train"),
         test_metrics={k[5:]: v for k, v in sel.items() if k.startswith("test_")},
-        epochs=conf.trainer.epochs, epochs_run=epochs_run,
+        epochs=conf.trainer.total_epochs, epochs_run=epochs_run,
         data_time_s=data_time, train_time_s=train_time, eval_time_s=result.eval_time_s if result else 0.0,
         time_per_epoch_s=train_time / epochs_run if epochs_run else None,
         samples_per_s=n_train * epochs_run / train_time if train_time > 0 else None,
@@ -162,6 +186,17 @@ def make_record(conf: TrainConfig, resolved: dict[str, Any], data: dict[str, Any
                **({"flops_lower_bound": True, "flops_skipped": flops.skipped} if flops.skipped else {})},
         environment=environment(conf.trainer.device),
         widths=[sized.in_dim, *sized.spec["hidden"], task.out_dim])
+
+
+def selected_stage(sized: SizedModel, params: int, result: FitResult) -> tuple[SizedModel, int]:
+    """A grid-extension run reports the model of the stage its selected epoch is in: that
+    stage's knob (so its FLOPs) and trainable parameters."""
+    extension = result.extra.get("grid_extension")
+    if not extension or extension["selected_stage"] is None:
+        return sized, params
+    stage = extension["stages"][extension["selected_stage"]]
+    knob = extension["knob"]
+    return dataclasses.replace(sized, spec={**sized.spec, knob: stage[knob]}), stage["params"]
 
 
 def summary_line(record: Record) -> str:
@@ -227,13 +262,16 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Opt
         if tasks:
             result = fit_continual(model, task, conf.trainer, conf.seed, tasks)
         else:
-            result = fit(model, task, conf.trainer, conf.seed, on_epoch=logger.log_epoch)
+            owner = family(conf.model.name)
+            extension = GridExtension(owner.knob, owner.refine) if conf.trainer.grid_schedule else None
+            result = fit(model, task, conf.trainer, conf.seed, on_epoch=logger.log_epoch, extension=extension)
     except Exception as error:
         failed = make_record(conf, resolved, data, task, sized, params, None, started, data_time,
                              "failed", str(error))
         write_record(failed, conf.paths.results_dir, job_dir)
         logger.finish(failed)
         raise
+    sized, params = selected_stage(sized, params, result)
     record = make_record(conf, resolved, data, task, sized, params, result, started, data_time)
     write_record(record, conf.paths.results_dir, job_dir)
     logger.finish(record)

@@ -21,6 +21,7 @@ from kanfair.config import TrainerConfig
 from kanfair.schema import check
 from kanfair.data import Task
 from kanfair.data.pde import Physics
+from kanfair.models import count_params
 
 STEP_BAR_MIN_STEPS = 200  # show a per-step bar only on epochs at least this long
 
@@ -109,6 +110,21 @@ def make_splits(task: Task, protocol: str, val_fraction: float, val_seed: int = 
                   task.y_train[idx_val], task.x_test, task.y_test)
 
 
+# LBFGS as torch.optim.LBFGS defaults it, with pykan's history and line search; one "step"
+# (one epoch full batch) allows up to LBFGS_MAX_ITER iterations, as one pykan step does
+LBFGS_MAX_ITER = 20
+LBFGS_HISTORY = 10
+
+
+def lbfgs_settings() -> dict:
+    """What an LBFGS run's record says one step allows (pykan's steps allow as many
+    iterations but stop only at tolerances of 1e-32; kanfair keeps torch's)."""
+    defaults = torch.optim.LBFGS([torch.zeros(1, requires_grad=True)]).defaults
+    return {"max_iter_per_step": LBFGS_MAX_ITER, "history_size": LBFGS_HISTORY,
+            "line_search_fn": "strong_wolfe", "tolerance_grad": defaults["tolerance_grad"],
+            "tolerance_change": defaults["tolerance_change"]}
+
+
 def make_optimizer(cfg: TrainerConfig, params) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -116,7 +132,8 @@ def make_optimizer(cfg: TrainerConfig, params) -> torch.optim.Optimizer:
         return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.LBFGS(params, lr=cfg.lr, history_size=10, line_search_fn="strong_wolfe")
+    return torch.optim.LBFGS(params, lr=cfg.lr, max_iter=LBFGS_MAX_ITER, history_size=LBFGS_HISTORY,
+                             line_search_fn="strong_wolfe")
 
 
 def loss_fn(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -233,8 +250,17 @@ def _setup(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int):
             torch.Generator().manual_seed(seed), physics)
 
 
+@dataclass(frozen=True)
+class GridExtension:
+    """How a family refines its resolution knob between stages (kanfair.models.Family)."""
+
+    knob: str  # e.g. "grid_size", "frequencies", "degree"
+    refine: Callable[[nn.Module, int, torch.Tensor], float]
+
+
 def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
-        on_epoch: Optional[Callable[[dict[str, float]], None]] = None) -> FitResult:
+        on_epoch: Optional[Callable[[dict[str, float]], None]] = None,
+        extension: Optional[GridExtension] = None) -> FitResult:
     """Train `model` on `task` and select the reported epoch as the protocol says.
 
     protocol=val: select on the validation split, report test at that epoch.
@@ -244,18 +270,26 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
     Every trainer.eval_every-th epoch and the last are scored, and only they can be
     selected. A non-finite loss stops the run with status "diverged" (the epochs done so
     far count).
+
+    With trainer.grid_schedule (and `extension`, the family's refinement), training runs in
+    stages of trainer.stage_epochs epochs: the model starts at the schedule's first value
+    (the runner builds it so), and before each later stage its knob is refined in place on
+    the training inputs and the optimizer starts afresh, as in the KAN paper. Selection
+    runs over all stages' scored epochs; extra["grid_extension"] keeps one block per stage.
     """
     device, trained, compiled, optimizer, objective, generator, physics = _setup(model, task, cfg, seed)
     splits = (make_splits(task, cfg.protocol, cfg.val_fraction, cfg.val_seed) if physics is None
               else Splits(task.x_train, task.y_train, None, None, task.x_test, task.y_test))
     x_tr, y_tr, x_val, y_val, x_te, y_te = (on_device(t, device, cfg) for t in vars(splits).values())
     metric = task.metric if task.kind != "regression" or cfg.protocol == "val" else "kanbefair_rmse"
+    select_on = ("physics_loss" if physics is not None
+                 else f"val_{metric}" if cfg.protocol == "val" else f"test_{metric}")
+    higher_is_better = task.kind == "classification"
 
     history: list[dict[str, float]] = []
     status, message = "ok", ""
     train_time = eval_time = 0.0
-    epochs = tqdm(range(1, cfg.epochs + 1), desc=f"{task.name}", unit="step" if physics else "epoch",
-                  disable=None)
+    bar = tqdm(total=cfg.total_epochs, desc=f"{task.name}", unit="step" if physics else "epoch", disable=None)
     scored_each_epoch = [("train", x_tr, y_tr)] if cfg.eval_train == "every" else []
     scored_each_epoch += [(split, x, y) for split, x, y in (("val", x_val, y_val), ("test", x_te, y_te))
                           if x is not None]
@@ -267,50 +301,94 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
                 for k, v in evaluate(trained, x, y, task.kind, cfg.eval_batch_size).items()}
 
     batch_size = len(x_tr) if physics is not None else cfg.batch_size
+    score_train_last = cfg.eval_train == "last" and physics is None
     epochs_run = 0
-    for epoch in epochs:
-        running, problem, seconds = _train_epoch(trained, optimizer, objective, x_tr, y_tr, cfg,
-                                                 generator, batch_size)
-        train_time += seconds
-        if problem:
-            status, message = "diverged", f"{problem} in {'step' if physics else 'epoch'} {epoch}"
+    stages: list[dict] = []
+    for stage, knob in enumerate(cfg.grid_schedule or [None]):
+        residual = 0.0
+        if stage:  # refine, then a fresh optimizer (and compiled graph) for the new parameters
+            residual = extension.refine(model, knob, x_tr)
+            trained, compiled = maybe_compile(model, cfg.compile)
+            optimizer = make_optimizer(cfg, [p for p in model.parameters() if p.requires_grad])
+        first_row, stage_start = len(history), train_time
+        for stage_epoch in range(1, cfg.stage_epochs + 1):
+            epoch = epochs_run + 1
+            running, problem, seconds = _train_epoch(trained, optimizer, objective, x_tr, y_tr, cfg,
+                                                     generator, batch_size)
+            train_time += seconds
+            bar.update()
+            if problem:
+                status, message = "diverged", f"{problem} in {'step' if physics else 'epoch'} {epoch}"
+                break
+            epochs_run = epoch
+            if stage_epoch % cfg.eval_every and stage_epoch != cfg.stage_epochs:
+                continue
+
+            start = time.perf_counter()
+            row: dict[str, float] = {"epoch": epoch, **running, **score(scored_each_epoch)}
+            if knob is not None:
+                row.update(stage=stage, **{extension.knob: knob})
+            if physics is not None:  # error-vs-time curves; supervised rows stay free of timings
+                row["train_time_s"] = train_time
+            eval_time += time.perf_counter() - start
+            history.append(row)
+            bar.set_postfix(loss=f"{row['running_train_loss']:.4g}", test=f"{row[f'test_{metric}']:.4g}")
+            if on_epoch is not None:
+                on_epoch(row)
+        if score_train_last and status == "ok" and len(history) > first_row:
+            # the whole train split, once per stage: its last epoch's train metrics (no selection uses them)
+            start = time.perf_counter()
+            history[-1].update(score([("train", x_tr, y_tr)]))
+            eval_time += time.perf_counter() - start
+        if knob is not None:
+            stages.append(_stage_block(history[first_row:], select_on, higher_is_better, metric, stage,
+                                       extension.knob, knob, model, residual, train_time - stage_start))
+        if status != "ok":
             break
-        epochs_run = epoch
-        if epoch % cfg.eval_every and epoch != cfg.epochs:
-            continue
+    bar.close()
 
-        start = time.perf_counter()
-        row: dict[str, float] = {"epoch": epoch, **running, **score(scored_each_epoch)}
-        if physics is not None:  # error-vs-time curves; supervised rows stay free of timings
-            row["train_time_s"] = train_time
-        eval_time += time.perf_counter() - start
-        history.append(row)
-        epochs.set_postfix(loss=f"{row['running_train_loss']:.4g}", test=f"{row[f'test_{metric}']:.4g}")
-        if on_epoch is not None:
-            on_epoch(row)
-
-    select_on = ("physics_loss" if physics is not None
-                 else f"val_{metric}" if cfg.protocol == "val" else f"test_{metric}")
-    best = _select(history, select_on, higher_is_better=task.kind == "classification")
+    best = _select(history, select_on, higher_is_better)
     if status == "ok" and best is not None:  # a finite loss can still give non-finite outputs
         bad = [key for key in (select_on, f"test_{metric}") if not math.isfinite(history[best][key])]
         if bad:
             status, message = "diverged", f"{bad[0]} is {history[best][bad[0]]} at the selected epoch"
-    score_train_last = cfg.eval_train == "last" and physics is None
-    if score_train_last and status == "ok" and history:
-        # the whole train split, once: the last epoch's train metrics (no selection uses them)
-        start = time.perf_counter()
-        history[-1].update(score([("train", x_tr, y_tr)]))
-        eval_time += time.perf_counter() - start
     selected = {} if best is None else dict(history[best])
-    if score_train_last and best is not None:  # the train split was scored once, at the end
-        selected.update({k: v for k, v in history[-1].items() if k.startswith("train_")})
+    if score_train_last and best is not None:  # the train split was scored once, at its stage's end
+        selected.update({k: v for k, v in _stage_last_row(history, best).items() if k.startswith("train_")})
+    extra = {"lbfgs": lbfgs_settings()} if cfg.optimizer == "lbfgs" else {}
+    if cfg.grid_schedule:
+        extra["grid_extension"] = {
+            "knob": extension.knob, "schedule": list(cfg.grid_schedule), "steps_per_grid": cfg.stage_epochs,
+            "selected_stage": None if best is None else int(history[best]["stage"]), "stages": stages}
     return FitResult(
         status=status, metric=metric, history=history,
         best_epoch=None if best is None else history[best]["epoch"],
         train_time_s=train_time, eval_time_s=eval_time, epochs_run=epochs_run,
         n_train=len(x_tr), n_val=0 if x_val is None else len(x_val), n_test=len(x_te),
-        compiled=compiled, message=message, selected=selected)
+        compiled=compiled, message=message, selected=selected, extra=extra)
+
+
+def _stage_last_row(history: list[dict[str, float]], index: int) -> dict[str, float]:
+    """The last scored row of the stage that history[index] belongs to."""
+    stage = history[index].get("stage")
+    return [row for row in history if row.get("stage") == stage][-1]
+
+
+def _stage_block(rows: list[dict[str, float]], select_on: str, higher_is_better: bool, metric: str,
+                 stage: int, knob: str, value: int, model: nn.Module, residual: float,
+                 seconds: float) -> dict:
+    """One grid-extension stage in the record: its knob value, trainable parameters, the
+    relative change of the outputs its refinement made on the training inputs, its epochs,
+    its own selected epoch (on the run's selection metric) and that epoch's metrics (train:
+    the stage's last epoch's under eval_train=last), and its training time."""
+    best = _select(rows, select_on, higher_is_better)
+    selected = {} if best is None else {**rows[best], **{k: v for k, v in rows[-1].items()
+                                                         if k.startswith("train_") and k not in rows[best]}}
+    return {"stage": stage, knob: value, "params": count_params(model), "refit_change": residual,
+            "first_epoch": rows[0]["epoch"] if rows else None, "last_epoch": rows[-1]["epoch"] if rows else None,
+            "selected_epoch": selected.get("epoch"), "train_metric": selected.get(f"train_{metric}"),
+            "val_metric": selected.get(f"val_{metric}"), "test_metric": selected.get(f"test_{metric}"),
+            "selected": selected, "train_time_s": seconds}
 
 
 def fit_continual(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,

@@ -11,6 +11,7 @@ job's value overrides to a copy with Hydra's own override code (~7 ms a job).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -45,6 +46,7 @@ from kanfair.errors import describe
 from kanfair.plan import (Probe, ProbeCache, RunShape, cache_path, estimate_seconds, probe_model,
                           run_shape, shape_key, wall_seconds)
 from kanfair.results import finished_ok, record_path
+from kanfair.models import family
 from kanfair.runner import SizedModel, run_key
 
 
@@ -180,6 +182,16 @@ class Planner:
                 record_path(conf.paths.results_dir, run_id).read_text()))
         sized = SizedModel.for_task(conf, task)
         threads = conf.trainer.threads or self.launcher.threads or torch.get_num_threads()
+        knob = family(conf.model.name).knob
+        stages = ([sized] if not conf.trainer.grid_schedule else
+                  [dataclasses.replace(sized, spec={**sized.spec, knob: value}) for value in conf.trainer.grid_schedule])
+        shape = self._shape(conf, task)
+        planned.seconds = data_s + sum(estimate_seconds(shape, self._cached_probe(conf, task, stage, threads), 0.0)
+                                       for stage in stages)
+        return planned
+
+    def _cached_probe(self, conf: TrainConfig, task: Task, sized: SizedModel, threads: int) -> Probe:
+        """The probe of this model shape: from the cache, or measured (and cached)."""
         key = shape_key(sized.spec, sized.in_dim, task.out_dim, conf.trainer, threads, task)
         probe = None if self.reprobe and key not in self.fresh else self.cache.get(key)
         if probe is None:
@@ -188,8 +200,7 @@ class Planner:
             self.fresh.add(key)
         elif key not in self.fresh:
             self.from_cache.add(key)
-        planned.seconds = estimate_seconds(self._shape(conf, task), probe, data_s)
-        return planned
+        return probe
 
     def _shape(self, conf: TrainConfig, task: Task) -> RunShape:
         """The run's shape, computed once per data set and trainer settings."""

@@ -15,6 +15,7 @@ from kanfair.models.family import Family, Spec
 from kanfair.models.kan import (SplineConfig, basis_ops, check_spline_twice_differentiable,
                                 kanbefair_spline_term, noise_fit_coefficients, spline_label)
 from kanfair.models.mlp import check_no_batch_norm
+from kanfair.models.refit import refine_stack, refit_spline
 
 
 class BSplineActivation(ExactKnots):
@@ -32,6 +33,17 @@ class BSplineActivation(ExactKnots):
 
     def extra_repr(self) -> str:
         return f"{self.channels}, grid_size={self.grid_size}, spline_order={self.spline_order}"
+
+    @torch.no_grad()
+    def extend(self, grid_size: int, x: torch.Tensor) -> None:
+        """Grid extension, as KANLinear.extend: `grid_size` intervals on the same range,
+        each channel's spline fitted by least squares to the current one on the inputs `x`."""
+        knots = make_knots(grid_size, self.spline_order, self.grid_range, dtype=self.knots.dtype,
+                           device=self.knots.device)
+        coef = refit_spline(x.reshape(-1, self.channels), self.coef.unsqueeze(0), self.knots,
+                            self.grid_size, self.spline_order, knots, grid_size)
+        self.coef = nn.Parameter(coef[0])
+        self.knots, self.grid_size = knots, grid_size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return spline_activation(x, self.coef, self.knots, self.grid_size, self.spline_order)
@@ -102,7 +114,8 @@ def _check_twice_differentiable(spec: Spec) -> None:
 
 
 FAMILY = Family("bspline_mlp", BSplineMLPConfig, _build, layer_costs, knob="grid_size",
-                label=spline_label, check_twice_differentiable=_check_twice_differentiable)
+                label=spline_label, check_twice_differentiable=_check_twice_differentiable,
+                refine=refine_stack)
 FIRST_FAMILY = Family("bspline_first_mlp", BSplineFirstMLPConfig, _build, layer_costs,
                       knob="grid_size", label=spline_label,
-                      check_twice_differentiable=_check_twice_differentiable)
+                      check_twice_differentiable=_check_twice_differentiable, refine=refine_stack)

@@ -17,6 +17,7 @@ from torch import nn
 
 from kanfair.flops import ACTIVATION_FLOPS, LayerCost, basis_expansion_row
 from kanfair.models.family import Family, Spec
+from kanfair.models.refit import refine_stack
 from kanfair.schema import ModelConfig, check_at_least
 
 
@@ -43,6 +44,14 @@ class ChebyKANLayer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.in_features} -> {self.out_features}, degree={self.degree}"
+
+    @torch.no_grad()
+    def extend(self, degree: int, x: torch.Tensor) -> None:
+        """Grid extension: polynomials up to `degree`, the new terms' coefficients zero, so
+        the layer's function is unchanged exactly (`x` is not needed)."""
+        pad = self.coef.new_zeros(*self.coef.shape[:-1], degree - self.degree)
+        self.coef = nn.Parameter(torch.cat([self.coef, pad], -1))
+        self.degree = degree
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = chebyshev_features(torch.tanh(x), self.degree)  # (..., in, d+1)
@@ -76,4 +85,4 @@ def layer_costs(spec: Spec, widths: list[int], convention: str) -> list[LayerCos
 
 FAMILY = Family("cheby_kan", ChebyKANConfig,
                 lambda spec, d_in, d_out: ChebyKAN([d_in, *spec["hidden"], d_out], spec["degree"]),
-                layer_costs, knob="degree", label=lambda spec: f"d{spec['degree']}")
+                layer_costs, knob="degree", label=lambda spec: f"d{spec['degree']}", refine=refine_stack)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+import torch
 from torch import nn
 
 from kanfair.flops import LayerCost
@@ -25,7 +26,11 @@ class Family:
     that the budget matcher may vary besides the width (None: width only), with its
     smallest value. label(spec): the knob settings, short, for tables.
     check_twice_differentiable(spec): raises a ConfigError naming the key where the model's
-    second derivative in its inputs is zero or couples the points (a PDE task needs it)."""
+    second derivative in its inputs is zero or couples the points (a PDE task needs it).
+    refine(model, value, x): grid extension, for a family whose knob is a resolution (grid
+    intervals, centres, frequencies, degree): sets the built model's knob to `value` in place,
+    fitted on the training inputs `x`, and returns the relative change of its outputs on `x`
+    (None: the family has no such knob)."""
 
     name: str
     schema: type
@@ -35,3 +40,4 @@ class Family:
     knob_min: int = 1
     label: Callable[[Spec], str] = lambda spec: ""
     check_twice_differentiable: Callable[[Spec], None] = lambda spec: None
+    refine: Optional[Callable[[nn.Module, int, torch.Tensor], float]] = None

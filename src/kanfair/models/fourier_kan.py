@@ -16,6 +16,7 @@ from torch import nn
 
 from kanfair.flops import TRANSCENDENTAL_FLOPS, LayerCost, basis_expansion_row
 from kanfair.models.family import Family, Spec
+from kanfair.models.refit import refine_stack
 from kanfair.schema import ModelConfig, check_at_least
 
 # per input and frequency: k·x, cos, sin
@@ -58,6 +59,16 @@ class FourierKANLayer(nn.Module):
     def extra_repr(self) -> str:
         return f"{self.in_features} -> {self.out_features}, frequencies={self.frequencies}"
 
+    @torch.no_grad()
+    def extend(self, frequencies: int, x: torch.Tensor) -> None:
+        """Grid extension: frequencies up to `frequencies`, the new terms' coefficients zero,
+        so the layer's function is unchanged exactly (`x` is not needed)."""
+        cos, sin = self.coef.chunk(2, -1)
+        pad = cos.new_zeros(*cos.shape[:-1], frequencies - self.frequencies)
+        self.coef = nn.Parameter(torch.cat([cos, pad, sin, pad], -1))
+        self.k = torch.arange(1, frequencies + 1, dtype=self.k.dtype, device=self.k.device)
+        self.frequencies = frequencies
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = _FourierFeatures.apply(x, self.k.to(x.dtype))  # (..., in, 2g)
         return F.linear(features.flatten(-2), self.coef.flatten(1), self.bias)
@@ -90,4 +101,5 @@ def layer_costs(spec: Spec, widths: list[int], convention: str) -> list[LayerCos
 
 FAMILY = Family("fourier_kan", FourierKANConfig,
                 lambda spec, d_in, d_out: FourierKAN([d_in, *spec["hidden"], d_out], spec["frequencies"]),
-                layer_costs, knob="frequencies", label=lambda spec: f"g{spec['frequencies']}")
+                layer_costs, knob="frequencies", label=lambda spec: f"g{spec['frequencies']}",
+                refine=refine_stack)

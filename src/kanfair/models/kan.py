@@ -19,13 +19,13 @@ from kanfair.models.engine import native
 from kanfair.models.engine.bspline import (ExactKnots, GridRange, bspline_basis, make_knots,
                                            scaled_spline_weight, spline_linear)
 from kanfair.models.family import Family, Spec
+from kanfair.models.refit import refine_stack, refit_spline
 from kanfair.schema import ModelConfig, check, check_at_least, check_choice, check_range
 
 SHORTCUTS = {"silu": F.silu, "identity": lambda x: x}
 NOISE_SCALE = 0.1
 GRID_MARGIN = 0.01
-REFIT_POINTS_PER_BASIS = 4
-REFIT_RIDGE = 1e-8
+REFIT_POINTS_PER_BASIS = 4  # a grid update's refit points per basis function
 
 
 def noise_fit_coefficients(shape: tuple[int, ...], grid_size: int, spline_order: int,
@@ -91,26 +91,33 @@ class KANLinear(ExactKnots):
     @torch.no_grad()
     def update_grid(self, x: torch.Tensor, margin: float = GRID_MARGIN) -> None:
         """Move each input's grid to the range of `x` (plus a margin) and refit the
-        coefficients by least squares so the edge functions are preserved there."""
+        coefficients by least squares on points spread over it, so the edge functions
+        are preserved there."""
         flat = x.reshape(-1, self.in_features).to(self.coef.dtype)
         low, high = flat.min(0).values, flat.max(0).values
         span = (high - low).clamp_min(1e-3)
         ranges = torch.stack([low - margin * span, high + margin * span], -1)
-        n_basis = self.grid_size + self.spline_order
-        steps = torch.linspace(0, 1, REFIT_POINTS_PER_BASIS * n_basis, dtype=ranges.dtype,
-                               device=ranges.device)
+        steps = torch.linspace(0, 1, REFIT_POINTS_PER_BASIS * (self.grid_size + self.spline_order),
+                               dtype=ranges.dtype, device=ranges.device)
         points = ranges[:, :1] + steps * (ranges[:, 1:] - ranges[:, :1])  # (in, P)
-        old = bspline_basis(points.t(), self.grid_size, self.spline_order, knots=self.knots)
-        targets = torch.einsum("pij,oij->iop", old, self.coef)  # (in, out, P)
-        new_knots = make_knots(self.grid_size, self.spline_order, ranges.double(),
-                               dtype=self.knots.dtype, device=self.knots.device)
-        design = bspline_basis(points.t(), self.grid_size, self.spline_order, knots=new_knots)
-        design = design.permute(1, 0, 2)  # (in, P, G+K)
-        gram = design.transpose(1, 2) @ design
-        gram += REFIT_RIDGE * torch.eye(n_basis, dtype=gram.dtype, device=gram.device)
-        rhs = design.transpose(1, 2) @ targets.transpose(1, 2)  # (in, G+K, out)
-        self.coef.copy_(torch.linalg.solve(gram, rhs).permute(2, 0, 1))
-        self.knots = new_knots
+        knots = make_knots(self.grid_size, self.spline_order, ranges.double(),
+                           dtype=self.knots.dtype, device=self.knots.device)
+        self.coef.copy_(refit_spline(points.t(), self.coef, self.knots, self.grid_size,
+                                     self.spline_order, knots, self.grid_size))
+        self.knots = knots
+
+    @torch.no_grad()
+    def extend(self, grid_size: int, x: torch.Tensor) -> None:
+        """Grid extension: `grid_size` intervals on each input's current range, the new
+        coefficients fitted by least squares to the current splines on the inputs `x`
+        (exact where the new grid contains the old knots). A new coefficient tensor: an
+        optimizer must be made anew."""
+        ends = self.knots.double()[..., [self.spline_order, self.grid_size + self.spline_order]]
+        knots = make_knots(grid_size, self.spline_order, ends, dtype=self.knots.dtype,
+                           device=self.knots.device)
+        self.coef = nn.Parameter(refit_spline(x.reshape(-1, self.in_features), self.coef, self.knots,
+                                              self.grid_size, self.spline_order, knots, grid_size))
+        self.knots, self.grid_size = knots, grid_size
 
 
 class KAN(nn.Module):
@@ -245,4 +252,5 @@ def spline_label(spec: Spec) -> str:
 
 
 FAMILY = Family("kan", KANConfig, _build, layer_costs, knob="grid_size", label=spline_label,
-                check_twice_differentiable=check_spline_twice_differentiable)
+                check_twice_differentiable=check_spline_twice_differentiable,
+                refine=lambda model, grid, x: refine_stack(model.layers, grid, x))

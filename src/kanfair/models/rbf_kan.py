@@ -17,6 +17,7 @@ from torch import nn
 
 from kanfair.flops import ACTIVATION_FLOPS, TRANSCENDENTAL_FLOPS, LayerCost, basis_expansion_row, linear_row
 from kanfair.models.family import Family, Spec
+from kanfair.models.refit import least_squares, refine_stack
 from kanfair.schema import ModelConfig, check_at_least, check_range
 
 SPLINE_INIT_STD = 0.1
@@ -62,9 +63,27 @@ class RBFKANLayer(nn.Module):
     def extra_repr(self) -> str:
         return f"{self.in_features} -> {self.out_features}, grid_size={self.grid_size}"
 
+    def _basis(self, x: torch.Tensor) -> torch.Tensor:
+        return _GaussianBasis.apply(self.norm(x), self.centres, self.inverse_width)  # (..., in, G)
+
+    @torch.no_grad()
+    def extend(self, grid_size: int, x: torch.Tensor) -> None:
+        """Grid extension: `grid_size` centres on the same range, each edge's RBF sum fitted
+        by least squares to the current one on the inputs `x` (Gaussians on a finer grid do
+        not contain the coarse ones: the fit is close, not exact)."""
+        flat = x.reshape(-1, self.in_features)
+        old = self._basis(flat).permute(1, 0, 2)  # (in, P, G)
+        weight = self.spline_weight.view(self.out_features, self.in_features, self.grid_size)
+        targets = old @ weight.permute(1, 2, 0)  # (in, P, out)
+        low, high = float(self.centres[0]), float(self.centres[-1])
+        self.centres = torch.linspace(low, high, grid_size, dtype=self.centres.dtype, device=self.centres.device)
+        self.inverse_width = (grid_size - 1) / (high - low)
+        self.grid_size = grid_size
+        solution = least_squares(self._basis(flat).permute(1, 0, 2), targets)  # (in, G', out)
+        self.spline_weight = nn.Parameter(solution.permute(2, 0, 1).flatten(1).to(weight.dtype).contiguous())
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        basis = _GaussianBasis.apply(self.norm(x), self.centres, self.inverse_width)  # (..., in, G)
-        return F.linear(basis.flatten(-2), self.spline_weight) + self.base(F.silu(x))
+        return F.linear(self._basis(x).flatten(-2), self.spline_weight) + self.base(F.silu(x))
 
 
 class RBFKAN(nn.Sequential):
@@ -111,4 +130,5 @@ def layer_costs(spec: Spec, widths: list[int], convention: str) -> list[LayerCos
 FAMILY = Family("rbf_kan", RBFKANConfig,
                 lambda spec, d_in, d_out: RBFKAN([d_in, *spec["hidden"], d_out], spec["grid_size"],
                                                  spec["grid_range"]),
-                layer_costs, knob="grid_size", knob_min=2, label=lambda spec: f"G{spec['grid_size']}")
+                layer_costs, knob="grid_size", knob_min=2, label=lambda spec: f"G{spec['grid_size']}",
+                refine=refine_stack)
