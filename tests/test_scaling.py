@@ -86,3 +86,20 @@ def test_the_vectorised_bootstrap_is_the_plain_fit_on_each_resample(tmp_path):
     runs = report.load_records(tmp_path / "runs")
     means = runs.groupby("params").agg(val=("val_metric", "mean"), test=("test_metric", "mean")).reset_index()
     assert np.allclose(bootstrap_alphas(runs, resamples=5), fit_alpha(frontier(means)), rtol=1e-12)
+
+
+def test_a_grid_extension_runs_stages_are_its_points(tmp_path):
+    """The KAN paper's curve is one run's grid stages: each stage is a point (its params,
+    its validation-selected RMSE), pooled over seeds; the paper's count uses its grid."""
+    folder, rng, grids = tmp_path / "runs", np.random.default_rng(0), [3, 5, 10, 20, 50]
+    for seed in range(3):
+        noise = 1 + 0.01 * rng.standard_normal(len(SIZES))
+        stages = [{"stage": i, "grid_size": g, "params": n, "test_metric": (n / 100) ** -4 * e,
+                   "val_metric": 1.1 * (n / 100) ** -4 * e} for i, (g, n, e) in enumerate(zip(grids, SIZES, noise))]
+        write_run(folder, f"kan-{seed}", "kan", seed, stages[-1]["test_metric"], hidden=(5,), params=SIZES[-1],
+                  grid=50, dataset="power", metric="rmse", protocol="val", val_metric=stages[-1]["val_metric"],
+                  widths=[2, 5, 1], extra={"grid_extension": {"knob": "grid_size", "stages": stages}})
+    table, _ = scaling_frame(report.load_records(folder), resamples=200)
+    row = table.iloc[0]
+    assert row.frontier == 5 and row.alpha == pytest.approx(4.0, abs=0.05)
+    assert row.paper_count == " ".join(str(15 * g) for g in grids)  # 15 edges x each stage's G

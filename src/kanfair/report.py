@@ -78,6 +78,7 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
             "time_per_epoch_s": record.get("time_per_epoch_s"),
             "configuration": configuration_key(config, record.get("data")),
             "backward_transfer": ((record.get("extra") or {}).get("continual") or {}).get("backward_transfer"),
+            "stages": ((record.get("extra") or {}).get("grid_extension") or {}).get("stages"),
         })
     return pd.DataFrame(rows)
 

@@ -2,7 +2,8 @@
 fair way (`kanfair-report --scaling`).
 
 The KAN paper claims alpha = 4 for cubic-spline KANs while MLPs "plateau quickly", reading
-its curves off the test set. Here N is the trainable parameter count (kanfair's
+its curves off the test set (a KAN's points are the stages of one grid-extension run, as
+here: `stage_points`). Here N is the trainable parameter count (kanfair's
 convention; the paper's "edges x G" sits beside it for the spline KAN), and the points
 fitted are the family's frontier chosen on *validation* RMSE: a configuration is on it
 when its mean validation RMSE over seeds is lower than that of every smaller one. alpha is
@@ -22,6 +23,24 @@ import pandas as pd
 
 RESAMPLES = 2000
 THEORY_ALPHA = 4.0  # cubic splines: the KAN paper's k + 1
+
+
+def stage_points(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per grid-extension stage of a run (that stage's trainable parameters, its
+    validation-selected val and test RMSE and its grid), as the KAN paper draws a KAN's
+    curve from its stages; a run without stages stays one row."""
+    if "stages" not in runs:
+        return runs
+    rows = []
+    for run in runs.to_dict("records"):
+        stages = run.get("stages")
+        if not isinstance(stages, list) or not stages:
+            rows.append(run)
+            continue
+        rows += [{**run, "params": stage["params"], "val_metric": stage["val_metric"],
+                  "test_metric": stage["test_metric"], "grid_size": stage.get("grid_size", run.get("grid_size"))}
+                 for stage in stages]
+    return pd.DataFrame(rows)
 
 
 def frontier(configurations: pd.DataFrame) -> pd.DataFrame:
@@ -76,8 +95,10 @@ def bootstrap_alphas(runs: pd.DataFrame, resamples: int = RESAMPLES, seed: int =
 
 
 def scaling_frame(runs: pd.DataFrame, resamples: int = RESAMPLES) -> tuple[pd.DataFrame, dict]:
-    """Per task and family (ok runs with a validation RMSE): the frontier's points, alpha,
-    its 95% interval, and the bootstrap replicates (for comparisons)."""
+    """Per task and family (ok runs with a validation RMSE, a grid-extension run's stages
+    each a point): the frontier's points, alpha, its 95% interval, and the bootstrap
+    replicates (for comparisons)."""
+    runs = stage_points(runs)
     ok = runs[(runs.status == "ok") & runs.val_metric.notna() & runs.test_metric.notna()]
     rows, replicates = [], {}
     for (dataset, model), group in ok.groupby(["dataset", "model"], sort=True):
@@ -136,6 +157,7 @@ def scaling_plot(runs: pd.DataFrame, table: pd.DataFrame, dataset: str, path: Pa
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
+    runs = stage_points(runs)
     ok = runs[(runs.status == "ok") & (runs.dataset == dataset) & runs.val_metric.notna()]
     best = None
     for index, (model, group) in enumerate(ok.groupby("model", sort=True)):
