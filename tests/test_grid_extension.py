@@ -163,7 +163,7 @@ def test_a_scheduled_run_records_one_block_per_stage(tmp_results, monkeypatch, n
     chosen = stages[extension["selected_stage"]]
     assert record.params == chosen["params"] and record.model_spec["grid_size"] == chosen["grid_size"]
     assert record.val_metric == min(s["val_metric"] for s in stages)
-    assert record.extra["lbfgs"]["max_iter_per_step"] == 20
+    assert record.extra["lbfgs"]["max_iter"] == 20
 
 
 def test_the_schedule_composes_with_the_grid_update_and_adam(tmp_results):

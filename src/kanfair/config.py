@@ -145,6 +145,9 @@ class TrainerConfig:
     rerun: bool = False
     grid_schedule: List[int] = field(default_factory=list)  # grid extension: the knob per stage
     steps_per_grid: Optional[int] = None  # epochs per stage (None: trainer.epochs)
+    lbfgs_tolerance: Optional[float] = None  # LBFGS's gradient and change tolerances (None: torch's)
+    grid_update_every: int = 0  # move a KAN's grids to its inputs every N epochs of a stage (0: never)
+    grid_update_until: Optional[int] = None  # ... only in a stage's first N epochs (None: all)
 
     @property
     def stage_epochs(self) -> int:
@@ -193,6 +196,18 @@ class TrainerConfig:
               f"must be whole numbers >= 1 (got {schedule})", "set e.g. trainer.grid_schedule=[3,5,10,20]")
         check(all(a < b for a, b in zip(schedule, schedule[1:])), "trainer.grid_schedule",
               f"must increase from stage to stage (got {schedule})", "set e.g. trainer.grid_schedule=[3,5,10,20]")
+        if self.lbfgs_tolerance is not None:
+            check(self.optimizer == "lbfgs", "trainer.lbfgs_tolerance", f"is set but trainer.optimizer is "
+                  f"{self.optimizer}, so it would change nothing", "set trainer.optimizer=lbfgs, or leave it unset")
+            check(math.isfinite(self.lbfgs_tolerance) and self.lbfgs_tolerance > 0, "trainer.lbfgs_tolerance",
+                  f"must be a finite number > 0 (got {self.lbfgs_tolerance})", "set e.g. trainer.lbfgs_tolerance=1e-32 (pykan's)")
+        check(self.grid_update_every >= 0, "trainer.grid_update_every",
+              f"must be >= 0 (got {self.grid_update_every})", "use 0 to keep the grids where they are")
+        if self.grid_update_until is not None:
+            check(self.grid_update_every > 0, "trainer.grid_update_until", "is set without "
+                  "trainer.grid_update_every, so it would change nothing", "set trainer.grid_update_every too")
+            check(self.grid_update_until >= 1, "trainer.grid_update_until",
+                  f"must be >= 1 (got {self.grid_update_until})", "set e.g. trainer.grid_update_until=50")
         if self.steps_per_grid is not None:
             check(bool(schedule), "trainer.steps_per_grid", "is set without trainer.grid_schedule, "
                   "so it would change nothing", "set trainer.grid_schedule, or use trainer.epochs")

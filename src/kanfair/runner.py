@@ -254,6 +254,8 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Opt
         check_validation_split(task, conf.trainer.protocol, conf.trainer.val_fraction)
     torch.manual_seed(conf.seed)
     model, params = sized.build(task.out_dim)
+    check(not conf.trainer.grid_update_every or hasattr(model, "update_grid"), "trainer.grid_update_every",
+          f"model {conf.model.name} has no grid to move to its inputs", "use it with model=kan, or set it to 0")
     check(params > 0, "model", f"{conf.model.name} {sized.hidden} has no trainable parameters: "
           "nothing would train", "give the model parameters that require grad")
     started = _now()

@@ -116,13 +116,15 @@ LBFGS_MAX_ITER = 20
 LBFGS_HISTORY = 10
 
 
-def lbfgs_settings() -> dict:
-    """What an LBFGS run's record says one step allows (pykan's steps allow as many
-    iterations but stop only at tolerances of 1e-32; kanfair keeps torch's)."""
+def lbfgs_settings(cfg: TrainerConfig) -> dict:
+    """torch.optim.LBFGS's settings for this run, as its record states them: what one step
+    allows, and its tolerances (trainer.lbfgs_tolerance, else torch's defaults; pykan's steps
+    stop only at 1e-32)."""
     defaults = torch.optim.LBFGS([torch.zeros(1, requires_grad=True)]).defaults
-    return {"max_iter_per_step": LBFGS_MAX_ITER, "history_size": LBFGS_HISTORY,
-            "line_search_fn": "strong_wolfe", "tolerance_grad": defaults["tolerance_grad"],
-            "tolerance_change": defaults["tolerance_change"]}
+    tolerance = cfg.lbfgs_tolerance
+    return {"max_iter": LBFGS_MAX_ITER, "history_size": LBFGS_HISTORY, "line_search_fn": "strong_wolfe",
+            "tolerance_grad": tolerance or defaults["tolerance_grad"],
+            "tolerance_change": tolerance or defaults["tolerance_change"]}
 
 
 def make_optimizer(cfg: TrainerConfig, params) -> torch.optim.Optimizer:
@@ -132,8 +134,7 @@ def make_optimizer(cfg: TrainerConfig, params) -> torch.optim.Optimizer:
         return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.LBFGS(params, lr=cfg.lr, max_iter=LBFGS_MAX_ITER, history_size=LBFGS_HISTORY,
-                             line_search_fn="strong_wolfe")
+    return torch.optim.LBFGS(params, lr=cfg.lr, **lbfgs_settings(cfg))
 
 
 def loss_fn(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -276,6 +277,8 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
     (the runner builds it so), and before each later stage its knob is refined in place on
     the training inputs and the optimizer starts afresh, as in the KAN paper. Selection
     runs over all stages' scored epochs; extra["grid_extension"] keeps one block per stage.
+    With trainer.grid_update_every, a model with `update_grid(x)` (the KAN) moves its grids
+    to its layers' training inputs before the epochs `updates_grid` names.
     """
     device, trained, compiled, optimizer, objective, generator, physics = _setup(model, task, cfg, seed)
     splits = (make_splits(task, cfg.protocol, cfg.val_fraction, cfg.val_seed) if physics is None
@@ -313,6 +316,8 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
         first_row, stage_start = len(history), train_time
         for stage_epoch in range(1, cfg.stage_epochs + 1):
             epoch = epochs_run + 1
+            if updates_grid(cfg, stage_epoch):
+                model.update_grid(x_tr)
             running, problem, seconds = _train_epoch(trained, optimizer, objective, x_tr, y_tr, cfg,
                                                      generator, batch_size)
             train_time += seconds
@@ -355,7 +360,7 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
     selected = {} if best is None else dict(history[best])
     if score_train_last and best is not None:  # the train split was scored once, at its stage's end
         selected.update({k: v for k, v in _stage_last_row(history, best).items() if k.startswith("train_")})
-    extra = {"lbfgs": lbfgs_settings()} if cfg.optimizer == "lbfgs" else {}
+    extra = {"lbfgs": lbfgs_settings(cfg)} if cfg.optimizer == "lbfgs" else {}
     if cfg.grid_schedule:
         extra["grid_extension"] = {
             "knob": extension.knob, "schedule": list(cfg.grid_schedule), "steps_per_grid": cfg.stage_epochs,
@@ -366,6 +371,15 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
         train_time_s=train_time, eval_time_s=eval_time, epochs_run=epochs_run,
         n_train=len(x_tr), n_val=0 if x_val is None else len(x_val), n_test=len(x_te),
         compiled=compiled, message=message, selected=selected, extra=extra)
+
+
+def updates_grid(cfg: TrainerConfig, stage_epoch: int) -> bool:
+    """Whether the grids move to the training inputs before this epoch (1-based within its
+    stage): every trainer.grid_update_every-th from the first, while within
+    trainer.grid_update_until (pykan: every 5 steps of a stage's first 50)."""
+    done = stage_epoch - 1
+    return bool(cfg.grid_update_every) and done % cfg.grid_update_every == 0 and (
+        cfg.grid_update_until is None or done < cfg.grid_update_until)
 
 
 def _stage_last_row(history: list[dict[str, float]], index: int) -> dict[str, float]:
