@@ -197,3 +197,42 @@ def test_a_schedule_the_model_cannot_follow_names_its_key(tmp_results, overrides
         _scheduled(tmp_results, *overrides)
     assert caught.value.key == key and says in str(caught.value)
     assert not (tmp_results / "runs").exists() or not list((tmp_results / "runs").glob("*.json"))
+
+
+@pytest.mark.parametrize("every, until, expected", [(5, 15, [1, 6, 11]), (5, None, [1, 6, 11, 16]), (0, None, [])])
+def test_the_grid_moves_on_pykans_schedule_within_each_stage(every, until, expected):
+    from kanfair.config import TrainerConfig
+    from kanfair.trainer import updates_grid
+
+    cfg = TrainerConfig(grid_update_every=every, grid_update_until=until)
+    assert [epoch for epoch in range(1, 21) if updates_grid(cfg, epoch)] == expected
+
+
+def test_a_scheduled_kan_moves_its_grids_at_each_stage_start(tmp_results, monkeypatch):
+    from kanfair.models.kan import KAN
+
+    moved = []
+    original = KAN.update_grid
+    monkeypatch.setattr(KAN, "update_grid", lambda self, x: moved.append(len(x)) or original(self, x))
+    record = _scheduled(tmp_results, "model=kan", "model.hidden=[2]", "trainer.grid_update_every=2",
+                        "trainer.grid_update_until=2", "trainer.lbfgs_tolerance=1e-32")
+    assert record.status == "ok" and len(moved) == 3 and set(moved) == {record.n_train}  # once per stage
+    assert record.extra["lbfgs"]["tolerance_change"] == 1e-32 == record.extra["lbfgs"]["tolerance_grad"]
+
+
+@pytest.mark.parametrize("overrides, key", [
+    (["trainer.grid_update_until=5"], "trainer.grid_update_until"),
+    (["trainer.grid_update_every=-1"], "trainer.grid_update_every"),
+    (["trainer.lbfgs_tolerance=1e-32"], "trainer.lbfgs_tolerance"),  # the default optimizer is adam
+    (["trainer.optimizer=lbfgs", "trainer.lbfgs_tolerance=0"], "trainer.lbfgs_tolerance"),
+])
+def test_bad_grid_update_and_tolerance_settings_name_their_key(overrides, key):
+    with pytest.raises(ConfigError) as caught:
+        validate(compose_config(*overrides))
+    assert caught.value.key == key
+
+
+def test_a_grid_update_on_a_model_without_a_grid_names_its_key(tmp_results):
+    with pytest.raises(ConfigError) as caught:
+        _scheduled(tmp_results, "model=fourier_kan", "trainer.grid_update_every=5")
+    assert caught.value.key == "trainer.grid_update_every"
