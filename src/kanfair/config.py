@@ -26,7 +26,7 @@ __all__ = ["CONFIG_DIR", "ConfigError", "ModelConfig", "model_spec", "register_c
 # to the top-level configs/ (the one copy people read and edit); a built wheel holds the files.
 CONFIG_DIR = str(Path(__file__).resolve().parent / "configs")
 
-OPTIMIZERS = ("adam", "adamw", "sgd", "lbfgs")
+OPTIMIZERS = ("adam", "adamw", "sgd", "lbfgs", "pykan_lbfgs")
 PROTOCOLS = ("val", "kanbefair")
 DEVICES = ("auto", "cpu", "cuda")
 EVAL_TRAIN = ("last", "every")
@@ -145,7 +145,6 @@ class TrainerConfig:
     rerun: bool = False
     grid_schedule: List[int] = field(default_factory=list)  # grid extension: the knob per stage
     steps_per_grid: Optional[int] = None  # epochs per stage (None: trainer.epochs)
-    lbfgs_tolerance: Optional[float] = None  # LBFGS's gradient and change tolerances (None: torch's)
     grid_update_every: int = 0  # move a KAN's grids to its inputs every N epochs of a stage (0: never)
     grid_update_until: Optional[int] = None  # ... only in a stage's first N epochs (None: all)
 
@@ -196,11 +195,6 @@ class TrainerConfig:
               f"must be whole numbers >= 1 (got {schedule})", "set e.g. trainer.grid_schedule=[3,5,10,20]")
         check(all(a < b for a, b in zip(schedule, schedule[1:])), "trainer.grid_schedule",
               f"must increase from stage to stage (got {schedule})", "set e.g. trainer.grid_schedule=[3,5,10,20]")
-        if self.lbfgs_tolerance is not None:
-            check(self.optimizer == "lbfgs", "trainer.lbfgs_tolerance", f"is set but trainer.optimizer is "
-                  f"{self.optimizer}, so it would change nothing", "set trainer.optimizer=lbfgs, or leave it unset")
-            check(math.isfinite(self.lbfgs_tolerance) and self.lbfgs_tolerance > 0, "trainer.lbfgs_tolerance",
-                  f"must be a finite number > 0 (got {self.lbfgs_tolerance})", "set e.g. trainer.lbfgs_tolerance=1e-32 (pykan's)")
         check(self.grid_update_every >= 0, "trainer.grid_update_every",
               f"must be >= 0 (got {self.grid_update_every})", "use 0 to keep the grids where they are")
         if self.grid_update_until is not None:

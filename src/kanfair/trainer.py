@@ -110,21 +110,24 @@ def make_splits(task: Task, protocol: str, val_fraction: float, val_seed: int = 
                   task.y_train[idx_val], task.x_test, task.y_test)
 
 
-# LBFGS as torch.optim.LBFGS defaults it, with pykan's history and line search; one "step"
-# (one epoch full batch) allows up to LBFGS_MAX_ITER iterations, as one pykan step does
-LBFGS_MAX_ITER = 20
-LBFGS_HISTORY = 10
+# One LBFGS "step" (one epoch full batch) allows up to 20 iterations, as one pykan step does;
+# history and line search as pykan's
+LBFGS_SETTINGS = {"max_iter": 20, "history_size": 10, "line_search_fn": "strong_wolfe"}
+# pykan's tolerances (KAN.train / MultKAN.fit): its steps never stop early, and it keeps a
+# curvature pair down to y·s = 1e-32, where torch's LBFGS hard-codes y·s > 1e-10
+PYKAN_TOLERANCES = {"tolerance_grad": 1e-32, "tolerance_change": 1e-32, "tolerance_ys": 1e-32}
+TORCH_CURVATURE_THRESHOLD = 1e-10
+LBFGS_OPTIMIZERS = ("lbfgs", "pykan_lbfgs")
 
 
 def lbfgs_settings(cfg: TrainerConfig) -> dict:
-    """torch.optim.LBFGS's settings for this run, as its record states them: what one step
-    allows, and its tolerances (trainer.lbfgs_tolerance, else torch's defaults; pykan's steps
-    stop only at 1e-32)."""
+    """What an LBFGS run's record states of its optimizer: the class, what one step allows,
+    and the tolerances (the curvature one: below it a step's y·s is not remembered)."""
+    if cfg.optimizer == "pykan_lbfgs":
+        return {"implementation": "kan.LBFGS (pykan)", **LBFGS_SETTINGS, **PYKAN_TOLERANCES}
     defaults = torch.optim.LBFGS([torch.zeros(1, requires_grad=True)]).defaults
-    tolerance = cfg.lbfgs_tolerance
-    return {"max_iter": LBFGS_MAX_ITER, "history_size": LBFGS_HISTORY, "line_search_fn": "strong_wolfe",
-            "tolerance_grad": tolerance or defaults["tolerance_grad"],
-            "tolerance_change": tolerance or defaults["tolerance_change"]}
+    return {"implementation": "torch.optim.LBFGS", **LBFGS_SETTINGS, "tolerance_grad": defaults["tolerance_grad"],
+            "tolerance_change": defaults["tolerance_change"], "tolerance_ys": TORCH_CURVATURE_THRESHOLD}
 
 
 def make_optimizer(cfg: TrainerConfig, params) -> torch.optim.Optimizer:
@@ -134,7 +137,12 @@ def make_optimizer(cfg: TrainerConfig, params) -> torch.optim.Optimizer:
         return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.LBFGS(params, lr=cfg.lr, **lbfgs_settings(cfg))
+    if cfg.optimizer == "pykan_lbfgs":
+        # pykan's copy of torch's LBFGS, the KAN paper's optimizer: its y·s tolerance can be set
+        from kan.LBFGS import LBFGS
+
+        return LBFGS(params, lr=cfg.lr, **LBFGS_SETTINGS, **PYKAN_TOLERANCES)
+    return torch.optim.LBFGS(params, lr=cfg.lr, **LBFGS_SETTINGS)
 
 
 def loss_fn(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -216,11 +224,11 @@ def _train_epoch(trained: nn.Module, optimizer: torch.optim.Optimizer, objective
             batch_loss.backward()
             return batch_loss
 
-        loss = optimizer.step(closure) if cfg.optimizer == "lbfgs" else closure()
+        loss = optimizer.step(closure) if cfg.optimizer in LBFGS_OPTIMIZERS else closure()
         if not torch.isfinite(loss):
             return ({"running_train_loss": loss_sum / len(x)}, f"non-finite loss ({float(loss.detach())})",
                     time.perf_counter() - start)
-        if cfg.optimizer != "lbfgs":
+        if cfg.optimizer not in LBFGS_OPTIMIZERS:
             optimizer.step()
         loss_sum += float(loss.detach()) * len(idx)
         if classify:
@@ -360,7 +368,7 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
     selected = {} if best is None else dict(history[best])
     if score_train_last and best is not None:  # the train split was scored once, at its stage's end
         selected.update({k: v for k, v in _stage_last_row(history, best).items() if k.startswith("train_")})
-    extra = {"lbfgs": lbfgs_settings(cfg)} if cfg.optimizer == "lbfgs" else {}
+    extra = {"lbfgs": lbfgs_settings(cfg)} if cfg.optimizer in LBFGS_OPTIMIZERS else {}
     if cfg.grid_schedule:
         extra["grid_extension"] = {
             "knob": extension.knob, "schedule": list(cfg.grid_schedule), "steps_per_grid": cfg.stage_epochs,
