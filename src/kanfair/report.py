@@ -26,6 +26,7 @@ from kanfair.results import config_hash, read_records
 from kanfair.latex import comparison_table as latex_comparison, document, verdict_table
 from kanfair.physics_report import write_physics
 from kanfair.scaling import write_scaling
+from kanfair.kan_paper_report import write_kan_paper
 from kanfair.verdict import optimism_lines, verdict_frame, write_verdict
 
 COST_COLUMNS = {"params": "params", "flops": "flops", "time": "time_per_epoch_s"}
@@ -356,11 +357,13 @@ def latex_tables(runs: pd.DataFrame) -> str:
 
 def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
                  group: str = "model", published: Optional[str | Path] = None,
-                 verdict: bool = False, latex: bool = False, scaling: bool = False) -> list[Path]:
+                 verdict: bool = False, latex: bool = False, scaling: bool = False,
+                 kan_paper: bool = False) -> list[Path]:
     """table.md, table.csv and per-dataset Pareto plots; continual.md when there are
     continual runs, pde.md and error curves when there are physics-informed runs; with
     `verdict`, verdict.md and verdict.csv with its statistical tests; with `latex`,
-    tables.tex; with `scaling`, scaling.md and its plots. Returns the files written.
+    tables.tex; with `scaling`, scaling.md and its plots; with `kan_paper`, kan_paper.md (the
+    KAN paper's claims: kanfair.kan_paper_report). Returns the files written.
     `group` splits the model families further by a record column (e.g. shortcut)."""
     runs = load_records(runs_dir)
     if group != "model":
@@ -398,4 +401,6 @@ def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
         written[-1].write_text(latex_tables(runs))
     if scaling:
         written += write_scaling(runs, out)
+    if kan_paper:
+        written += write_kan_paper(read_records(runs_dir, _to_stderr), runs, out)
     return written

@@ -24,10 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scaling", action="store_true",
                         help="also scaling.md, scaling.csv and plots: the exponent of test RMSE ~ N^-alpha per "
                              "family and task, on the frontier chosen on validation, with bootstrap intervals")
+    parser.add_argument("--kan-paper", action="store_true",
+                        help="also kan_paper.md: the KAN paper's claims (toy scaling, Feynman under validation "
+                             "selection and under the paper's rule, beside its Table 2) with a verdict")
     args = parser.parse_args(argv)
     with one_line_errors():
         written = write_report(args.runs, args.out, args.by, args.group, args.published, args.verdict,
-                               args.latex, args.scaling)
+                               args.latex, args.scaling, args.kan_paper)
     print(open(written[0]).read(), end="")
     print(f"wrote {len(written)} files to {args.out}")
     return 0
