@@ -85,7 +85,8 @@ class DatasetConfig:
     """`root`: a folder holding the data set (else data_dir/<name>, then system locations);
     `download`: auto (when not found), never, or always. `path`, `target`, `task`: a user
     table for dataset=csv; `path`, `text_column`, `label_column`: dataset=text_csv;
-    `features`: audio input (waveform as the paper, or mfcc / melspec). `split`: kanbefair
+    `features`: audio input (waveform as the paper, or mfcc / melspec). `package`, `object`:
+    dataset=rdata's R package and data frame (with `target` and `task`). `split`: kanbefair
     (the paper's rows and encoding), seeded (80/20 with `split_seed`, stratified for
     classification), folds (UrbanSound8K's fold 10) or published (a download's own split);
     null where a data set has one fixed split. `pde`: a physics-informed task's points and
@@ -103,6 +104,8 @@ class DatasetConfig:
     split: Optional[str] = None  # set by the data set's YAML where it has a choice
     split_seed: int = 0
     source: Optional[str] = None  # imdb: csv (the paper's file) or hf
+    package: Optional[str] = None  # dataset=rdata: the R package ...
+    object: Optional[str] = None  # ... and its data frame
     continual: ContinualConfig = field(default_factory=ContinualConfig)
     pde: PDEConfig = field(default_factory=PDEConfig)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from kanfair.cli.errors import OneLineArgumentParser, one_line_errors
 from kanfair.config import DatasetConfig
 from kanfair.data import load_task, task_domains
-from kanfair.data import tabular, vision
+from kanfair.data import rpackages, tabular, vision
 from kanfair.data.sources import DataUnavailable, candidate_roots
 
 EMBEDDED = ("symbolic", "pde")  # generated here, nothing to fetch
@@ -21,10 +21,16 @@ USER_FILES = ("csv", "text_csv")  # a user's own table: nothing to fetch
 
 def availability(name: str, domain: str, data_dir: str) -> str:
     """A cheap look at whether a task can run here (no data is decoded)."""
-    if domain in EMBEDDED or name in tabular.BUNDLED:
+    if domain in EMBEDDED or name in tabular.BUNDLED or name in rpackages.SKLEARN_REGRESSION:
         return "embedded"
     if name in USER_FILES:
         return "your table (dataset.path=...)"
+    if name == "rdata":
+        return "an R package's data frame (dataset.package=... dataset.object=...)"
+    if name in rpackages.PRESETS:
+        package = rpackages.PRESETS[name].package
+        found = [c for c in rpackages.package_candidates(package, data_dir, None) if (c / "data").is_dir()]
+        return f"on disk ({found[0]})" if found else f"missing: run `prepare` (R package {package})"
     cfg = DatasetConfig(name=name)
     if name in vision.VISION and (Path(data_dir) / name / vision.CACHE_NAME).exists():
         return f"ready ({Path(data_dir) / name})"
@@ -52,7 +58,7 @@ def prepare(names: list[str], data_dir: str) -> int:
                   file=sys.stderr)
             failures += 1
             continue
-        if name in USER_FILES:
+        if name in USER_FILES or name == "rdata":
             print(f"kanfair: error: {name} is your own table, there is nothing to prepare: give it to "
                   f"a run as dataset={name} dataset.path=<file>", file=sys.stderr)
             failures += 1
@@ -61,10 +67,13 @@ def prepare(names: list[str], data_dir: str) -> int:
             print(f"{name}: embedded, nothing to prepare")
             continue
         try:
+            if name in rpackages.PRESETS and availability(name, domains[name], data_dir).startswith("missing"):
+                folder = rpackages.extract_debian_package(rpackages.PRESETS[name].package, data_dir)
+                print(f"{name}: extracted {rpackages.debian_package(rpackages.PRESETS[name].package)} to {folder}")
             task = load_task(DatasetConfig(name=name), data_dir)
-            print(f"{name}: ready in {Path(data_dir) / name} ({len(task.x_train)} train, "
+            print(f"{name}: ready ({len(task.x_train)} train, "
                   f"{len(task.x_test)} test, {task.in_dim} inputs)")
-        except (DataUnavailable, ValueError) as error:
+        except (DataUnavailable, ValueError, OSError) as error:
             print(f"kanfair: error: {error}", file=sys.stderr)
             failures += 1
     return 2 if failures else 0

@@ -12,7 +12,7 @@ from kanfair.data.task import Task
 
 # the keys of a user's own data: a source that reads none of them refuses them when set,
 # since they would change nothing (and dataset.path would even join the record's hash)
-USER_KEYS = ("path", "target", "task", "text_column", "label_column", "features")
+USER_KEYS = ("path", "target", "task", "text_column", "label_column", "features", "package", "object")
 
 
 @dataclass(frozen=True)
@@ -23,13 +23,16 @@ class TaskSource:
 
 
 def _registry() -> dict[str, TaskSource]:
-    from kanfair.data import audio, pde, symbolic, tabular, text, vision
+    from kanfair.data import audio, pde, rpackages, symbolic, tabular, text, vision
 
     sources = {name: TaskSource("vision", vision.load) for name in vision.VISION}
     sources.update({name: TaskSource("tabular", tabular.load_bundled) for name in tabular.BUNDLED})
     sources.update({name: TaskSource("tabular", tabular.load_uci) for name in tabular.UCI_IDS})
     sources["csv"] = TaskSource("tabular", tabular.load_csv, ("path", "target", "task"))
     sources["titanic"] = TaskSource("tabular", tabular.load_titanic, ("path",))
+    sources["rdata"] = TaskSource("tabular", rpackages.load_rdata, ("target", "task", "package", "object"))
+    sources.update({name: TaskSource("tabular", rpackages.load_preset)
+                    for name in (*rpackages.PRESETS, *rpackages.SKLEARN_REGRESSION)})
     sources.update({name: TaskSource("audio", audio.load, ("features",)) for name in audio.AUDIO})
     sources.update({name: TaskSource("text", text.load_hub) for name in text.HUB})
     sources["imdb"] = TaskSource("text", text.load_hub, ("path",))  # the paper's CSV
@@ -61,7 +64,8 @@ def load_task(cfg: DatasetConfig, data_dir: str = "data") -> Task:
         if key not in source.reads and getattr(cfg, key) != getattr(defaults, key):
             raise ConfigError(f"dataset.{key}", f"{cfg.name} does not read it (it would change nothing)",
                               f"leave dataset.{key} unset, or use a data set that reads it "
-                              f"(dataset=csv: path, target, task; text_csv: path, text_column, label_column)")
+                              f"(dataset=csv: path, target, task; text_csv: path, text_column, label_column; "
+                              f"rdata: package, object, target, task)")
     if source.domain != "pde" and cfg.pde != PDEConfig():
         raise ConfigError("dataset.pde", f"{cfg.name} is not a physics-informed task (it would change "
                           "nothing)", "leave dataset.pde unset, or choose a pde_* data set")
