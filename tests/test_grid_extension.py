@@ -191,6 +191,7 @@ def test_a_bad_schedule_names_its_key(overrides, key):
     (["model=rational_kan"], "trainer.grid_schedule", "no resolution knob"),
     (["model=rbf_kan", "trainer.grid_schedule=[1,5]"], "trainer.grid_schedule", ">= 2"),
     (["model=kan", "budget=params", "budget.target=1000", "budget.vary=grid"], "budget.vary", "stage by stage"),
+    (["model=kan", "dataset=iris", "dataset.continual.tasks=[[0],[1],[2]]"], "trainer.grid_schedule", "continual"),
 ])
 def test_a_schedule_the_model_cannot_follow_names_its_key(tmp_results, overrides, key, says):
     with pytest.raises(ConfigError) as caught:
