@@ -88,6 +88,7 @@ def test_the_scaling_rows_and_verdict_come_from_the_toy_runs(tmp_path):
                               val_metric=1.1 * (n / 100) ** -alpha * noise, widths=[2, n, 1])
         report.write_report(folder, tmp_path / f"out{kan_alpha}", kan_paper=True)
         text = (tmp_path / f"out{kan_alpha}" / "kan_paper.md").read_text()
-        assert ("The KAN's interval comes within 0.5 of 4 on 1 of 1" in text) == holds
+        assert ("The KAN's fitted α is within 0.5 of 4 on 1 of 1" in text) == holds
+        assert ("wholly below 3.5 on 1 (kan_toy_xy)" in text) == (not holds)
         assert ("exceeds the MLP's (95% interval of the difference above 0) on 1 of 1" in text) == holds
         assert "| kan_toy_xy | 2 | mlp | 5 | 2.00 |" in text
