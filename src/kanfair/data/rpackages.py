@@ -13,6 +13,7 @@ reference logs. Split: seeded 80/20 (dataset.split_seed), stratified for classif
 """
 from __future__ import annotations
 
+import bz2
 import lzma
 import os
 import shutil
@@ -117,19 +118,16 @@ def read_lazy_load(base: Path, name: str) -> Any:
     with open(base.with_suffix(".rdb"), "rb") as handle:
         handle.seek(offset)
         blob = handle.read(length)
-    compressed = index.get("compressed")
-    kind = compressed[0] if isinstance(compressed, (list, np.ndarray)) else compressed
-    if kind is True or kind == 1 or kind is np.True_:
+    compressed = int(np.asarray(index.get("compressed", True)).ravel()[0])  # TRUE (zlib), 2 or 3
+    if compressed == 1:
         raw = zlib.decompress(blob[4:])
     elif blob[4:5] == b"Z":
         raw = lzma.decompress(blob[5:], format=lzma.FORMAT_RAW,
                               filters=[{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}])
     elif blob[4:5] == b"2":
-        import bz2
-
         raw = bz2.decompress(blob[5:])
-    else:
-        raw = blob[5:] if blob[4:5] == b"0" else blob[4:]
+    else:  # "0": stored uncompressed
+        raw = blob[5:]
     return rdata.conversion.convert(rdata.parser.parse_data(raw))
 
 
