@@ -354,8 +354,9 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
             history[-1].update(score([("train", x_tr, y_tr)]))
             eval_time += time.perf_counter() - start
         if knob is not None:
-            stages.append(_stage_block(history[first_row:], select_on, higher_is_better, metric, stage,
-                                       extension.knob, knob, model, residual, train_time - stage_start))
+            stages.append(_stage_block(history[first_row:], select_on, higher_is_better, score_train_last,
+                                       metric, stage, extension.knob, knob, model, residual,
+                                       train_time - stage_start))
         if status != "ok":
             break
     bar.close()
@@ -365,9 +366,7 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
         bad = [key for key in (select_on, f"test_{metric}") if not math.isfinite(history[best][key])]
         if bad:
             status, message = "diverged", f"{bad[0]} is {history[best][bad[0]]} at the selected epoch"
-    selected = {} if best is None else dict(history[best])
-    if score_train_last and best is not None:  # the train split was scored once, at its stage's end
-        selected.update({k: v for k, v in _stage_last_row(history, best).items() if k.startswith("train_")})
+    selected = _selected_row(history, best, score_train_last)
     extra = {"lbfgs": lbfgs_settings(cfg)} if cfg.optimizer in LBFGS_OPTIMIZERS else {}
     if cfg.grid_schedule:
         extra["grid_extension"] = {
@@ -390,22 +389,29 @@ def updates_grid(cfg: TrainerConfig, stage_epoch: int) -> bool:
         cfg.grid_update_until is None or done < cfg.grid_update_until)
 
 
-def _stage_last_row(history: list[dict[str, float]], index: int) -> dict[str, float]:
-    """The last scored row of the stage that history[index] belongs to."""
-    stage = history[index].get("stage")
-    return [row for row in history if row.get("stage") == stage][-1]
+def _selected_row(history: list[dict[str, float]], index: Optional[int],
+                  score_train_last: bool) -> dict[str, float]:
+    """history[index] as reported (empty when nothing was selected): under
+    eval_train=last, with the train metrics of its stage's last row, where the train split
+    was scored once."""
+    if index is None:
+        return {}
+    selected = dict(history[index])
+    if score_train_last:
+        stage = selected.get("stage")
+        last = [row for row in history if row.get("stage") == stage][-1]
+        selected.update({k: v for k, v in last.items() if k.startswith("train_")})
+    return selected
 
 
-def _stage_block(rows: list[dict[str, float]], select_on: str, higher_is_better: bool, metric: str,
-                 stage: int, knob: str, value: int, model: nn.Module, residual: float,
-                 seconds: float) -> dict:
+def _stage_block(rows: list[dict[str, float]], select_on: str, higher_is_better: bool,
+                 score_train_last: bool, metric: str, stage: int, knob: str, value: int,
+                 model: nn.Module, residual: float, seconds: float) -> dict:
     """One grid-extension stage in the record: its knob value, trainable parameters, the
     relative change of the outputs its refinement made on the training inputs, its epochs,
     its own selected epoch (on the run's selection metric) and that epoch's metrics (train:
     the stage's last epoch's under eval_train=last), and its training time."""
-    best = _select(rows, select_on, higher_is_better)
-    selected = {} if best is None else {**rows[best], **{k: v for k, v in rows[-1].items()
-                                                         if k.startswith("train_") and k not in rows[best]}}
+    selected = _selected_row(rows, _select(rows, select_on, higher_is_better), score_train_last)
     return {"stage": stage, knob: value, "params": count_params(model), "refit_change": residual,
             "first_epoch": rows[0]["epoch"] if rows else None, "last_epoch": rows[-1]["epoch"] if rows else None,
             "selected_epoch": selected.get("epoch"), "train_metric": selected.get(f"train_{metric}"),
