@@ -190,3 +190,14 @@ def test_bad_input_is_one_line_and_exit_2(overrides, message, tmp_path):
     status, out, err = plan(overrides + [f"paths.results_dir={tmp_path}"])
     assert status == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
+
+
+def test_a_grid_extension_run_is_probed_at_every_stage(tmp_path):
+    """Each stage has its own model size, so its own step time: one probe per stage."""
+    base = ["model=kan", "model.hidden=[2]", "dataset=kan_toy_xy", "trainer.batch_size=5000",
+            f"paths.results_dir={tmp_path / 'results'}"]
+    _, once, _ = plan(base + ["trainer.epochs=2"])
+    _, staged, _ = plan(base + ["trainer.grid_schedule=[3,5,10]", "trainer.steps_per_grid=2"])
+    shapes = lambda out: sum(map(int, re.search(r"probed (\d+) model shapes in \d+ s; (\d+) from the cache",  # noqa: E731
+                                                out).groups()))
+    assert shapes(once) == 1 and shapes(staged) == 3  # G 5 is the unscheduled run's, from the cache

@@ -8,7 +8,6 @@ Python API (api.py) and the planner (cli/plan.py, for run ids and sizes). Kinds 
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import errno
 import functools
@@ -17,7 +16,7 @@ import os
 import platform
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -71,6 +70,10 @@ class SizedModel:
                          "params": task.vocab_size * in_dim}
         spec, matched = budgets.plan(conf.budget, spec, in_dim, task.out_dim)
         return cls(spec, matched, in_dim, embedding)
+
+    def at_knob(self, knob: str, value: int) -> "SizedModel":
+        """The same model with its family's knob at `value` (a grid-extension stage)."""
+        return replace(self, spec={**self.spec, knob: value})
 
     @property
     def hidden(self) -> list[int]:
@@ -195,8 +198,7 @@ def selected_stage(sized: SizedModel, params: int, result: FitResult) -> tuple[S
     if not extension or extension["selected_stage"] is None:
         return sized, params
     stage = extension["stages"][extension["selected_stage"]]
-    knob = extension["knob"]
-    return dataclasses.replace(sized, spec={**sized.spec, knob: stage[knob]}), stage["params"]
+    return sized.at_knob(extension["knob"], stage[extension["knob"]]), stage["params"]
 
 
 def summary_line(record: Record) -> str:

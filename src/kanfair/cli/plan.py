@@ -11,7 +11,6 @@ job's value overrides to a copy with Hydra's own override code (~7 ms a job).
 from __future__ import annotations
 
 import copy
-import dataclasses
 import datetime as dt
 import json
 import os
@@ -183,8 +182,7 @@ class Planner:
         sized = SizedModel.for_task(conf, task)
         threads = conf.trainer.threads or self.launcher.threads or torch.get_num_threads()
         knob = family(conf.model.name).knob
-        stages = ([sized] if not conf.trainer.grid_schedule else
-                  [dataclasses.replace(sized, spec={**sized.spec, knob: value}) for value in conf.trainer.grid_schedule])
+        stages = [sized.at_knob(knob, value) for value in conf.trainer.grid_schedule] or [sized]
         shape = self._shape(conf, task)
         planned.seconds = data_s + sum(estimate_seconds(shape, self._cached_probe(conf, task, stage, threads), 0.0)
                                        for stage in stages)
