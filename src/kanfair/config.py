@@ -17,7 +17,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from kanfair.flops import CONVENTIONS as FLOP_CONVENTIONS
-from kanfair.models import FAMILIES, family, model_spec
+from kanfair.models import FAMILIES, REFERENCES, model_spec, schema_of
 from kanfair.schema import ConfigError, ModelConfig, check, check_choice
 
 __all__ = ["CONFIG_DIR", "ConfigError", "ModelConfig", "model_spec", "register_configs", "validate"]
@@ -334,8 +334,8 @@ def register_configs() -> None:
     store.store(name="train_schema", node=TrainConfig)
     store.store(name="size_schema", node=SizeConfig)
     store.store(name="tune_schema", node=TuneRunConfig)
-    for name, model_family in FAMILIES.items():
-        store.store(group="schema/model", name=name, node=model_family.schema)
+    for name in [*FAMILIES, *REFERENCES]:
+        store.store(group="schema/model", name=name, node=schema_of(name))
     for group, schema in (("dataset", DatasetConfig), ("trainer", TrainerConfig),
                           ("budget", BudgetConfig), ("logger", LoggerConfig),
                           ("paths", PathsConfig)):
@@ -346,7 +346,7 @@ def recorded_config(config: dict[str, Any]) -> DictConfig:
     """A record's resolved config as the typed config that made it (the schemas the group
     files would have put in place), to run it again."""
     schema = TuneRunConfig if "tune" in config else TrainConfig
-    typed_model = {"model": OmegaConf.structured(family(config["model"]["name"]).schema)}
+    typed_model = {"model": OmegaConf.structured(schema_of(config["model"]["name"]))}
     return OmegaConf.merge(OmegaConf.structured(schema), typed_model, config)
 
 
@@ -367,7 +367,7 @@ def unknown_keys(node: DictConfig, prefix: str = "") -> list[str]:
 
 def validate(cfg: DictConfig) -> TrainConfig:
     """Resolve and type-check a composed config; raises ConfigError naming the bad key."""
-    family(cfg.model.get("name"))
+    schema_of(cfg.model.get("name"))
     unknown = unknown_keys(cfg)
     check(not unknown, unknown[0] if unknown else "", "is not a config key: nothing would read it",
           "drop it (a + override adds keys the schema does not know); the keys: --cfg job")

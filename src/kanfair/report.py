@@ -21,7 +21,7 @@ import pandas as pd
 from kanfair.budget import label as budget_label
 from kanfair.data.fingerprint import hashed_part
 from kanfair.metrics import HIGHER_IS_BETTER
-from kanfair.models import FAMILIES, model_spec
+from kanfair.models import FAMILIES, REFERENCES, boosting, model_spec
 from kanfair.results import config_hash, read_records
 from kanfair.latex import comparison_table as latex_comparison, document, verdict_table
 from kanfair.physics_report import write_physics
@@ -43,6 +43,8 @@ def _settings(spec: dict) -> str:
     """The family's own knobs in short (G5 K3, gelu ...); empty for a family or a spec that
     this version does not know (a record from another version)."""
     try:
+        if spec["name"] in REFERENCES:
+            return boosting.label(spec)
         return FAMILIES[spec["name"]].label(model_spec(spec))
     except (KeyError, TypeError, ValueError):
         return ""
@@ -73,6 +75,8 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
             "lr": trainer.get("lr"), "epochs": record["epochs"],
             "test_metric": record["test_metric"], "val_metric": record.get("val_metric"),
             "params": record["params"], "budget": budget_label(record.get("budget")),
+            "reference": bool((record.get("budget") or {}).get("reference")
+                              or "reference" in (record.get("extra") or {})),
             "phase": (config.get("tune") or {}).get("phase"),
             "repeat": config["tune"].get("repeat", 0) if config.get("tune") else None,
             "flops": record.get("flops"), "flops_convention": record.get("flops_convention"),
@@ -103,7 +107,7 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     first = ok.groupby(keys, sort=False).first()
     stats = ok.groupby(keys, sort=False)["test_metric"].agg(["mean", "std", "count"])
     columns = ["metric", "protocol", "budget", "hidden", "settings", "grid_size", "spline_order", "shortcut", "activation",
-               "grid_range", "lr", "epochs", "params", "flops", "flops_convention"]
+               "grid_range", "lr", "epochs", "params", "flops", "flops_convention", "reference"]
     summary = first[columns].join(stats).join(
         ok.groupby(keys, sort=False)["time_per_epoch_s"].mean())
     return summary.rename(columns={"count": "seeds"}).reset_index()
@@ -206,16 +210,20 @@ def markdown_table(best: pd.DataFrame, runs: pd.DataFrame) -> str:
     for row in best.itertuples():
         value = _cell(row.mean, row.std, row.seeds)
         value = f"**{value}**" if row.best else value
-        flops = "" if pd.isna(row.flops) else f"{row.flops:,.0f} ({row.flops_convention})"
-        line = (f"| {row.dataset} | {row.model} | {row.metric} {value} | {row.seeds} | {row.hidden} | "
-                f"{row.settings} | {row.params:,} | {flops} | {row.time_per_epoch_s:.3g} |")
+        flops = "" if pd.isna(row.flops) or row.reference else f"{row.flops:,.0f} ({row.flops_convention})"
+        model, params = ((f"{row.model} (reference)", f"{row.params:,} tree nodes") if row.reference
+                         else (row.model, f"{row.params:,}"))
+        line = (f"| {row.dataset} | {model} | {row.metric} {value} | {row.seeds} | {row.hidden} | "
+                f"{row.settings} | {params} | {flops} | {row.time_per_epoch_s:.3g} |")
         if "paper" in best:
             line += " " + ("" if row.paper is None or pd.isna(row.paper) else f"{row.paper:.4g}") + " |"
         lines.append(line)
     lines.append("")
     lines.append("Bold: the best family on the dataset. Each row is the family's best configuration "
                  "(table.csv has them all); a family tuned in several repeats has one row over all its "
-                 "repeats' final runs, their configurations joined by /.")
+                 "repeats' final runs, their configurations joined by /."
+                 + (" A reference line (gradient boosting) is not sized to the budget: its size is its "
+                    "trees' nodes, and it has no FLOP count or Pareto point." if best.reference.any() else ""))
     optimism = optimism_lines(runs)
     if optimism:
         lines += ["", "Best-of-many under test-set selection:", *optimism]
@@ -293,7 +301,8 @@ def pareto_plot(runs: pd.DataFrame, dataset: str, by: str, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     column = COST_COLUMNS[by]
-    data = runs[(runs.dataset == dataset) & (runs.status == "ok")].dropna(subset=[column, "test_metric"])
+    data = runs[(runs.dataset == dataset) & (runs.status == "ok") & ~runs.reference].dropna(
+        subset=[column, "test_metric"])  # a reference line has no comparable cost
     higher = HIGHER_IS_BETTER.get(data.metric.iloc[0], True) if len(data) else True
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
     for model, group in data.groupby("model"):

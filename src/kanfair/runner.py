@@ -16,7 +16,7 @@ import os
 import platform
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -27,18 +27,18 @@ from torch import nn
 import kanfair
 from kanfair import budget as budgets
 from kanfair.config import TrainConfig, validate
-from kanfair.cost import count
+from kanfair.cost import Cost, count
 from kanfair.data import Task, continual, load_task
 from kanfair.data.fingerprint import fingerprint, hashed_part
 from kanfair.loggers import open_logger
-from kanfair.models import FAMILIES, build, count_params, family, model_spec
+from kanfair.models import FAMILIES, REFERENCES, build, count_params, family, model_spec
 from kanfair.models.engine import gpu_kernels, native
 from kanfair.models.text import EmbeddingBagFront
 from kanfair.results import (Record, config_hash, finished_ok, record_path, run_id_for, set_aside_if_not_this_run,
                              write_record)
 from kanfair.schema import check
 from kanfair.trainer import (FitResult, GridExtension, check_physics_trainer, check_validation_split, fit,
-                             fit_continual)
+                             fit_boosting, fit_continual)
 
 
 def _now() -> str:
@@ -79,6 +79,13 @@ class SizedModel:
     def hidden(self) -> list[int]:
         return ([self.in_dim] if self.embedding else []) + list(self.spec["hidden"])
 
+    def cost(self, out_dim: int, convention: str) -> Cost:
+        return count(self.spec, self.in_dim, out_dim, convention)
+
+    def budget_block(self) -> Optional[dict[str, Any]]:
+        """What the record says of the budget: the match made, or None (budget=none)."""
+        return self.matched.as_dict() if self.matched else None
+
     def build(self, out_dim: int) -> tuple[nn.Module, int]:
         """The model, and its parameter count without the embedding."""
         body = build(self.spec, self.in_dim, out_dim)
@@ -86,6 +93,44 @@ class SizedModel:
             return body, count_params(body)
         front = EmbeddingBagFront(self.embedding["vocab_size"], self.in_dim, body)
         return front, count_params(body)
+
+
+@dataclass
+class ReferenceModel:
+    """A reference line (model=hgb) where a run has a SizedModel: its settings, the input
+    width, the budget of the comparison it stands beside (marked `reference`: nothing was
+    matched) and, once fitted, its size in tree nodes (no FLOPs are counted for trees)."""
+
+    spec: dict[str, Any]
+    budget: Optional[dict[str, Any]]
+    in_dim: int
+    nodes: int = 0
+    embedding: Optional[dict[str, int]] = None
+    hidden: list[int] = field(default_factory=list)
+
+    @classmethod
+    def for_task(cls, conf: TrainConfig, task: Task) -> "ReferenceModel":
+        name = conf.model.name
+        check(not task.vocab_size and task.physics is None and not conf.dataset.continual.tasks, "model",
+              f"{name} is a reference for tabular features; {task.name} is a text, PDE or continual task",
+              "compare it on a tabular data set, or choose a neural family")
+        check(task.kind == "classification" or task.out_dim == 1, "model",
+              f"{name} fits one target; {task.name} has {task.out_dim}", "choose a neural family")
+        check(not conf.trainer.grid_schedule, "trainer.grid_schedule", f"{name} has no grid to extend",
+              "leave trainer.grid_schedule unset")
+        budget = conf.budget
+        target = budget.target
+        if budget.kind != "none" and budget.match is not None:
+            target = budgets.target_of(budget.match, task.in_dim, task.out_dim, budget.kind, budget.convention)
+        block = None if budget.kind == "none" else {"kind": budget.kind, "target": target,
+                                                    "convention": budget.convention, "reference": True}
+        return cls(asdict(conf.model), block, task.in_dim)
+
+    def cost(self, out_dim: int, convention: str) -> Cost:
+        return Cost(self.nodes, 0.0, convention)
+
+    def budget_block(self) -> Optional[dict[str, Any]]:
+        return self.budget
 
 
 def first_stage(spec: dict[str, Any], conf: TrainConfig, task: Task) -> dict[str, Any]:
@@ -156,7 +201,7 @@ def make_record(conf: TrainConfig, resolved: dict[str, Any], data: dict[str, Any
     train_time = result.train_time_s if result else 0.0
     n_train = result.n_train if result else len(task.x_train)
     metric_of = lambda split: sel.get(f"{split}_{metric}")  # noqa: E731
-    flops = count(sized.spec, sized.in_dim, task.out_dim, conf.budget.convention)
+    flops = sized.cost(task.out_dim, conf.budget.convention)
     return Record(
         run_id=run_id_for(conf.model.name, conf.dataset.name, conf.seed, hash_),
         status=status or (result.status if result else "failed"),
@@ -164,10 +209,10 @@ def make_record(conf: TrainConfig, resolved: dict[str, Any], data: dict[str, Any
         protocol=("continual" if conf.dataset.continual.tasks else "physics" if task.physics is not None
                   else conf.trainer.protocol), seed=conf.seed, hidden=sized.hidden,
         params=params,
-        params_kanbefair=count(sized.spec, sized.in_dim, task.out_dim, "kanbefair").params,
+        params_kanbefair=sized.cost(task.out_dim, "kanbefair").params,
         flops=flops.flops,
         flops_convention=conf.budget.convention, model_spec=sized.spec,
-        budget=sized.matched.as_dict() if sized.matched else None,
+        budget=sized.budget_block(),
         test_metric=metric_of("test"),
         final_test=result.history[-1][f"test_{metric}"] if result and result.history else None,
         best_epoch=result.best_epoch if result else None,
@@ -188,7 +233,7 @@ def make_record(conf: TrainConfig, resolved: dict[str, Any], data: dict[str, Any
                **({"embedding": sized.embedding} if sized.embedding else {}),
                **({"flops_lower_bound": True, "flops_skipped": flops.skipped} if flops.skipped else {})},
         environment=environment(conf.trainer.device),
-        widths=[sized.in_dim, *sized.spec["hidden"], task.out_dim])
+        widths=[sized.in_dim, *sized.hidden[1 if sized.embedding else 0:], task.out_dim])
 
 
 def selected_stage(sized: SizedModel, params: int, result: FitResult) -> tuple[SizedModel, int]:
@@ -206,9 +251,10 @@ def summary_line(record: Record) -> str:
     unit = "step" if record.protocol == "physics" else "epoch"
     where = (f"{unit} {record.best_epoch}" if record.best_epoch
              else "final" if record.protocol == "continual" else "no epoch")
-    return (f"kanfair: {record.status} | {record.model} {record.hidden} on {record.dataset} | "
-            f"params {record.params:,} | {record.flops_convention} FLOPs "
-            f"{'>= ' if record.extra.get('flops_lower_bound') else ''}{record.flops:,.0f} | "
+    size = (f"tree nodes {record.params:,} (a reference: no budget sizes it)" if "reference" in record.extra
+            else f"params {record.params:,} | {record.flops_convention} FLOPs "
+                 f"{'>= ' if record.extra.get('flops_lower_bound') else ''}{record.flops:,.0f}")
+    return (f"kanfair: {record.status} | {record.model} {record.hidden} on {record.dataset} | {size} | "
             f"test {record.metric} {value} "
             f"({where}, protocol {record.protocol}) | train {record.train_time_s:.1f} s | "
             f"{record.run_id}")
@@ -221,6 +267,18 @@ def run_key(cfg: DictConfig, data: Optional[dict[str, Any]] = None) -> tuple[str
     data = fingerprint(validate(cfg).dataset) if data is None else data
     hash_ = config_hash(resolved, hashed_part(data))
     return run_id_for(cfg.model.name, cfg.dataset.name, cfg.seed, hash_), hash_
+
+
+def _built(conf: TrainConfig, sized: SizedModel, task: Task) -> tuple[nn.Module, int]:
+    """The run's network, seeded, and its trainable parameters; refused, naming the key,
+    when it has none or lacks what the trainer settings ask of it."""
+    torch.manual_seed(conf.seed)
+    model, params = sized.build(task.out_dim)
+    check(not conf.trainer.grid_update_every or hasattr(model, "update_grid"), "trainer.grid_update_every",
+          f"model {conf.model.name} has no grid to move to its inputs", "use it with model=kan, or set it to 0")
+    check(params > 0, "model", f"{conf.model.name} {sized.hidden} has no trainable parameters: "
+          "nothing would train", "give the model parameters that require grad")
+    return model, params
 
 
 def run(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Optional[Record]:
@@ -248,22 +306,21 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Opt
     tasks = conf.dataset.continual.tasks
     if tasks:
         task = continual.for_tasks(task, tasks)
-    sized = SizedModel.for_task(conf, task)
+    reference = conf.model.name in REFERENCES
+    sized = ReferenceModel.for_task(conf, task) if reference else SizedModel.for_task(conf, task)
     if task.physics is not None:
         check_physics_trainer(conf.trainer)
         family(conf.model.name).check_twice_differentiable(sized.spec)
     elif not tasks:
         check_validation_split(task, conf.trainer.protocol, conf.trainer.val_fraction)
-    torch.manual_seed(conf.seed)
-    model, params = sized.build(task.out_dim)
-    check(not conf.trainer.grid_update_every or hasattr(model, "update_grid"), "trainer.grid_update_every",
-          f"model {conf.model.name} has no grid to move to its inputs", "use it with model=kan, or set it to 0")
-    check(params > 0, "model", f"{conf.model.name} {sized.hidden} has no trainable parameters: "
-          "nothing would train", "give the model parameters that require grad")
+    model, params = (None, 0) if reference else _built(conf, sized, task)
     started = _now()
     logger = open_logger(conf.logger, job_dir, run_id, resolved)
     try:
-        if tasks:
+        if reference:
+            result, params = fit_boosting(sized.spec, task, conf.trainer, conf.seed)
+            sized = replace(sized, nodes=params)
+        elif tasks:
             result = fit_continual(model, task, conf.trainer, conf.seed, tasks)
         else:
             owner = family(conf.model.name)

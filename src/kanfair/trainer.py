@@ -21,7 +21,7 @@ from kanfair.config import TrainerConfig
 from kanfair.schema import check
 from kanfair.data import Task
 from kanfair.data.pde import Physics
-from kanfair.models import count_params
+from kanfair.models import boosting, count_params
 
 STEP_BAR_MIN_STEPS = 200  # show a per-step bar only on epochs at least this long
 
@@ -54,6 +54,12 @@ class FitResult:
     message: str = ""
     selected: dict[str, float] = field(default_factory=dict)  # history row of best_epoch
     extra: dict = field(default_factory=dict)  # e.g. the continual-learning block
+
+
+def reported_metric(task: Task, protocol: str) -> str:
+    """The metric a run selects on and reports: the task's, but KANbeFair's per-sample RMSE
+    for a regression under its own protocol."""
+    return task.metric if task.kind != "regression" or protocol == "val" else "kanbefair_rmse"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -171,7 +177,12 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, kind: str,
     """Metrics over a whole split: accuracy in % for classification; for regression the
     true RMSE and KANbeFair's mean per-sample sqrt of the squared error."""
     model.eval()
-    outputs = torch.cat([model(xb) for xb in x.split(batch_size)])
+    return output_metrics(torch.cat([model(xb) for xb in x.split(batch_size)]), y, kind)
+
+
+def output_metrics(outputs: torch.Tensor, y: torch.Tensor, kind: str) -> dict[str, float]:
+    """`evaluate`'s metrics from a split's outputs (logits, or log-probabilities, for
+    classification): one definition for networks and the boosting reference."""
     loss = float(loss_fn(kind)(outputs, y))
     if kind == "classification":
         return {"loss": loss, "accuracy": float((outputs.argmax(1) == y).float().mean() * 100)}
@@ -292,7 +303,7 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
     splits = (make_splits(task, cfg.protocol, cfg.val_fraction, cfg.val_seed) if physics is None
               else Splits(task.x_train, task.y_train, None, None, task.x_test, task.y_test))
     x_tr, y_tr, x_val, y_val, x_te, y_te = (on_device(t, device, cfg) for t in vars(splits).values())
-    metric = task.metric if task.kind != "regression" or cfg.protocol == "val" else "kanbefair_rmse"
+    metric = reported_metric(task, cfg.protocol)
     select_on = ("physics_loss" if physics is not None
                  else f"val_{metric}" if cfg.protocol == "val" else f"test_{metric}")
     higher_is_better = task.kind == "classification"
@@ -378,6 +389,43 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
         train_time_s=train_time, eval_time_s=eval_time, epochs_run=epochs_run,
         n_train=len(x_tr), n_val=0 if x_val is None else len(x_val), n_test=len(x_te),
         compiled=compiled, message=message, selected=selected, extra=extra)
+
+
+def fit_boosting(spec: dict, task: Task, cfg: TrainerConfig, seed: int) -> tuple[FitResult, int]:
+    """The boosting reference (kanfair.models.boosting) on the rows `fit` would train a
+    network on: fitted once on the training split (the validation split held out as
+    `make_splits` holds it out), then every split scored by `output_metrics` from its
+    decision function (the logits of its predicted probabilities). One fit is one epoch.
+    Returns the result and the fitted trees' node count."""
+    splits = make_splits(task, cfg.protocol, cfg.val_fraction, cfg.val_seed)
+    classify = task.kind == "classification"
+    model = boosting.estimator(spec, task.kind, seed)
+    start = time.perf_counter()
+    model.fit(splits.x_train.numpy(), (splits.y_train if classify else splits.y_train[:, 0]).numpy())
+    train_time = time.perf_counter() - start
+
+    def outputs(x: torch.Tensor) -> torch.Tensor:
+        if not classify:
+            return torch.as_tensor(model.predict(x.numpy()), dtype=x.dtype)[:, None]
+        raw = torch.as_tensor(model.decision_function(x.numpy()), dtype=x.dtype)
+        raw = torch.stack([torch.zeros_like(raw), raw], 1) if raw.dim() == 1 else raw  # binary: log-odds
+        logits = torch.full((len(x), task.out_dim), -math.inf, dtype=x.dtype)
+        logits[:, torch.as_tensor(model.classes_, dtype=torch.long)] = raw
+        return logits
+
+    start = time.perf_counter()
+    row: dict[str, float] = {"epoch": 1}
+    for split, x, y in (("train", splits.x_train, splits.y_train), ("val", splits.x_val, splits.y_val),
+                        ("test", splits.x_test, splits.y_test)):
+        if x is not None:
+            row.update({f"{split}_{k}": v for k, v in output_metrics(outputs(x), y, task.kind).items()})
+    result = FitResult(
+        status="ok", metric=reported_metric(task, cfg.protocol), history=[row], best_epoch=1, train_time_s=train_time,
+        eval_time_s=time.perf_counter() - start, epochs_run=1, n_train=len(splits.x_train),
+        n_val=0 if splits.x_val is None else len(splits.x_val), n_test=len(splits.x_test), compiled=False,
+        selected=dict(row), extra={"reference": {"library": "scikit-learn", "estimator": type(model).__name__,
+                                                 "iterations": int(model.n_iter_)}})
+    return result, boosting.tree_nodes(model)
 
 
 def updates_grid(cfg: TrainerConfig, stage_epoch: int) -> bool:

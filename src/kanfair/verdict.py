@@ -369,6 +369,11 @@ def write_verdict(runs: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     frame = verdict_frame(runs)
     lines = ["# Verdict", ""]
+    references = sorted(runs.model[runs.reference].unique()) if "reference" in runs else []
+    if references:
+        lines += [f"{', '.join(references)}: a reference line (scikit-learn's HistGradientBoosting), tuned "
+                  "and selected as the families are but not sized to the budget; it is ranked and tested "
+                  "beside them.", ""]
     for budget, at_budget in frame.groupby("budget", sort=False):
         outcomes: dict[str, int] = {}
         sections, means, higher = [], {}, {}

@@ -1,5 +1,6 @@
 """The model registry: every family by name (`FAMILIES`), its validated spec
-(`model_spec`) and its module (`build`)."""
+(`model_spec`) and its module (`build`); and the reference lines that are not neural
+families (`REFERENCES`: gradient boosting), which a run fits instead of training."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,7 +8,7 @@ from typing import Any
 
 from torch import nn
 
-from kanfair.models import bspline_mlp, cheby_kan, custom, fourier_kan, kan, mlp, rational_kan, rbf_kan
+from kanfair.models import boosting, bspline_mlp, cheby_kan, custom, fourier_kan, kan, mlp, rational_kan, rbf_kan
 from kanfair.models.family import Family
 from kanfair.schema import check
 
@@ -16,12 +17,24 @@ FAMILIES: dict[str, Family] = {family.name: family for family in (
     rbf_kan.FAMILY, cheby_kan.FAMILY, rational_kan.FAMILY, custom.FAMILY,
 )}
 
+# model= values that are not neural families: their config schema by name
+REFERENCES: dict[str, type] = {boosting.NAME: boosting.BoostingConfig}
+
 
 def family(name: Any) -> Family:
     """The family called `name`; a ConfigError naming the known ones otherwise."""
-    check(name in FAMILIES, "model.name", f"unknown model '{name}'",
+    check(name in FAMILIES, "model.name", f"unknown model '{name}'" + (
+        " here: it is a reference line, not a neural family" if name in REFERENCES else ""),
           f"choose one of {', '.join(FAMILIES)}")
     return FAMILIES[name]
+
+
+def schema_of(name: Any) -> type:
+    """The config schema of the model= value `name` (a family or a reference line); a
+    ConfigError naming every known one otherwise."""
+    check(name in FAMILIES or name in REFERENCES, "model.name", f"unknown model '{name}'",
+          f"choose one of {', '.join([*FAMILIES, *REFERENCES])}")
+    return REFERENCES[name] if name in REFERENCES else FAMILIES[name].schema
 
 
 def model_spec(model: Any) -> dict[str, Any]:
@@ -43,4 +56,4 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-__all__ = ["FAMILIES", "Family", "build", "count_params", "family", "model_spec"]
+__all__ = ["FAMILIES", "Family", "REFERENCES", "build", "count_params", "family", "model_spec", "schema_of"]
