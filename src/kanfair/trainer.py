@@ -14,6 +14,7 @@ from typing import Callable, Optional
 import torch
 import torch.nn.functional as F
 from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_limits
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -396,12 +397,14 @@ def fit_boosting(spec: dict, task: Task, cfg: TrainerConfig, seed: int) -> tuple
     network on: fitted once on the training split (the validation split held out as
     `make_splits` holds it out), then every split scored by `output_metrics` from its
     decision function (the logits of its predicted probabilities). One fit is one epoch.
+    Its OpenMP threads are the run's torch threads (trainer.threads, or a launcher's share).
     Returns the result and the fitted trees' node count."""
     splits = make_splits(task, cfg.protocol, cfg.val_fraction, cfg.val_seed)
     classify = task.kind == "classification"
     model = boosting.estimator(spec, task.kind, seed)
     start = time.perf_counter()
-    model.fit(splits.x_train.numpy(), (splits.y_train if classify else splits.y_train[:, 0]).numpy())
+    with threadpool_limits(torch.get_num_threads(), user_api="openmp"):  # the run's threads, as torch's
+        model.fit(splits.x_train.numpy(), (splits.y_train if classify else splits.y_train[:, 0]).numpy())
     train_time = time.perf_counter() - start
 
     def outputs(x: torch.Tensor) -> torch.Tensor:
@@ -418,7 +421,9 @@ def fit_boosting(spec: dict, task: Task, cfg: TrainerConfig, seed: int) -> tuple
     for split, x, y in (("train", splits.x_train, splits.y_train), ("val", splits.x_val, splits.y_val),
                         ("test", splits.x_test, splits.y_test)):
         if x is not None:
-            row.update({f"{split}_{k}": v for k, v in output_metrics(outputs(x), y, task.kind).items()})
+            with threadpool_limits(torch.get_num_threads(), user_api="openmp"):
+                scored = output_metrics(outputs(x), y, task.kind)
+            row.update({f"{split}_{k}": v for k, v in scored.items()})
     result = FitResult(
         status="ok", metric=reported_metric(task, cfg.protocol), history=[row], best_epoch=1, train_time_s=train_time,
         eval_time_s=time.perf_counter() - start, epochs_run=1, n_train=len(splits.x_train),

@@ -32,7 +32,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
 from hydra.core.utils import setup_globals
 from hydra.types import HydraContext, RunMode
-from omegaconf import DictConfig, open_dict, read_write
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from tabulate import tabulate
 from tqdm import tqdm
 
@@ -45,8 +45,10 @@ from kanfair.errors import describe
 from kanfair.plan import (Probe, ProbeCache, RunShape, cache_path, estimate_seconds, probe_model,
                           run_shape, shape_key, wall_seconds)
 from kanfair.results import finished_ok, record_path
-from kanfair.models import family
+from kanfair.models import REFERENCES, family
 from kanfair.runner import SizedModel, run_key
+from kanfair.trainer import fit_boosting
+from kanfair.tune import study_name
 
 
 def sweep_configs(overrides: list[str], config_dir: Optional[str] = None, config_name: str = "train"
@@ -139,6 +141,7 @@ class PlannedRun:
     done: bool
     seconds: float = 0.0  # estimate; 0 for a done run unless the planner compares
     measured: Optional[Measured] = None  # a done run's record, when comparing
+    runs: int = 1  # a tuning study (kanfair-tune job) makes many
 
 
 class Planner:
@@ -168,6 +171,21 @@ class Planner:
             self.tasks[key] = (task, seconds, fingerprint(conf.dataset))
         return self.tasks[key]
 
+    def plan_study(self, overrides: list[str], cfg: DictConfig) -> PlannedRun:
+        """A kanfair-tune job: its repeats x (trials + final seeds) runs, each estimated as
+        a run of the job's config, averaged over the batch sizes the search space offers
+        (the other tuned values are taken to cost alike). Its runs are drawn as the study
+        goes, so none counts as done here; a resumed study skips the ones it finished."""
+        space = OmegaConf.to_container(cfg.tune.space, resolve=True)
+        sizes = ((space.get("trainer") or {}).get("batch_size") or {}).get("choices") or [cfg.trainer.batch_size]
+        per_run = []
+        for size in sizes:
+            sized = copy.deepcopy(cfg)
+            sized.trainer.batch_size = size
+            per_run.append(self.plan(overrides, sized).seconds)
+        runs = cfg.tune.repeats * (cfg.tune.trials + cfg.tune.seeds)
+        return PlannedRun(overrides, cfg.model.name, study_name(cfg), False, runs * statistics.mean(per_run), runs=runs)
+
     def plan(self, overrides: list[str], cfg: DictConfig) -> PlannedRun:
         conf = validate(cfg)
         task, data_s, data = self._task(conf)
@@ -179,8 +197,11 @@ class Planner:
                 return planned
             planned.measured = Measured.of(json.loads(
                 record_path(conf.paths.results_dir, run_id).read_text()))
-        sized = SizedModel.for_task(conf, task)
         threads = conf.trainer.threads or self.launcher.threads or torch.get_num_threads()
+        if conf.model.name in REFERENCES:
+            planned.seconds = data_s + self._reference_fit(conf, task, threads)
+            return planned
+        sized = SizedModel.for_task(conf, task)
         knob = family(conf.model.name).knob
         stages = [sized.at_knob(knob, value) for value in conf.trainer.grid_schedule] or [sized]
         shape = self._shape(conf, task)
@@ -199,6 +220,27 @@ class Planner:
         elif key not in self.fresh:
             self.from_cache.add(key)
         return probe
+
+    def _reference_fit(self, conf: TrainConfig, task: Task, threads: int) -> float:
+        """A reference line's run is one fit: timed once per data set and settings (a fit
+        is its own probe), and kept in the probe cache as a step of that time."""
+        key = json.dumps({"reference": asdict(conf.model), "dataset": asdict(conf.dataset),
+                          "protocol": conf.trainer.protocol, "threads": threads}, sort_keys=True, default=str)
+        probe = None if self.reprobe and key not in self.fresh else self.cache.get(key)
+        if probe is None:
+            before, start = torch.get_num_threads(), time.perf_counter()
+            torch.set_num_threads(threads)
+            try:
+                fitted = fit_boosting(asdict(conf.model), task, conf.trainer, conf.seed)[0]
+            finally:
+                self.probe_s += time.perf_counter() - start
+                torch.set_num_threads(before)
+            probe = Probe(fitted.train_time_s + fitted.eval_time_s, 0.0)
+            self.cache.put(key, probe)
+            self.fresh.add(key)
+        elif key not in self.fresh:
+            self.from_cache.add(key)
+        return probe.step_s
 
     def _shape(self, conf: TrainConfig, task: Task) -> RunShape:
         """The run's shape, computed once per data set and trainer settings."""
@@ -235,13 +277,16 @@ def summary(runs: list[PlannedRun], launcher: Launcher) -> str:
     rows = []
     for model, group in by_model.items():
         todo = [run.seconds for run in group if not run.done]
-        rows.append({"model": model, "runs": len(group), "done": len(group) - len(todo),
+        rows.append({"model": model, "runs": sum(run.runs for run in group),
+                     "done": sum(run.runs for run in group if run.done),
                      "to run": len(todo),
-                     "median run": _duration(statistics.median(todo)) if todo else "",
+                     "median job": _duration(statistics.median(todo)) if todo else "",
                      "compute": _duration(sum(todo))})
     todo = [run.seconds for run in runs if not run.done]
+    total, done = sum(run.runs for run in runs), sum(run.runs for run in runs if run.done)
     lines = [tabulate(rows, headers="keys", intfmt=","), "",
-             f"runs: {len(runs):,}; done: {len(runs) - len(todo):,}; to run: {len(todo):,}",
+             f"runs: {total:,}; done: {done:,}; to run: {total - done:,}"
+             + (f" (in {len(runs):,} tuning studies, one job each)" if total > len(runs) else ""),
              f"compute: {_duration(sum(todo))} ({sum(todo):,.0f} s)"]
     if launcher.workers is None:
         lines.append(f"wall: depends on how many jobs {launcher.name} runs at once "
@@ -285,9 +330,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--runs", action="store_true", help="also list every run with its estimate")
     parser.add_argument("--compare", action="store_true",
                         help="also estimate the done runs and compare with their records' times")
+    parser.add_argument("--tune", action="store_true",
+                        help="plan a kanfair-tune sweep (each job a tuning study) instead of train.py's")
     args = parser.parse_args(argv)
     with one_line_errors():
-        master, jobs = sweep_configs(args.overrides, args.config_dir)
+        if args.tune and args.compare:
+            raise ConfigError("--compare", "compares runs with their records, but a study's runs are "
+                              "drawn as it goes", "drop --compare with --tune")
+        master, jobs = sweep_configs(args.overrides, args.config_dir, "tune" if args.tune else "train")
         launcher = launcher_of(master)
         cache = ProbeCache(cache_path())
         planner = Planner(launcher, cache, args.reprobe, args.compare)
@@ -295,7 +345,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         try:
             for overrides, cfg in tqdm(jobs, desc="planning", unit="run", disable=None):
                 try:
-                    runs.append(planner.plan(overrides, cfg))
+                    runs.append(planner.plan_study(overrides, cfg) if args.tune else planner.plan(overrides, cfg))
                 except Exception as error:
                     raise ConfigError(" ".join(overrides), describe(error),
                                       "the sweep would fail on this job too: fix it first") from error
