@@ -20,6 +20,9 @@ class ConfigError(ValueError):
         self.key, self.problem, self.fix = key, problem, fix
         super().__init__(f"{key}: {problem}; {fix}")
 
+    def __reduce__(self):  # picklable with its three parts: a joblib worker sends it back whole
+        return type(self), (self.key, self.problem, self.fix)
+
 
 def check(ok: bool, key: str, problem: str, fix: str) -> None:
     if not ok:

@@ -125,13 +125,26 @@ def sole_driver(url: str, name: str) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def creating(url: str) -> Iterator[None]:
+    """One worker at a time opens a sqlite storage: the first creates its tables, and two
+    workers creating them at once (a fresh sweep's first jobs) fail in SQLAlchemy."""
+    if not url.startswith("sqlite:///"):
+        yield
+        return
+    path = Path(url[len("sqlite:///"):])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".create.lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def storage_url(cfg: DictConfig) -> optuna.storages.RDBStorage:
     url = storage_address(cfg)
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}  # parallel jobs wait
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+        with creating(url):
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine)
     except Exception as error:  # SQLAlchemy's words name no key
         raise ConfigError("tune.storage", f"cannot open '{url}' ({type(error).__name__}: "
                           f"{str(error).splitlines()[0] if str(error) else ''})",
