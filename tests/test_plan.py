@@ -201,3 +201,28 @@ def test_a_grid_extension_run_is_probed_at_every_stage(tmp_path):
     shapes = lambda out: sum(map(int, re.search(r"probed (\d+) model shapes in \d+ s; (\d+) from the cache",  # noqa: E731
                                                 out).groups()))
     assert shapes(once) == 1 and shapes(staged) == 3  # G 5 is the unscheduled run's, from the cache
+
+
+def test_a_tuning_study_costs_its_runs_at_the_mean_batch_size_of_its_space(tmp_path, monkeypatch):
+    """repeats x (trials + seeds) runs, each estimated as the job's run averaged over the
+    search space's batch sizes (a run here 'costs' its batch size: 32, 64, 128, 256)."""
+    import kanfair.cli.plan as plan_cli
+
+    def costs_its_batch(self, overrides, cfg):
+        return plan_cli.PlannedRun(overrides, cfg.model.name, "id", False, float(cfg.trainer.batch_size))
+
+    monkeypatch.setattr(plan_cli.Planner, "plan", costs_its_batch)
+    status, out, err = plan(["--tune", "model=mlp", "dataset=iris", "budget.target=500", "tune.trials=3",
+                             "tune.seeds=2", "tune.repeats=2", f"paths.results_dir={tmp_path}"])
+    assert status == 0, err
+    assert "runs: 10; done: 0; to run: 10" in out
+    assert "compute: 20.0 min (1,200 s)" in out  # 2 x (3 + 2) x mean(32, 64, 128, 256) = 10 x 120
+
+
+def test_a_tuning_sweep_with_the_boosting_reference_is_planned_by_timing_one_fit(tmp_path):
+    status, out, err = plan(["--tune", "-m", "model=mlp,hgb", "dataset=wine", "budget.target=500", "tune.trials=2",
+                             "tune.seeds=1", f"paths.results_dir={tmp_path}"])
+    assert status == 0, err
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith(("mlp ", "hgb "))}
+    assert rows["mlp"][1:4] == ["3", "0", "3"] and rows["hgb"][1:4] == ["3", "0", "3"]
+    assert "(in 2 tuning studies, one job each)" in out

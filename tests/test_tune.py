@@ -134,3 +134,36 @@ def test_a_second_worker_on_a_running_study_is_refused_in_one_line(tmp_path):
             tune(cfg)
         assert not (tmp_path / "runs").exists()
     assert len(tune(cfg)[0].finals) == 1
+
+
+def _open_storage(results: str, barrier) -> str:
+    from omegaconf import OmegaConf
+    from kanfair.tune import storage_url
+
+    barrier.wait()
+    try:
+        storage_url(OmegaConf.create({"tune": {"storage": None}, "paths": {"results_dir": results}}))
+        return "ok"
+    except ConfigError as error:
+        return str(error)
+
+
+def test_workers_opening_a_fresh_storage_at_once_all_get_it(tmp_path):
+    """A fresh sweep's first jobs open its new sqlite storage together; creating its tables
+    twice at once failed in SQLAlchemy ('table trial_values already exists')."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    for attempt in range(3):
+        barrier = context.Manager().Barrier(4)
+        with context.Pool(4) as pool:
+            said = pool.starmap(_open_storage, [(str(tmp_path / str(attempt)), barrier)] * 4)
+        assert said == ["ok"] * 4
+
+
+def test_a_config_error_crosses_a_process_boundary_whole():
+    """A joblib worker pickles the error it raises: the user must get its one line."""
+    import pickle
+
+    error = pickle.loads(pickle.dumps(ConfigError("tune.storage", "cannot open it", "give a URL")))
+    assert (error.key, error.problem, error.fix) == ("tune.storage", "cannot open it", "give a URL")

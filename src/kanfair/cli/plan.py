@@ -279,7 +279,7 @@ def summary(runs: list[PlannedRun], launcher: Launcher) -> str:
         todo = [run.seconds for run in group if not run.done]
         rows.append({"model": model, "runs": sum(run.runs for run in group),
                      "done": sum(run.runs for run in group if run.done),
-                     "to run": len(todo),
+                     "to run": sum(run.runs for run in group if not run.done),
                      "median job": _duration(statistics.median(todo)) if todo else "",
                      "compute": _duration(sum(todo))})
     todo = [run.seconds for run in runs if not run.done]
