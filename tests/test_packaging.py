@@ -75,7 +75,7 @@ def test_a_user_experiment_in_a_config_dir_outside_the_repository_runs_and_resum
     assert sorted(r["model"] for r in records) == ["custom", "mlp"]
     assert all(r["status"] == "ok" and abs(r["params"] - 1000) <= 20 for r in records)
     custom = next(r for r in records if r["model"] == "custom")
-    assert custom["model_spec"]["target"] == "my_models:make_net" and custom["dataset"] == "csv"
+    assert custom["model_spec"]["target"] == "my_models:make_net" and custom["dataset"] == "my_table"
     again = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert again.returncode == 0 and again.stdout.count("kanfair: skipped") == 2
 

@@ -86,7 +86,8 @@ class DatasetConfig:
     `download`: auto (when not found), never, or always. `path`, `target`, `task`: a user
     table for dataset=csv; `path`, `text_column`, `label_column`: dataset=text_csv;
     `features`: audio input (waveform as the paper, or mfcc / melspec). `package`, `object`:
-    dataset=rdata's R package and data frame (with `target` and `task`). `split`: kanbefair
+    dataset=rdata's R package and data frame (with `target` and `task`). `task_id` (with
+    `repeat`, `fold`) or `dataset_id`: dataset=openml's task or data set. `split`: kanbefair
     (the paper's rows and encoding), seeded (80/20 with `split_seed`, stratified for
     classification), folds (UrbanSound8K's fold 10) or published (a download's own split);
     null where a data set has one fixed split. `pde`: a physics-informed task's points and
@@ -106,6 +107,10 @@ class DatasetConfig:
     source: Optional[str] = None  # imdb: csv (the paper's file) or hf
     package: Optional[str] = None  # dataset=rdata: the R package ...
     object: Optional[str] = None  # ... and its data frame
+    task_id: Optional[int] = None  # dataset=openml: a task (its official split) ...
+    dataset_id: Optional[int] = None  # ... or a data set (seeded split)
+    repeat: int = 0  # the task's repeat ...
+    fold: int = 0  # ... and fold that is the test split
     continual: ContinualConfig = field(default_factory=ContinualConfig)
     pde: PDEConfig = field(default_factory=PDEConfig)
 
@@ -118,6 +123,13 @@ class DatasetConfig:
         check_choice(self.features, AUDIO_FEATURES, "dataset.features")
         check_choice(self.task, TASK_KINDS, "dataset.task")
         check_seed(self.split_seed, "dataset.split_seed")
+        for key in ("task_id", "dataset_id"):
+            value = getattr(self, key)
+            check(value is None or value >= 1, f"dataset.{key}", f"OpenML ids are >= 1 (got {value})",
+                  f"set e.g. dataset.{key}=31")
+        for key in ("repeat", "fold"):
+            check(getattr(self, key) >= 0, f"dataset.{key}", f"must be >= 0 (got {getattr(self, key)})",
+                  f"set e.g. dataset.{key}=0")
         for classes in self.continual.tasks:
             check(len(classes) > 0, "dataset.continual.tasks", "a task has no classes",
                    "e.g. dataset.continual.tasks=[[0,1,2],[3,4,5],[6,7,8]]")

@@ -205,7 +205,7 @@ def make_record(conf: TrainConfig, resolved: dict[str, Any], data: dict[str, Any
     return Record(
         run_id=run_id_for(conf.model.name, conf.dataset.name, conf.seed, hash_),
         status=status or (result.status if result else "failed"),
-        model=conf.model.name, dataset=conf.dataset.name, task=task.kind, metric=metric,
+        model=conf.model.name, dataset=task.name, task=task.kind, metric=metric,
         protocol=("continual" if conf.dataset.continual.tasks else "physics" if task.physics is not None
                   else conf.trainer.protocol), seed=conf.seed, hidden=sized.hidden,
         params=params,

@@ -12,7 +12,8 @@ from kanfair.data.task import Task
 
 # the keys of a user's own data: a source that reads none of them refuses them when set,
 # since they would change nothing (and dataset.path would even join the record's hash)
-USER_KEYS = ("path", "target", "task", "text_column", "label_column", "features", "package", "object")
+USER_KEYS = ("path", "target", "task", "text_column", "label_column", "features", "package", "object",
+             "task_id", "dataset_id", "repeat", "fold")
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class TaskSource:
 
 
 def _registry() -> dict[str, TaskSource]:
-    from kanfair.data import audio, pde, rpackages, symbolic, tabular, text, vision
+    from kanfair.data import audio, openml_tasks, pde, rpackages, symbolic, tabular, text, vision
 
     sources = {name: TaskSource("vision", vision.load) for name in vision.VISION}
     sources.update({name: TaskSource("tabular", tabular.load_bundled) for name in tabular.BUNDLED})
@@ -31,6 +32,8 @@ def _registry() -> dict[str, TaskSource]:
     sources["csv"] = TaskSource("tabular", tabular.load_csv, ("path", "target", "task"))
     sources["titanic"] = TaskSource("tabular", tabular.load_titanic, ("path",))
     sources["rdata"] = TaskSource("tabular", rpackages.load_rdata, ("target", "task", "package", "object"))
+    sources["openml"] = TaskSource("tabular", openml_tasks.load,
+                                   ("target", "task", "task_id", "dataset_id", "repeat", "fold"))
     sources.update({name: TaskSource("tabular", rpackages.load_preset)
                     for name in (*rpackages.PRESETS, *rpackages.SKLEARN_REGRESSION)})
     sources.update({name: TaskSource("audio", audio.load, ("features",)) for name in audio.AUDIO})
@@ -65,7 +68,7 @@ def load_task(cfg: DatasetConfig, data_dir: str = "data") -> Task:
             raise ConfigError(f"dataset.{key}", f"{cfg.name} does not read it (it would change nothing)",
                               f"leave dataset.{key} unset, or use a data set that reads it "
                               f"(dataset=csv: path, target, task; text_csv: path, text_column, label_column; "
-                              f"rdata: package, object, target, task)")
+                              f"rdata: package, object, target, task; openml: task_id, repeat, fold or dataset_id, target, task)")
     if source.domain != "pde" and cfg.pde != PDEConfig():
         raise ConfigError("dataset.pde", f"{cfg.name} is not a physics-informed task (it would change "
                           "nothing)", "leave dataset.pde unset, or choose a pde_* data set")

@@ -181,28 +181,35 @@ def encode_r_features(frame: pd.DataFrame) -> np.ndarray:
 
 
 def frame_task(name: str, frame: Any, target: str, kind: str, cfg: DatasetConfig,
-               drop: tuple[str, ...] = (), log_target: bool = False) -> Task:
-    """An R data frame as a task (the module docstring's encoding and split)."""
+               drop: tuple[str, ...] = (), log_target: bool = False,
+               rows: Optional[tuple[np.ndarray, np.ndarray]] = None) -> Task:
+    """A data frame (an R object, an OpenML table) as a task: the module docstring's
+    encoding, and its seeded split, or the published one `rows` gives (train and test row
+    positions of `frame`: an OpenML task's fold)."""
     from kanfair.data.tabular import _as_task
 
     check(isinstance(frame, pd.DataFrame), "dataset.object", f"{name} is an R {type(frame).__name__}, "
           "not a data frame", "choose a data frame object of the package")
     check(target in frame.columns, "dataset.target", f"'{target}' is not a column of {name}",
           f"its columns are {', '.join(map(str, frame.columns))}")
-    split = splitting.check_split(cfg, ("seeded",))
-    frame = frame[frame[target].notna()].reset_index(drop=True)
+    split = splitting.check_split(cfg, ("seeded",) if rows is None else ("published",))
+    labelled = frame[target].notna().to_numpy()
+    if rows is not None:  # the published rows, renumbered past the rows without a target
+        position = np.cumsum(labelled) - 1
+        rows = tuple(position[r[labelled[r]]] for r in rows)
+    frame = frame[labelled].reset_index(drop=True)
     features = frame.drop(columns=[target, *[c for c in drop if c in frame]])
     features = features.loc[:, features.nunique(dropna=False) > 1]  # a constant column says nothing
     x = encode_r_features(features)
     if kind == "classification":
         y = LabelEncoder().fit_transform(frame[target].astype(str).to_numpy())
-        rows = splitting.rows_of(split, len(y), cfg.split_seed, y)
+        rows = rows or splitting.rows_of(split, len(y), cfg.split_seed, y)
         return _as_task(name, kind, x, y, int(y.max()) + 1, rows, split)
     check(pd.api.types.is_numeric_dtype(frame[target]), "dataset.task", f"regression needs a numeric "
           f"target; '{target}' of {name} is {frame[target].dtype}", "use dataset.task=classification")
     y = frame[target].to_numpy(dtype=float)
     y = np.log(y) if log_target else y
-    return _as_task(name, kind, x, y, 1, splitting.rows_of(split, len(y), cfg.split_seed), split)
+    return _as_task(name, kind, x, y, 1, rows or splitting.rows_of(split, len(y), cfg.split_seed), split)
 
 
 def load_rdata(cfg: DatasetConfig, data_dir: str) -> Task:
