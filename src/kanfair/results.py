@@ -76,7 +76,8 @@ NOT_HASHED = ("paths", "logger", "trainer.rerun", "trainer.eval_train", "tune.tr
 # keys added after records were written: hashed only when set away from the value that
 # reproduces the earlier behaviour, so that earlier records still resume
 HASHED_UNLESS = {"dataset.split": None, "dataset.split_seed": 0, "dataset.source": None,
-                 "dataset.package": None, "dataset.object": None,
+                 "dataset.package": None, "dataset.object": None, "dataset.task_id": None,
+                 "dataset.dataset_id": None, "dataset.repeat": 0, "dataset.fold": 0,
                  "dataset.pde": {"interior": None, "boundary": None, "initial": None, "eval_grid": None,
                                  "seed": 0, "weights": {}},
                  "trainer.val_seed": 0, "trainer.dtype": "float32", "trainer.eval_every": 1,
