@@ -20,7 +20,7 @@ demo: install
 	$(PY) train.py experiment=quickstart
 
 # two pytest workers (pytest-xdist): most tests start a kanfair process, so on 2 cores
-# the suite takes about 8 minutes instead of 11
+# the suite takes about 10 minutes (9 min 54 s in the CI run of 7765dcb)
 test: install
 	$(PY) -m pytest -q -m "not slow" -n 2
 
