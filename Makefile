@@ -38,7 +38,7 @@ MUTATION_VENV := .mutation-venv
 REPORT_NUMBERS := configuration_key runs_frame summarise tuned_finals best_per_family frontier \
                   continual_summary attach_published _published_key
 MUTATED := "kanfair.trainer.*" "kanfair.results.*" "kanfair.budget.*" "kanfair.cost.*" \
-           $(foreach f,$(REPORT_NUMBERS),"kanfair.report.x_$(f)__mutmut_*")
+           $(foreach f,$(REPORT_NUMBERS),"kanfair.report.tables.x_$(f)__mutmut_*")
 # one torch thread: mutmut forks a worker per mutant, and an OpenMP pool inherited across a
 # fork deadlocks (every such mutant would be reported as a timeout)
 MUTMUT := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(MUTATION_VENV)/bin/python -c "import sys; from mutmut.__main__ import cli; sys.argv[0] = 'mutmut'; cli()"

@@ -18,7 +18,7 @@ EXPLAINED = REPO / "tests" / "MUTANTS.md"
 SELECTION_AND_STORAGE = {
     "kanfair.trainer": {"_select", "fit", "fit_continual", "make_splits", "check_validation_split",
                         "evaluate"},
-    "kanfair.report": {"configuration_key", "summarise", "tuned_finals", "best_per_family", "frontier",
+    "kanfair.report.tables": {"configuration_key", "summarise", "tuned_finals", "best_per_family", "frontier",
                        "continual_summary"},
     "kanfair.results": {"config_hash", "run_id_for", "atomic_write_json", "read_records", "record_path",
                         "finished_ok", "write_record"},

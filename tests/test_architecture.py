@@ -95,3 +95,85 @@ def test_the_walk_sees_imports_inside_functions_and_relative_ones(tmp_path):
     assert graph["kanfair.sub.d"] == {"kanfair.c", "kanfair.sub"}
     assert sorted(map(sorted, import_cycles(graph))) == [["kanfair.a", "kanfair.b"],
                                                           ["kanfair.c", "kanfair.sub.d"]]
+
+
+def root_importers(graph: dict[str, set[str]]) -> list[str]:
+    """The modules below the package root that import the root itself."""
+    return sorted(module for module, imported in graph.items() if module != "kanfair" and "kanfair" in imported)
+
+
+def test_nothing_below_the_package_root_imports_the_root():
+    """The root (`kanfair/__init__.py`) is the public face; a module below it that imports
+    it reaches back up (the version lives in kanfair.version)."""
+    assert root_importers(import_graph()) == []
+
+
+WINGS = {"kanfair.report": ("kanfair.studies", "kanfair.cli"), "kanfair.studies": ("kanfair.cli",)}
+
+
+def wing_violations(graph: dict[str, set[str]]) -> dict[str, list[str]]:
+    """Reports never import studies or the command line; studies never the command line."""
+    found = {}
+    for module, imported in graph.items():
+        for wing, forbidden in WINGS.items():
+            if module == wing or module.startswith(wing + "."):
+                bad = sorted(m for m in imported for f in forbidden if m == f or m.startswith(f + "."))
+                if bad:
+                    found[module] = bad
+    return found
+
+
+def test_reports_import_no_study_and_studies_no_command_line():
+    assert wing_violations(import_graph()) == {}
+
+
+def private_imports(path: Path, modules: set[str]) -> list[str]:
+    """`from kanfair.x import _name`, and `x._name` where x was imported as a kanfair module:
+    a reach into another module's private names (dunders aside)."""
+    private = lambda name: name.startswith("_") and not name.startswith("__")  # noqa: E731
+    tree = ast.parse(path.read_text(), str(path))
+    module_aliases, found = set(), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("kanfair"):
+            for alias in node.names:
+                if private(alias.name):
+                    found.append(f"{node.module}.{alias.name}")
+                elif f"{node.module}.{alias.name}" in modules:
+                    module_aliases.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            module_aliases.update(a.asname for a in node.names if a.asname and a.name in modules)
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id in module_aliases and private(node.attr)):
+            found.append(f"{node.value.id}.{node.attr}")
+    return found
+
+
+def test_no_module_imports_another_modules_private_names():
+    """kanfair's modules and scripts use each other's public names only (the tests are
+    white-box and may reach in)."""
+    modules = set(module_names())
+    paths = [*PACKAGE.rglob("*.py"), *(PACKAGE.parents[1] / "scripts").glob("*.py")]
+    found = {str(path.relative_to(PACKAGE.parents[1])): hits for path in paths
+             if (hits := private_imports(path, modules))}
+    assert found == {}
+
+
+def test_the_wing_and_root_rules_catch_planted_imports(tmp_path):
+    """Planted: kanfair.report importing kanfair.studies, runner importing the root, and a
+    module importing another's private name: each rule names it."""
+    root = tmp_path / "kanfair"
+    for package in ("report", "studies"):
+        (root / package).mkdir(parents=True)
+        (root / package / "__init__.py").write_text("")
+    (root / "__init__.py").write_text("")
+    (root / "report" / "tables.py").write_text("from kanfair.studies import tune\n")
+    (root / "studies" / "tune.py").write_text("from kanfair import trainer\nx = trainer._setup\n")
+    (root / "runner.py").write_text("import kanfair\nfrom kanfair.trainer import _train_epoch\n")
+    (root / "trainer.py").write_text("def _setup(): pass\ndef _train_epoch(): pass\n")
+    graph = import_graph(root)
+    assert wing_violations(graph) == {"kanfair.report.tables": ["kanfair.studies.tune"]}
+    assert root_importers(graph) == ["kanfair.runner"]
+    modules = set(module_names(root))
+    assert private_imports(root / "runner.py", modules) == ["kanfair.trainer._train_epoch"]
+    assert private_imports(root / "studies" / "tune.py", modules) == ["trainer._setup"]

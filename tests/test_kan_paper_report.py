@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kanfair import report
-from kanfair.kan_paper_report import feynman_frame, feynman_tables, paired_verdict, published_table2
+from kanfair.report import tables
+from kanfair.report.kan_paper import feynman_frame, feynman_tables, paired_verdict, published_table2
 from kanfair.results import read_records
 from test_report import write_run
 
@@ -48,7 +48,7 @@ def test_the_validation_rule_chooses_on_validation_and_the_papers_rule_on_test(f
 
 
 def test_the_report_writes_both_tables_and_the_verdict(feynman, tmp_path):
-    written = report.write_report(feynman, tmp_path / "out", kan_paper=True)
+    written = tables.write_report(feynman, tmp_path / "out", kan_paper=True)
     text = (tmp_path / "out" / "kan_paper.md").read_text()
     assert tmp_path / "out" / "kan_paper.md" in written
     assert "| i_6_2 | 1.10e-04 ± 0.0e+00 | 120 | 5.00e-05 ± 0.0e+00 | 300 | 2.20e-04 ± 0.0e+00 | 50 | tanh [5] |" in text
@@ -86,7 +86,7 @@ def test_the_scaling_rows_and_verdict_come_from_the_toy_runs(tmp_path):
                     write_run(folder, f"{model}-{n}-{seed}", model, seed, (n / 100) ** -alpha * noise, hidden=(n,),
                               params=n, dataset="kan_toy_xy", metric="rmse", protocol="val",
                               val_metric=1.1 * (n / 100) ** -alpha * noise, widths=[2, n, 1])
-        report.write_report(folder, tmp_path / f"out{kan_alpha}", kan_paper=True)
+        tables.write_report(folder, tmp_path / f"out{kan_alpha}", kan_paper=True)
         text = (tmp_path / f"out{kan_alpha}" / "kan_paper.md").read_text()
         assert ("The KAN's fitted α is within 0.5 of 4 on 1 of 1" in text) == holds
         assert ("wholly below 3.5 on 1 (kan_toy_xy)" in text) == (not holds)

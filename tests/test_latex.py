@@ -107,7 +107,7 @@ def test_the_committed_tuned_studys_tables_are_its_verdict(tmp_path):
     comparison has a row per family and task of table.md, and it all compiles."""
     import pandas as pd
 
-    from kanfair.latex import verdict_table
+    from kanfair.report.latex import verdict_table
 
     tex = (COMMITTED / "tables.tex").read_text()
     verdict = pd.read_csv(COMMITTED / "verdict.csv")

@@ -17,7 +17,7 @@ RESULTS = """\
     kanfair.trainer.x__select__mutmut_3: survived
     kanfair.results.x_finished_ok__mutmut_4: timeout
     kanfair.results.x_write_record__mutmut_5: survived
-    kanfair.report.x_markdown_table__mutmut_6: survived
+    kanfair.report.tables.x_markdown_table__mutmut_6: survived
     kanfair.cost.x_count__mutmut_7: survived
 """
 

@@ -15,7 +15,7 @@ from conftest import only_record, run_train
 from kanfair.config import DatasetConfig, PDEConfig, TrainerConfig
 from kanfair.data import load_task
 from kanfair.data import pde
-from kanfair.plan import scored_epochs
+from kanfair.studies.plan import scored_epochs
 from kanfair.trainer import fit
 
 PI = math.pi

@@ -17,7 +17,7 @@ from kanfair.cli.plan import main, sweep_configs
 from kanfair.runner import run_key
 from kanfair.config import DatasetConfig, PDEConfig, TrainerConfig
 from kanfair.data import Task, load_task
-from kanfair.plan import Probe, RunShape, estimate_seconds, probe_model, run_shape, scored_epochs, wall_seconds
+from kanfair.studies.plan import Probe, RunShape, estimate_seconds, probe_model, run_shape, scored_epochs, wall_seconds
 
 # a slice of the paper's FMNIST grid on digits, 1 epoch: 3 random jobs of 60
 SWEEP = ["experiment=kanbefair_fmnist", "dataset=digits", "trainer.epochs=1",

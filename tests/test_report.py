@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kanfair import report
+from kanfair.report import tables
 from kanfair.cli import report as report_cli
 
 
@@ -45,7 +45,7 @@ def runs(tmp_path) -> Path:
 
 
 def test_table_has_one_row_per_family_with_mean_and_std_over_seeds(runs, tmp_path):
-    written = report.write_report(runs, tmp_path / "out")
+    written = tables.write_report(runs, tmp_path / "out")
     assert {p.name for p in written} == {"table.md", "table.csv", "pareto_params.png", "pareto_flops.png"}
     text = (tmp_path / "out" / "table.md").read_text()
     rows = [line for line in text.splitlines() if line.startswith("| fmnist")]
@@ -64,7 +64,7 @@ def test_error_metrics_pick_the_lowest(tmp_path):
     folder = tmp_path / "runs"
     write_run(folder, "a", "kan", 0, 0.01, dataset="special_jv", metric="kanbefair_rmse")
     write_run(folder, "b", "mlp", 0, 0.02, dataset="special_jv", metric="kanbefair_rmse")
-    best = report.best_per_family(report.summarise(report.load_records(folder)))
+    best = tables.best_per_family(tables.summarise(tables.load_records(folder)))
     assert best.set_index("model").best.to_dict() == {"kan": True, "mlp": False}
 
 
@@ -82,13 +82,13 @@ def test_plots_put_errors_on_a_log_axis_and_accuracies_on_a_linear_one(runs, tmp
     monkeypatch.setattr(plt, "close", record_then_close)
     write_run(runs, "e1", "kan", 0, 1e-4, dataset="special_jv", metric="kanbefair_rmse")
     write_run(runs, "e2", "mlp", 0, 1e-2, dataset="special_jv", metric="kanbefair_rmse")
-    report.write_report(runs, tmp_path / "out")
+    tables.write_report(runs, tmp_path / "out")
     assert scales == {"special_jv": "log", "fmnist": "linear"}
 
 
 def test_several_datasets_get_a_folder_of_plots_each(runs, tmp_path):
     write_run(runs, "other", "mlp", 0, 50.0, dataset="mnist")
-    report.write_report(runs, tmp_path / "out")
+    tables.write_report(runs, tmp_path / "out")
     assert (tmp_path / "out" / "mnist" / "pareto_flops.png").exists()
     assert (tmp_path / "out" / "fmnist" / "pareto_params.png").exists()
 
@@ -103,7 +103,7 @@ def test_published_values_sit_beside_the_same_configuration(runs, tmp_path):
         "t,FMNIST,KAN,16,False,gelu,128,20,0.001,521,5,3,silu,-2.0_2.0,0,86.0,0,0,0,0\n"
         "t,FMNIST,KAN,16,False,gelu,128,20,0.001,1314,5,3,zero,-2.0_2.0,0,10.0,0,0,0,0\n"
         "t,FMNIST,MLP,16,False,relu,128,20,0.001,1314,,,,,0,99.0,0,0,0,0\n")
-    summary = report.attach_published(report.summarise(report.load_records(runs)), paper)
+    summary = tables.attach_published(tables.summarise(tables.load_records(runs)), paper)
     by_config = summary.set_index(["model", "hidden"]).paper.to_dict()
     assert by_config[("kan", "16")] == 85.0  # mean of the two seeds; the zero-shortcut row differs
     assert pd.isna(by_config[("kan", "32")]) and by_config[("mlp", "16")] == 99.0
@@ -155,7 +155,7 @@ def test_continual_report_gives_each_configuration_and_family_its_forgetting(tmp
     write_run(folder, "diverged", "mlp", 6, None, hidden=(32,), protocol="continual", status="diverged",
               extra={"continual": {"backward_transfer": None}}, params=3200)  # not counted
     write_run(folder, "not-continual", "mlp", 0, 99.0, hidden=(32,), params=3200)  # not in continual.md
-    written = report.write_report(folder, tmp_path / "out")
+    written = tables.write_report(folder, tmp_path / "out")
     assert tmp_path / "out" / "continual.md" in written
     text = (tmp_path / "out" / "continual.md").read_text()
     assert "| fmnist | kan | 4 | G5 K3 | 400 | 2 | 31.00 | -85.00 |" in text
@@ -168,12 +168,12 @@ def test_continual_report_gives_each_configuration_and_family_its_forgetting(tmp
 def test_the_same_config_on_other_data_is_another_configuration():
     """A user's file that changed is a new configuration in the tables, as it is a new run."""
     config = {"model": {"name": "mlp"}, "seed": 0}
-    same = report.configuration_key({**config, "seed": 1})
-    assert report.configuration_key(config) == same  # seeds aggregate
-    assert report.configuration_key(config, {"name": "digits", "version": 1}) == same
-    assert report.configuration_key(config, {"file": "t.csv", "sha256": "ab"}) != same
-    assert (report.configuration_key(config, {"file": "t.csv", "sha256": "ab"})
-            != report.configuration_key(config, {"file": "t.csv", "sha256": "cd"}))
+    same = tables.configuration_key({**config, "seed": 1})
+    assert tables.configuration_key(config) == same  # seeds aggregate
+    assert tables.configuration_key(config, {"name": "digits", "version": 1}) == same
+    assert tables.configuration_key(config, {"file": "t.csv", "sha256": "ab"}) != same
+    assert (tables.configuration_key(config, {"file": "t.csv", "sha256": "ab"})
+            != tables.configuration_key(config, {"file": "t.csv", "sha256": "cd"}))
 
 
 def test_a_family_tuned_in_several_repeats_is_one_row_over_all_of_them(tmp_path):
@@ -186,7 +186,7 @@ def test_a_family_tuned_in_several_repeats_is_one_row_over_all_of_them(tmp_path)
                       tune={"phase": "final", "repeat": repeat, "study": f"s{repeat}"})
     for seed, value in enumerate((87.0, 88.0)):
         write_run(runs, f"m{seed}", "mlp", seed, value, protocol="val", tune={"phase": "final", "study": "m"})
-    text = (report.write_report(runs, tmp_path / "out")[0]).read_text()
+    text = (tables.write_report(runs, tmp_path / "out")[0]).read_text()
     kan = next(line for line in text.splitlines() if "| kan |" in line)
     assert f"accuracy {statistics.mean([80, 82, 90, 92]):.4g} ± {statistics.stdev([80, 82, 90, 92]):.2g} | 4 | 16 / 32 |" in kan
     assert "accuracy **87.5 ± 0.71** | 2 |" in text  # the MLP beats the pooled KAN (86), not its best repeat (91)
@@ -214,7 +214,7 @@ def test_physics_runs_get_errors_divergence_counts_and_curves_per_budget(tmp_pat
     for seed, value in enumerate((0.02, 0.02, 0.05)):
         physics_run(f"m{seed}", "mlp", seed, value, hidden=(75,))
     physics_run("big", "mlp", 0, 0.004, budget=2000, hidden=(40, 40))
-    written = report.write_report(folder, tmp_path / "out")
+    written = tables.write_report(folder, tmp_path / "out")
     text = (tmp_path / "out" / "pde.md").read_text()
     assert "| kan | 10 | 311 | 0.02 ± 0.014 | 2e-05 | 0.002 | 1 of 4, 1 failed | 95 | 0.5 |" in text
     assert "| mlp | 75 | 311 | 0.03 ± 0.017 | 3e-05 | 0.003 | 0 of 3 | 100 | 0.5 |" in text

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
-from kanfair.report import runs_frame
-from kanfair.robustness import compare, verdict_sentences
-from kanfair.verdict import verdict_frame
+from kanfair.report.tables import runs_frame
+from kanfair.studies.robustness import compare, verdict_sentences
+from kanfair.report.verdict import verdict_frame
 from test_verdict import STEADY, SHIFTING, write_repeated
 
 FIXTURE = REPO / "tests" / "fixtures" / "tuned_study" / "runs"

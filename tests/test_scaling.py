@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kanfair import report
-from kanfair.scaling import compare_alphas, fit_alpha, frontier, scaling_frame
+from kanfair.report import tables
+from kanfair.report.scaling import compare_alphas, fit_alpha, frontier, scaling_frame
 from test_report import write_run
 
 SIZES = [100, 200, 400, 800, 1600]
@@ -33,7 +33,7 @@ def runs(tmp_path_factory) -> pd.DataFrame:
     folder = tmp_path_factory.mktemp("scaling") / "runs"
     _records(folder, "mlp", 2.0)
     _records(folder, "kan", 4.0, decoy=True)
-    return report.load_records(folder)
+    return tables.load_records(folder)
 
 
 def test_alpha_two_and_four_are_recovered_within_0_05(runs):
@@ -68,7 +68,7 @@ def test_the_kans_alpha_exceeds_the_mlps_and_the_report_says_so(runs, tmp_path):
     folder = tmp_path / "runs"
     _records(folder, "mlp", 2.0)
     _records(folder, "kan", 4.0)
-    written = report.write_report(folder, tmp_path / "out", scaling=True)
+    written = tables.write_report(folder, tmp_path / "out", scaling=True)
     text = (tmp_path / "out" / "scaling.md").read_text()
     assert "The KAN's α exceeds the MLP's" in text
     # the paper's count: (3 n + n) edges x G 5 = 20 n; none for the MLP
@@ -80,10 +80,10 @@ def test_the_kans_alpha_exceeds_the_mlps_and_the_report_says_so(runs, tmp_path):
 def test_the_vectorised_bootstrap_is_the_plain_fit_on_each_resample(tmp_path):
     """With one seed per configuration every resample is the data itself: each replicate
     must equal the plain frontier-and-fit, decoy included."""
-    from kanfair.scaling import bootstrap_alphas
+    from kanfair.report.scaling import bootstrap_alphas
 
     _records(tmp_path / "runs", "kan", 4.0, seeds=1, decoy=True)
-    runs = report.load_records(tmp_path / "runs")
+    runs = tables.load_records(tmp_path / "runs")
     means = runs.groupby("params").agg(val=("val_metric", "mean"), test=("test_metric", "mean")).reset_index()
     assert np.allclose(bootstrap_alphas(runs, resamples=5), fit_alpha(frontier(means)), rtol=1e-12)
 
@@ -99,7 +99,7 @@ def test_a_grid_extension_runs_stages_are_its_points(tmp_path):
         write_run(folder, f"kan-{seed}", "kan", seed, stages[-1]["test_metric"], hidden=(5,), params=SIZES[-1],
                   grid=50, dataset="power", metric="rmse", protocol="val", val_metric=stages[-1]["val_metric"],
                   widths=[2, 5, 1], extra={"grid_extension": {"knob": "grid_size", "stages": stages}})
-    table, _ = scaling_frame(report.load_records(folder), resamples=200)
+    table, _ = scaling_frame(tables.load_records(folder), resamples=200)
     row = table.iloc[0]
     assert row.frontier == 5 and row.alpha == pytest.approx(4.0, abs=0.05)
     assert row.paper_count == " ".join(str(15 * g) for g in grids)  # 15 edges x each stage's G

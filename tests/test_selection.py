@@ -11,7 +11,8 @@ import pytest
 import torch
 from torch import nn
 
-from kanfair import report, trainer
+from kanfair import trainer
+from kanfair.report import tables
 from kanfair.config import TrainerConfig
 from kanfair.data.task import Task
 from kanfair.results import Record, atomic_write_json, finished_ok, record_path, write_record
@@ -92,7 +93,7 @@ def test_the_report_picks_each_familys_best_configuration_by_its_mean():
                    "grid_range", "lr", "epochs", "params", "flops", "flops_convention", "time_per_epoch_s"):
         runs[column] = 1
     runs["reference"] = False
-    best = report.best_per_family(report.summarise(runs)).set_index("model")
+    best = tables.best_per_family(tables.summarise(runs)).set_index("model")
     assert best.loc["kan", "configuration"] == "b" and best.loc["kan", "mean"] == pytest.approx(0.2)
     assert bool(best.loc["kan", "best"]) and not bool(best.loc["mlp", "best"])  # lower error wins
 
@@ -101,7 +102,7 @@ def test_the_report_picks_each_familys_best_configuration_by_its_mean():
 def test_the_frontier_is_the_best_metric_at_or_below_each_cost(higher, expected):
     costs = pd.Series([3.0, 1.0, 5.0, 2.0, 4.0])
     metrics = pd.Series([70.0, 50.0, 30.0, 40.0, 60.0])
-    envelope = report.frontier(costs, metrics, higher)
+    envelope = tables.frontier(costs, metrics, higher)
     assert envelope.cost.tolist() == [1, 2, 3, 4, 5] and envelope.best.tolist() == expected
 
 
@@ -156,7 +157,7 @@ def test_a_tuned_familys_table_row_is_its_final_seeds_not_its_best_trial(tmp_pat
         record = json.loads(path.read_text())
         record["config"]["tune"] = {"phase": "final" if path.name.startswith("f") else "trial"}
         path.write_text(json.dumps(record))
-    table = report.comparison_table(runs)
+    table = tables.comparison_table(runs)
     assert "accuracy **86 ± 1.4** | 2 |" in table and "99" not in table
 
 

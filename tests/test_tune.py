@@ -15,7 +15,7 @@ from kanfair.config import CONFIG_DIR
 from kanfair.runner import run_or_stored
 from kanfair.config import register_configs
 from kanfair.schema import ConfigError
-from kanfair.tune import flatten_space, tune
+from kanfair.studies.tune import flatten_space, tune
 
 SMALL = ["dataset=iris", "budget.target=500", "tune.trials=4", "tune.seeds=2", "trainer.epochs=2"]
 
@@ -124,7 +124,7 @@ def test_a_second_worker_on_a_running_study_is_refused_in_one_line(tmp_path):
     close the first's running trial; when the first is done the study runs."""
     import fcntl
 
-    from kanfair.tune import study_name
+    from kanfair.studies.tune import study_name
 
     cfg = tune_config(tmp_path, "model=mlp", "tune.trials=1", "tune.seeds=1", "trainer.epochs=1")
     lock = (tmp_path / "tune.db").with_suffix(f".{study_name(cfg)}.lock")
@@ -138,7 +138,7 @@ def test_a_second_worker_on_a_running_study_is_refused_in_one_line(tmp_path):
 
 def _open_storage(results: str, barrier) -> str:
     from omegaconf import OmegaConf
-    from kanfair.tune import storage_url
+    from kanfair.studies.tune import storage_url
 
     barrier.wait()
     try:

@@ -10,8 +10,8 @@ import pytest
 from scipy import stats
 
 from kanfair.cli import report as report_cli
-from kanfair.report import load_records
-from kanfair.verdict import compare_families
+from kanfair.report.tables import load_records
+from kanfair.report.verdict import compare_families
 from test_report import write_run
 
 LARGE = {"mlp": [90.1, 91.0, 92.2, 89.4, 90.6], "kan": [70.3, 71.1, 69.0, 72.4, 70.2],
@@ -182,7 +182,7 @@ def test_without_repeats_the_probability_of_beating_resamples_seeds():
 def test_the_vectorised_bootstrap_is_the_plain_statistic_resampled():
     """The interval of P(A > B) (a count per cluster per resample) equals scipy's bootstrap of
     the statistic written plainly, on clusters of unequal size with ties."""
-    from kanfair.verdict import bootstrap_probability, probability_of_beating
+    from kanfair.report.verdict import bootstrap_probability, probability_of_beating
 
     a = [np.array([3.0, 1.0, 2.0]), np.array([5.0]), np.array([2.0, 2.5])]
     b = [np.array([2.0, 0.5]), np.array([4.0, 1.0, 3.0, 2.0])]
@@ -211,7 +211,7 @@ def test_a_family_better_on_every_data_set_is_significant_though_the_scales_over
     """The KAN is 1% better than the MLP on each of 8 data sets: paired, Wilcoxon's exact
     p is 2/2^8, significant after Holm over 2 pairs. Unpaired, the two columns' values
     overlap almost entirely (Mann-Whitney p ~ 0.9), so a test that ignores the pairing fails."""
-    from kanfair.verdict import paired_tests
+    from kanfair.report.verdict import paired_tests
 
     mlp = SCALES
     kan = [v * 1.01 for v in SCALES]
@@ -235,7 +235,7 @@ def test_each_test_says_how_many_data_sets_it_needs_before_it_can_reject():
     """Wilcoxon: the smallest p on n data sets is 2/2^n (scipy's exact test on n positive
     differences), below 0.05 from n = 6 alone, below 0.05/6 (Holm's first of 6 pairs) from
     n = 8; Friedman on 7 families: chi-square(6) > 12.59 needs n(7-1) > 12.59, n = 3."""
-    from kanfair.verdict import friedman_needs, wilcoxon_needs
+    from kanfair.report.verdict import friedman_needs, wilcoxon_needs
 
     for pairs in (1, 6):
         n = wilcoxon_needs(pairs)

@@ -6,7 +6,7 @@ DataFrame, kanfair.compare(models, dataset, ...) -> DataFrame, kanfair.latex_tab
 """
 from typing import Any
 
-__version__ = "0.1.0"
+from kanfair.version import __version__
 API = ("run", "load_runs", "compare", "latex_tables")
 
 

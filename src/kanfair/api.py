@@ -24,7 +24,7 @@ from typing import Optional, Sequence
 import pandas as pd
 from hydra import compose, initialize_config_dir
 
-from kanfair import report
+from kanfair.report import tables
 from kanfair.config import CONFIG_DIR, register_configs
 from kanfair.errors import describe
 from kanfair.models import family
@@ -75,7 +75,7 @@ def latex_tables(results_dir: str | Path = "results") -> str:
     tables.tex): mean ± std, the best in bold, a dagger where the verdict says significantly
     worse, the budget and FLOP convention in the caption."""
     folder = Path(results_dir)
-    return report.latex_tables(report.load_records(folder / "runs" if (folder / "runs").is_dir() else folder))
+    return tables.latex_tables(tables.load_records(folder / "runs" if (folder / "runs").is_dir() else folder))
 
 
 def compare(models: Sequence[str], dataset: str = "digits", params: Optional[float] = None,
@@ -105,7 +105,7 @@ def compare(models: Sequence[str], dataset: str = "digits", params: Optional[flo
     records = [run([f"model={model}", f"dataset={dataset}", f"seed={seed}", *budget, *overrides,
                     f"paths.results_dir={results_dir}"])
                for model in models for seed in seeds]
-    summary = report.summarise(report.runs_frame([dataclasses.asdict(r) for r in records]))
+    summary = tables.summarise(tables.runs_frame([dataclasses.asdict(r) for r in records]))
     columns = ["dataset", "model", "metric", "mean", "std", "seeds", "hidden", "settings", "params",
                "flops", "flops_convention", "time_per_epoch_s"]
-    return report.best_per_family(summary)[columns].reset_index(drop=True)
+    return tables.best_per_family(summary)[columns].reset_index(drop=True)

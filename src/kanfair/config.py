@@ -295,7 +295,7 @@ class TrainConfig:
 class TuneConfig:
     """kanfair-tune: `trials` per family, the best re-run on `seeds` seeds, TPE seeded by
     `sampler_seed`, studies in `storage` (null: sqlite in the results dir), searching
-    `space` (configs/search/), the whole study done `repeats` times (kanfair.tune).
+    `space` (configs/search/), the whole study done `repeats` times (kanfair.studies.tune).
     `study`, `trial`, `phase`, `repeat` label the runs the tuner makes."""
 
     trials: int = 20

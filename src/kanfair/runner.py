@@ -24,7 +24,6 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-import kanfair
 from kanfair import budget as budgets
 from kanfair.config import TrainConfig, validate
 from kanfair.cost import Cost, count
@@ -39,6 +38,7 @@ from kanfair.results import (Record, config_hash, finished_ok, record_path, run_
 from kanfair.schema import check
 from kanfair.trainer import (FitResult, GridExtension, check_physics_trainer, check_validation_split, fit,
                              fit_boosting, fit_continual)
+from kanfair.version import __version__
 
 
 def _now() -> str:
@@ -227,7 +227,7 @@ def make_record(conf: TrainConfig, resolved: dict[str, Any], data: dict[str, Any
         compiled=result.compiled if result else False,
         config=resolved, config_hash=hash_,
         history=result.history if result else [],
-        started_at=started_at, finished_at=_now(), kanfair_version=kanfair.__version__,
+        started_at=started_at, finished_at=_now(), kanfair_version=__version__,
         message=message or (result.message if result else ""), split=task.split, data=data,
         extra={**(result.extra if result else {}),
                **({"embedding": sized.embedding} if sized.embedding else {}),

@@ -272,6 +272,45 @@ def _setup(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int):
 
 
 @dataclass(frozen=True)
+class StepTiming:
+    """What a model costs under this trainer: one training step at the run's batch size (a
+    PDE task: one full-batch step on the collocation points) and evaluation per row scored."""
+
+    step_s: float
+    eval_row_s: float
+
+
+def time_steps(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int, steps: int) -> StepTiming:
+    """Time `steps` training steps (after one warm-up step) and one evaluation batch of
+    `model` on the task's first train rows, through the same setup, step and evaluation
+    that `fit` runs: the one way to time this trainer (the planner's probes use it).
+    Changes `model`'s weights: time a throwaway copy."""
+    device, trained, _, optimizer, objective, generator, physics = _setup(model, task, cfg, seed)
+    batch = len(task.x_train) if physics is not None else cfg.batch_size
+    rows = min(len(task.x_train), (steps + 1) * batch)
+    x, y = (on_device(t[:rows], device, cfg) for t in (task.x_train, task.y_train))
+    _train_epoch(trained, optimizer, objective, x[:batch], y[:batch], cfg, generator, batch)
+    if physics is not None:  # a step is the whole collocation set, run `steps` times
+        start = time.perf_counter()
+        for _ in range(steps):
+            _train_epoch(trained, optimizer, objective, x, y, cfg, generator, batch)
+        step_s = (time.perf_counter() - start) / steps
+        x_test, u_test = on_device(task.x_test, device, cfg), on_device(task.y_test, device, cfg)
+        start = time.perf_counter()
+        physics.score(trained, x, y, x_test, u_test, cfg.eval_batch_size)
+        return StepTiming(step_s, (time.perf_counter() - start) / (len(x) + len(x_test)))
+    timed = min(rows, steps * batch)
+    _, _, seconds = _train_epoch(trained, optimizer, objective, x[:timed], y[:timed], cfg, generator, batch)
+    step_s = seconds / math.ceil(timed / batch)
+    eval_rows = min(len(task.x_train), cfg.eval_batch_size)
+    x_eval, y_eval = (on_device(t[:eval_rows], device, cfg) for t in (task.x_train, task.y_train))
+    evaluate(trained, x_eval[:16], y_eval[:16], task.kind, cfg.eval_batch_size)  # warm-up
+    start = time.perf_counter()
+    evaluate(trained, x_eval, y_eval, task.kind, cfg.eval_batch_size)
+    return StepTiming(step_s, (time.perf_counter() - start) / eval_rows)
+
+
+@dataclass(frozen=True)
 class GridExtension:
     """How a family refines its resolution knob between stages (kanfair.models.Family)."""
 

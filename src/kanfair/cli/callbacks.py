@@ -12,7 +12,7 @@ class PrintComparison(Callback):
     """When a multirun ends, print the comparison table of the results store."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from kanfair.report import comparison_table
+        from kanfair.report.tables import comparison_table
 
         runs = Path(config.paths.results_dir) / "runs"
         if runs.exists() and any(runs.glob("*.json")):
@@ -25,7 +25,7 @@ class WriteVerdict(Callback):
     and print the verdict's sentences."""
 
     def _write(self, config: DictConfig) -> None:
-        from kanfair.report import write_report
+        from kanfair.report.tables import write_report
 
         runs = Path(config.paths.results_dir) / "runs"
         if runs.exists() and any(runs.glob("*.json")):

@@ -42,13 +42,13 @@ from kanfair.config import CONFIG_DIR, ConfigError, TrainConfig, register_config
 from kanfair.data import Task, continual, load_task
 from kanfair.data.fingerprint import fingerprint
 from kanfair.errors import describe
-from kanfair.plan import (Probe, ProbeCache, RunShape, cache_path, estimate_seconds, probe_model,
+from kanfair.studies.plan import (Probe, ProbeCache, RunShape, cache_path, estimate_seconds, probe_model,
                           run_shape, shape_key, wall_seconds)
 from kanfair.results import finished_ok, record_path
 from kanfair.models import REFERENCES, family
 from kanfair.runner import SizedModel, run_key
 from kanfair.trainer import fit_boosting
-from kanfair.tune import study_name
+from kanfair.studies.tune import study_name
 
 
 def sweep_configs(overrides: list[str], config_dir: Optional[str] = None, config_name: str = "train"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from kanfair.cli.errors import OneLineArgumentParser, one_line_errors
-from kanfair.report import COST_COLUMNS, write_report
+from kanfair.report.tables import COST_COLUMNS, write_report
 
 
 def main(argv: list[str] | None = None) -> int:

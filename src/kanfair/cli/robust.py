@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from kanfair.cli.errors import OneLineArgumentParser, one_line_errors
-from kanfair.robustness import KERNEL_SETS, write_robustness
+from kanfair.studies.robustness import KERNEL_SETS, write_robustness
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""`kanfair-tune ...`: the Hydra app around kanfair.tune (one family's study per job)."""
+"""`kanfair-tune ...`: the Hydra app around kanfair.studies.tune (one family's study per job)."""
 from __future__ import annotations
 
 import statistics
@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 from kanfair.cli.errors import hydra_main_with_one_line_errors, one_line_errors
 from kanfair.cli.train import threads_per_job
 from kanfair.config import CONFIG_DIR, register_configs
-from kanfair.tune import tune
+from kanfair.studies.tune import tune
 
 
 @hydra.main(config_path=CONFIG_DIR, config_name="tune", version_base="1.3")

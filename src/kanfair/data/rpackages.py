@@ -186,7 +186,7 @@ def frame_task(name: str, frame: Any, target: str, kind: str, cfg: DatasetConfig
     """A data frame (an R object, an OpenML table) as a task: the module docstring's
     encoding, and its seeded split, or the published one `rows` gives (train and test row
     positions of `frame`: an OpenML task's fold)."""
-    from kanfair.data.tabular import _as_task
+    from kanfair.data.tabular import as_task
 
     check(isinstance(frame, pd.DataFrame), "dataset.object", f"{name} is an R {type(frame).__name__}, "
           "not a data frame", "choose a data frame object of the package")
@@ -204,12 +204,12 @@ def frame_task(name: str, frame: Any, target: str, kind: str, cfg: DatasetConfig
     if kind == "classification":
         y = LabelEncoder().fit_transform(frame[target].astype(str).to_numpy())
         rows = rows or splitting.rows_of(split, len(y), cfg.split_seed, y)
-        return _as_task(name, kind, x, y, int(y.max()) + 1, rows, split)
+        return as_task(name, kind, x, y, int(y.max()) + 1, rows, split)
     check(pd.api.types.is_numeric_dtype(frame[target]), "dataset.task", f"regression needs a numeric "
           f"target; '{target}' of {name} is {frame[target].dtype}", "use dataset.task=classification")
     y = frame[target].to_numpy(dtype=float)
     y = np.log(y) if log_target else y
-    return _as_task(name, kind, x, y, 1, rows or splitting.rows_of(split, len(y), cfg.split_seed), split)
+    return as_task(name, kind, x, y, 1, rows or splitting.rows_of(split, len(y), cfg.split_seed), split)
 
 
 def load_rdata(cfg: DatasetConfig, data_dir: str) -> Task:

@@ -46,8 +46,10 @@ PAPER_SPLITS, USER_SPLITS = ("kanbefair", "seeded"), ("seeded", "kanbefair")  # 
 FEATURES_FILE, TARGETS_FILE = "features.parquet", "targets.parquet"
 
 
-def _as_task(name: str, kind: str, x: np.ndarray, y: np.ndarray, out_dim: int,
-             rows: tuple[np.ndarray, np.ndarray], split: str) -> Task:
+def as_task(name: str, kind: str, x: np.ndarray, y: np.ndarray, out_dim: int,
+            rows: tuple[np.ndarray, np.ndarray], split: str) -> Task:
+    """A table's features and target as a Task on its (train, test) rows: shared by every
+    tabular source (UCI, R packages), so that each refuses values float32 cannot hold alike."""
     train, test = rows
     checked = [("a feature", x)] + ([("the target", y)] if kind == "regression" else [])
     with np.errstate(over="ignore", invalid="ignore"):
@@ -109,7 +111,7 @@ def table_task(name: str, features: pd.DataFrame, target: pd.Series, kind: str,
         y = (splitting.paper_target(target) if paper
              else LabelEncoder().fit_transform(target.astype(str).str.strip().to_numpy()))
         rows = splitting.rows_of(split, len(y), cfg.split_seed, None if paper else y)
-        return _as_task(name, kind, x, y, int(y.max()) + 1, rows, split)
+        return as_task(name, kind, x, y, int(y.max()) + 1, rows, split)
     numbers = pd.to_numeric(target, errors="coerce")
     text = target[numbers.isna() & target.notna()]
     if len(text):
@@ -117,7 +119,7 @@ def table_task(name: str, features: pd.DataFrame, target: pd.Series, kind: str,
                           f"has text such as {str(text.iloc[0])!r}", "use dataset.task=classification or "
                           "another dataset.target")
     y = numbers.fillna(0.0).to_numpy(dtype=float)
-    return _as_task(name, kind, x, y, 1, splitting.rows_of(split, len(y), cfg.split_seed), split)
+    return as_task(name, kind, x, y, 1, splitting.rows_of(split, len(y), cfg.split_seed), split)
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -197,7 +199,7 @@ def titanic_as_the_paper(features: pd.DataFrame, survived: pd.Series) -> Task:
         features[name] = splitting.paper_codes(features[name])
     x = StandardScaler().fit_transform(features.astype(float).fillna(0.0).to_numpy())
     y = survived.to_numpy(dtype=np.int64)
-    return _as_task("titanic", "classification", x, y, int(y.max()) + 1,
+    return as_task("titanic", "classification", x, y, int(y.max()) + 1,
                     splitting.titanic_rows(len(y)), "kanbefair")
 
 

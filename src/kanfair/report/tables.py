@@ -7,7 +7,7 @@ configuration. The plots show every ok run against its cost (log x; log y for er
 each family's Pareto frontier: the best metric reached at or below each cost, as the
 paper's envelopes. Continual-learning runs also get continual.md: accuracy and backward
 transfer (forgetting) per configuration and family; physics-informed runs get pde.md and
-error curves (kanfair.physics_report).
+error curves (kanfair.report.physics).
 Runs that did not end ok are counted and listed, never dropped silently.
 """
 from __future__ import annotations
@@ -20,14 +20,14 @@ import pandas as pd
 
 from kanfair.budget import label as budget_label
 from kanfair.data.fingerprint import hashed_part
-from kanfair.metrics import HIGHER_IS_BETTER
+from kanfair.report.metrics import HIGHER_IS_BETTER
 from kanfair.models import FAMILIES, REFERENCES, boosting, model_spec
 from kanfair.results import config_hash, read_records
-from kanfair.latex import comparison_table as latex_comparison, document, verdict_table
-from kanfair.physics_report import write_physics
-from kanfair.scaling import write_scaling
-from kanfair.kan_paper_report import write_kan_paper
-from kanfair.verdict import optimism_lines, verdict_frame, write_verdict
+from kanfair.report.latex import comparison_table as latex_comparison, document, verdict_table
+from kanfair.report.physics import write_physics
+from kanfair.report.scaling import write_scaling
+from kanfair.report.kan_paper import write_kan_paper
+from kanfair.report.verdict import optimism_lines, verdict_frame, write_verdict
 
 COST_COLUMNS = {"params": "params", "flops": "flops", "time": "time_per_epoch_s"}
 PAPER_NAMES = {"kan": "KAN", "mlp": "MLP"}
@@ -372,7 +372,7 @@ def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
     continual runs, pde.md and error curves when there are physics-informed runs; with
     `verdict`, verdict.md and verdict.csv with its statistical tests; with `latex`,
     tables.tex; with `scaling`, scaling.md and its plots; with `kan_paper`, kan_paper.md (the
-    KAN paper's claims: kanfair.kan_paper_report). Returns the files written.
+    KAN paper's claims: kanfair.report.kan_paper). Returns the files written.
     `group` splits the model families further by a record column (e.g. shortcut)."""
     runs = load_records(runs_dir)
     if group != "model":

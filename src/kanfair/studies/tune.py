@@ -12,7 +12,7 @@ sends TPE elsewhere, so one study's best configuration is one draw. `tune.repeat
 the whole study again, independently: repeat r (labelled tune.repeat) samples with
 tune.sampler_seed + r and holds out the validation split of trainer.val_seed + r, and
 re-runs its own best configuration on the seeds. The verdict then replicates over repeats
-(kanfair.verdict). Repeat 0 is the study without repeats, so earlier records resume.
+(kanfair.report.verdict). Repeat 0 is the study without repeats, so earlier records resume.
 
 Optuna is driven through its ask-and-tell API rather than Hydra's optuna sweeper plugin,
 which pins optuna < 3: here a study is one Hydra job, so any launcher (joblib locally,
@@ -38,7 +38,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from kanfair.config import TuneRunConfig, validate
 from kanfair.data import load_task
-from kanfair.metrics import HIGHER_IS_BETTER
+from kanfair.report.metrics import HIGHER_IS_BETTER
 from kanfair.results import Record, config_hash
 from kanfair.runner import run_or_stored
 from kanfair.schema import ConfigError, check

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from kanfair.metrics import HIGHER_IS_BETTER
+from kanfair.report.metrics import HIGHER_IS_BETTER
 
 ALPHA = 0.05
 

@@ -1,7 +1,7 @@
 """The KAN paper's claims re-tested (`kanfair-report --kan-paper`): kan_paper.md.
 
 Three parts, each from the run records: the scaling exponents of the toy functions
-(kanfair.scaling, on the frontier chosen on validation) beside the paper's claims; the
+(kanfair.report.scaling, on the frontier chosen on validation) beside the paper's claims; the
 Feynman equations under two selection rules beside the paper's Table 2; and a verdict in
 sentences computed from both. The two rules:
 
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from kanfair.scaling import THEORY_ALPHA, compare_alphas, scaling_frame
+from kanfair.report.scaling import THEORY_ALPHA, compare_alphas, scaling_frame
 
 ALPHA = 0.05
 NEAR = 0.5  # "almost saturate alpha = 4": a fitted alpha within this of 4

@@ -2,9 +2,8 @@
 machine, and a wall-time estimate for the launcher (scripts/plan.py is the command).
 
 Hand-written because no library predicts a training run's time. The probes run kanfair's
-own training step and evaluation (`trainer._train_epoch`, `trainer.evaluate`) for a few
-batches of the run's real rows, with its batch sizes, optimizer, device and thread count,
-so they time the code the runs will run. A run's estimate is then counted from its
+own training step and evaluation (`trainer.time_steps`) for a few batches of the run's
+real rows, with its batch sizes, optimizer, device and thread count, so they time the code the runs will run. A run's estimate is then counted from its
 shape: epochs x steps per epoch x step time, plus the rows each epoch scores, plus those
 scored once (the train split at the end under `trainer.eval_train=last`), plus loading
 its data.
@@ -16,7 +15,6 @@ import json
 import math
 import os
 import platform
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -27,19 +25,12 @@ from kanfair.config import TrainConfig, TrainerConfig
 from kanfair.data import Task
 from kanfair.models.engine import gpu_kernels, native
 from kanfair.results import atomic_write_json
-from kanfair.trainer import _setup, _train_epoch, evaluate, make_splits, on_device
+from kanfair.trainer import StepTiming, make_splits, time_steps
 
 PROBE_STEPS = 4  # timed training steps per shape (after one warm-up step)
 NEUTRAL_SPEC_KEYS = ("grid_range", "init")  # values, not shapes: they change no timing
 
-
-@dataclass(frozen=True)
-class Probe:
-    """A model shape's measured costs: one training step at the run's batch size, and
-    evaluation per row scored."""
-
-    step_s: float
-    eval_row_s: float
+Probe = StepTiming  # a shape's probe is the trainer's own step timing
 
 
 @dataclass(frozen=True)
@@ -121,33 +112,9 @@ def machine_tag() -> str:
 def probe_model(model: torch.nn.Module, task: Task, conf: TrainConfig,
                 steps: int = PROBE_STEPS) -> Probe:
     """Time `steps` training steps (after one warm-up step) and one evaluation batch of
-    `model` on the task's first train rows, as the trainer runs them. Changes `model`'s
-    weights: probe a throwaway copy."""
-    trainer = conf.trainer
-    device, trained, _, optimizer, objective, generator, physics = _setup(model, task, trainer, conf.seed)
-    batch = run_shape(task, trainer, []).batch_size
-    rows = min(len(task.x_train), (steps + 1) * batch)
-    x, y = (on_device(t[:rows], device, trainer) for t in (task.x_train, task.y_train))
-    _train_epoch(trained, optimizer, objective, x[:batch], y[:batch], trainer, generator, batch)
-    if physics is not None:  # a step is the whole collocation set, run `steps` times
-        start = time.perf_counter()
-        for _ in range(steps):
-            _train_epoch(trained, optimizer, objective, x, y, trainer, generator, batch)
-        step_s = (time.perf_counter() - start) / steps
-        x_test, u_test = on_device(task.x_test, device, trainer), on_device(task.y_test, device, trainer)
-        start = time.perf_counter()
-        physics.score(trained, x, y, x_test, u_test, trainer.eval_batch_size)
-        return Probe(step_s, (time.perf_counter() - start) / (len(x) + len(x_test)))
-    timed = min(rows, steps * batch)
-    _, _, seconds = _train_epoch(trained, optimizer, objective, x[:timed], y[:timed], trainer,
-                                 generator, batch)
-    step_s = seconds / math.ceil(timed / batch)
-    eval_rows = min(len(task.x_train), trainer.eval_batch_size)
-    x_eval, y_eval = (on_device(t[:eval_rows], device, trainer) for t in (task.x_train, task.y_train))
-    evaluate(trained, x_eval[:16], y_eval[:16], task.kind, trainer.eval_batch_size)  # warm-up
-    start = time.perf_counter()
-    evaluate(trained, x_eval, y_eval, task.kind, trainer.eval_batch_size)
-    return Probe(step_s, (time.perf_counter() - start) / eval_rows)
+    `model` on the task's first train rows, as the trainer runs them (`trainer.time_steps`).
+    Changes `model`'s weights: probe a throwaway copy."""
+    return time_steps(model, task, conf.trainer, conf.seed, steps)
 
 
 def cache_path() -> Path:

@@ -23,11 +23,11 @@ import pandas as pd
 
 from kanfair.config import recorded_config
 from kanfair.errors import describe
-from kanfair.metrics import HIGHER_IS_BETTER
-from kanfair.report import runs_frame
+from kanfair.report.metrics import HIGHER_IS_BETTER
+from kanfair.report.tables import runs_frame
 from kanfair.results import read_records
 from kanfair.schema import check
-from kanfair.verdict import chosen_runs, outcome, rank_test, ranks_differ, verdict_frame
+from kanfair.report.verdict import chosen_runs, outcome, rank_test, ranks_differ, verdict_frame
 
 KERNEL_SETS = ("default", "avx2", "avx512")
 
@@ -76,7 +76,7 @@ def rerun(records: list[dict[str, Any]], results_dir: str | Path, kernel_set: st
         for job in range(jobs):
             batch = Path(scratch) / f"batch{job}.json"
             batch.write_text(json.dumps(configs[job::jobs]))
-            children.append(subprocess.Popen([sys.executable, "-m", "kanfair.robustness", str(batch)],
+            children.append(subprocess.Popen([sys.executable, "-m", "kanfair.studies.robustness", str(batch)],
                                              env={**os.environ, "ATEN_CPU_CAPABILITY": kernel_set}))
         failed = [child.wait() for child in children]
     check(not any(failed), "--runs", "a rerun failed (the line above says why)",
