@@ -70,7 +70,7 @@ def test_names_are_escaped_and_the_caption_names_the_budget_and_convention(table
     assert "cheby_kan" not in tex and r"breast\_cancer" in tex
     assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex
     caption = tex.split(r"\caption{")[1].split("\n")[0]
-    assert "Budget: 2,000 params." in caption and "kanbefair convention" in caption
+    assert "At 2,000 params." in caption and "kanbefair convention" in caption
     assert "Test accuracy (\\%)" in caption
     assert _balanced(tex)
 

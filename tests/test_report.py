@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from pathlib import Path
 
@@ -76,7 +77,7 @@ def test_plots_put_errors_on_a_log_axis_and_accuracies_on_a_linear_one(runs, tmp
 
     def record_then_close(figure) -> None:
         axes = figure.axes[0]
-        scales[axes.get_title().split(":")[0]] = axes.get_yscale()
+        scales[axes.get_title().split(",")[0]] = axes.get_yscale()
         close(figure)
 
     monkeypatch.setattr(plt, "close", record_then_close)
@@ -219,7 +220,62 @@ def test_physics_runs_get_errors_divergence_counts_and_curves_per_budget(tmp_pat
     assert "| kan | 10 | 311 | 0.02 ± 0.014 | 2e-05 | 0.002 | 1 of 4, 1 failed | 95 | 0.5 |" in text
     assert "| mlp | 75 | 311 | 0.03 ± 0.017 | 3e-05 | 0.003 | 0 of 3 | 100 | 0.5 |" in text
     assert text.index("| kan |") < text.index("| mlp | 75")  # the lower error first
-    assert "## pde_poisson2d, 2,000 params" in text and "| mlp | 40_40 | 311 | 0.004 ± 0 |" in text
+    assert "## pde_poisson2d, at 2,000 params" in text and "| mlp | 40_40 | 311 | 0.004 ± n/a |" in text
     for budget in ("300", "2000"):
         assert tmp_path / "out" / f"curves_pde_poisson2d_{budget}_params.png" in written
         assert (tmp_path / "out" / f"curves_pde_poisson2d_{budget}_params.png").stat().st_size > 0
+
+
+TWO_BUDGETS = {  # (model, budget target or None, params, three seeds' accuracies)
+    ("mlp", 2000, 2035): (90.0, 90.5, 91.0), ("kan", 2000, 2011): (80.0, 81.0, 80.5),
+    ("mlp", 10000, 9990): (93.0, 93.4, 93.2), ("bspline_mlp", 10000, 9970): (95.0, 95.2, 94.9),
+    ("kan", None, 5000): (85.0, 86.0, 85.5)}
+
+
+@pytest.fixture
+def two_budgets(tmp_path) -> Path:
+    folder = tmp_path / "runs"
+    for (model, target, params), values in TWO_BUDGETS.items():
+        for seed, value in enumerate(values):
+            write_run(folder, f"{model}-{target}-{seed}", model, seed, value, dataset="digits", params=params,
+                      hidden=(params // 100,), protocol="val", val_metric=value,
+                      budget={"target": target, "kind": "params"} if target else None)
+    return folder
+
+
+def test_two_budgets_and_an_unmatched_run_are_never_pooled(two_budgets, tmp_path, monkeypatch):
+    """Pooled, the MLP at 2,035 params would stand beside the B-spline MLP at 9,970 and
+    one of them be called best; each table, verdict, caption and plot keeps them apart."""
+    plotted: dict[str, set] = {}
+    for name in ("seeds_plot", "pareto_plot"):
+        draw = getattr(tables, name)
+
+        def recording(data, dataset, key, path, *rest, draw=draw):
+            cut = data[data.dataset == dataset]
+            plotted[path.name] = set(cut.budget) if "seeds" not in path.name else set(cut[cut.budget == key].budget)
+            draw(data, dataset, key, path, *rest)
+        monkeypatch.setattr(tables, name, recording)
+    written = tables.write_report(two_budgets, tmp_path / "out", verdict=True, latex=True)
+    text = (tmp_path / "out" / "table.md").read_text()
+    sections = {title: text.split(f"## {title}")[1].split("## ")[0] for title in
+                ("At 2,000 params", "At 10,000 params", "No matched budget (each run its own size)")}
+    assert "| mlp |" in sections["At 2,000 params"] and "bspline_mlp" not in sections["At 2,000 params"]
+    assert "**90.5 ± 0.5**" in sections["At 2,000 params"]  # the MLP is best at 2,000 ...
+    assert "**95.03 ± 0.15**" in sections["At 10,000 params"] and "**93" not in sections["At 10,000 params"]
+    assert "**85.5 ± 0.5**" in sections["No matched budget (each run its own size)"]
+    assert sum(section.count("**") for section in sections.values()) == 6  # one bold row per section
+    tex = (tmp_path / "out" / "tables.tex").read_text()
+    captions = re.findall(r"\\caption\{(.*)", tex)
+    assert len(captions) == 6  # a comparison and a verdict per budget
+    assert all(sum(b in c for b in ("At 2,000 params", "At 10,000 params", "No matched budget")) == 1
+               for c in captions[::2])
+    verdict = (tmp_path / "out" / "verdict.md").read_text()
+    at_2k = verdict.split("## At 2,000 params")[1].split("\n## ")[0]
+    assert "bspline_mlp" not in at_2k and "- digits: mlp best; kan significantly worse." in at_2k
+    assert "## At 10,000 params" in verdict and "## No matched budget" in verdict
+    names = {p.name for p in written if p.suffix == ".png"}
+    assert {"seeds_2000_params.png", "seeds_10000_params.png", "pareto_params.png",
+            "pareto_params_matched.png"} <= names
+    assert plotted["seeds_2000_params.png"] == {"2,000 params"}
+    assert plotted["pareto_params.png"] == {"none"}
+    assert plotted["pareto_params_matched.png"] == {"2,000 params", "10,000 params"}

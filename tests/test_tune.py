@@ -167,3 +167,44 @@ def test_a_config_error_crosses_a_process_boundary_whole():
 
     error = pickle.loads(pickle.dumps(ConfigError("tune.storage", "cannot open it", "give a URL")))
     assert (error.key, error.problem, error.fix) == ("tune.storage", "cannot open it", "give a URL")
+
+
+KNOB_FAMILIES = [(name, "dataset=iris", 300) for name in
+                 ("kan", "bspline_mlp", "bspline_first_mlp", "fourier_kan", "rbf_kan", "cheby_kan")]
+KNOB_FAMILIES.append(("rational_kan", "dataset=wine", 200))  # on iris every group count fits
+
+
+@pytest.mark.parametrize("model, dataset, target", KNOB_FAMILIES)
+def test_each_trial_trains_the_knob_value_it_sampled(tmp_path, model, dataset, target):
+    """At these budgets the matcher (budget.vary=width_grid, the old default) would have
+    moved the sampled knob for some draws (checked first); now the record of every trial
+    holds the knob value of its Optuna trial, and the study's finals train its best."""
+    import itertools
+
+    import optuna
+
+    from kanfair.config import validate
+    from kanfair.data import load_task
+    from kanfair.models import FAMILIES
+    from kanfair.studies.tune import KnobRule, storage_address
+
+    from omegaconf import OmegaConf
+
+    cfg = tune_config(tmp_path, f"model={model}", dataset, f"budget.target={target}", "tune.trials=6",
+                      "tune.seeds=1", "trainer.epochs=1")
+    knob = f"model.{FAMILIES[model].knob}"
+    space = flatten_space(OmegaConf.to_container(cfg.tune.space, resolve=True))
+    rule = KnobRule.of(validate(cfg), load_task(validate(cfg).dataset, validate(cfg).paths.data_dir), space)
+    grid = {k: (s["choices"] if "choices" in s else range(s["low"], s["high"] + 1))
+            for k, s in space.items() if k.startswith("model.")}
+    draws = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    assert not all(rule.fits(draw) for draw in draws)  # the old matcher would have moved some
+    [result] = tune(cfg)
+    study = optuna.load_study(study_name=result.study, storage=storage_address(cfg))
+    counted = sorted((t for t in study.get_trials() if "index" in t.user_attrs), key=lambda t: t.user_attrs["index"])
+    assert len(counted) == 6 == len(result.trials)
+    for trial, record in zip(counted, result.trials):
+        sampled = trial.params[knob]
+        sampled = json.loads(sampled) if isinstance(sampled, str) else sampled
+        assert record.model_spec[knob.split(".")[1]] == sampled == record.config["model"][knob.split(".")[1]]
+    assert all(f.model_spec[knob.split(".")[1]] == result.best_params[knob] for f in result.finals)

@@ -42,21 +42,22 @@ def verdict(tmp_path_factory) -> tuple[str, Path]:
 
 def test_a_large_difference_is_significant_and_a_null_difference_is_a_tie(verdict):
     text, _ = verdict
-    assert "### large: mlp significantly better" in text
-    assert "### null: no significant difference (tied with the best: " in text
+    assert "### large: mlp best; rational_kan, kan significantly worse" in text
+    assert "### null: " in text and " best, tied with " in text.split("### null: ")[1].splitlines()[0]
     null_section = text.split("### null")[1].split("###")[0]
     assert "significantly worse" not in null_section
 
 
 def test_error_metrics_rank_lower_as_better(verdict):
-    assert "### symbolic: kan significantly better" in verdict[0]
+    assert "### symbolic: kan best; rational_kan, mlp significantly worse" in verdict[0]
 
 
 def test_the_outcome_is_said_in_one_sentence_with_ranks_across_data_sets(verdict):
     text, out = verdict
-    assert "over 3 tasks: " in text and "no significant difference on 1" in text
-    assert "mlp significantly better on 1" in text and "kan significantly better on 1" in text
-    assert "Friedman p = " in text and (out / "critical_difference_none.png").stat().st_size > 1000
+    assert "Without a matched budget, over 3 tasks:" in text
+    assert "- large: mlp best; rational_kan, kan significantly worse." in text
+    assert "- symbolic: kan best; rational_kan, mlp significantly worse." in text
+    assert "Friedman p = " in text and (out / "critical_difference_no_budget.png").stat().st_size > 1000
 
 
 def test_p_values_are_welch_and_mann_whitney_holm_corrected():
@@ -84,16 +85,23 @@ def test_best_of_many_under_test_selection_is_said_with_the_counts(tmp_path):
     assert len(load_records(runs)) == 4
 
 
-def test_a_family_with_one_seed_is_not_tested_and_shows_no_spread(tmp_path):
-    table = compare_families({"mlp": [30.0], "kan": [20.0, 21.0]}, higher=True)
+def test_fewer_than_three_seeds_are_not_tested_and_one_seed_shows_no_spread(tmp_path):
+    """Two seeds a side: Welch's p is 0.0035 here, and yet nothing is claimed (one degree
+    of freedom); one seed shows "n/a", never "± 0"."""
+    two = {"mlp": [30.0, 30.5], "kan": [20.0, 21.0]}
+    assert stats.ttest_ind(two["mlp"], two["kan"], equal_var=False).pvalue < 0.05
+    table = compare_families(two, higher=True)
     assert list(table.verdict) == ["best", "not tested"] and table.welch_p.isna().all()
-    assert table.ci_low.isna()[0] and not table.ci_low.isna()[1]
+    assert table.ci_low.isna().all()  # no interval from 2 units
     runs = tmp_path / "runs"
     write(runs, "one", {"mlp": [30.0], "kan": [20.0, 21.0]})
+    write(runs, "two", two)
     assert report_cli.main(["--runs", str(runs), "--out", str(tmp_path / "out"), "--verdict"]) == 0
     text = (tmp_path / "out" / "verdict.md").read_text()
-    assert "### one: not tested (fewer than 2 seeds)" in text
-    assert "| mlp | 30 | n/a (1 seed) |" in text and "30 ± " not in text
+    assert "### one: mlp best; kan not tested (fewer than 3 seeds)" in text
+    assert "### two: mlp best; kan not tested (fewer than 3 seeds)" in text
+    assert "| mlp | 30 ± n/a | n/a (1 seed) |" in text and "30 ± 0 " not in text
+    assert "| kan | 20.5 ± 0.71 | n/a (2 seeds) |" in text and "significantly" not in text
 
 
 def test_the_same_run_stored_under_two_names_counts_once(tmp_path, capsys):
@@ -133,7 +141,7 @@ def repeated(tmp_path_factory) -> tuple[str, Path]:
 def test_a_family_that_wins_every_repeat_is_significant_and_said_so(repeated):
     text, out = repeated
     steady = text.split("### steady")[1].split("###")[0]
-    assert steady.startswith(": mlp significantly better")
+    assert steady.startswith(": mlp best; kan significantly worse")
     assert "the best family was mlp in 3 of 3." in steady
     verdict = pd.read_csv(out / "verdict.csv").set_index(["dataset", "model"])
     kan = verdict.loc[("steady", "kan")]
@@ -144,7 +152,7 @@ def test_a_family_that_wins_every_repeat_is_significant_and_said_so(repeated):
 def test_when_the_winner_changes_between_repeats_it_is_a_tie_and_the_repeats_are_counted(repeated):
     text, out = repeated
     shifting = text.split("### shifting")[1].split("###")[0]
-    assert shifting.startswith(": no significant difference (tied with the best: kan)")
+    assert shifting.startswith(": mlp best, tied with kan")
     assert "the best family was mlp in 2 of 3, kan in 1 of 3." not in shifting  # one total, at the end
     assert "the best family was mlp in 2, kan in 1 of 3." in shifting
     verdict = pd.read_csv(out / "verdict.csv").set_index(["dataset", "model"])
@@ -164,9 +172,9 @@ def test_when_the_winner_changes_between_repeats_it_is_a_tie_and_the_repeats_are
 def test_each_repeat_alone_says_what_a_study_without_repeats_would_have(repeated):
     text, _ = repeated
     alone = text.split("## Each repeat alone")[1]
-    assert ("- none, shifting: repeat 0: mlp significantly better (best mlp); repeat 1: kan significantly better "
-            "(best kan); repeat 2: mlp significantly better (best mlp).") in alone
-    assert "- none, steady: repeat 0: mlp significantly better (best mlp); repeat 1: " in alone
+    assert ("- none, shifting: repeat 0: mlp best; kan significantly worse; repeat 1: kan best; mlp significantly "
+            "worse; repeat 2: mlp best; kan significantly worse.") in alone
+    assert "- none, steady: repeat 0: mlp best; kan significantly worse; repeat 1: " in alone
 
 
 def test_without_repeats_the_probability_of_beating_resamples_seeds():
@@ -250,3 +258,22 @@ def test_the_verdict_shows_the_paired_tests_against_the_mlp(verdict):
     assert "Each family against mlp, paired by data set (Wilcoxon signed-rank" in text
     assert "it can reject only from 7 data sets, and has 3" in text  # 2 pairs: 2/2^n < 0.025
     assert "| kan | 3 | 1 / 2 / 0 |" in text  # kan beats the MLP on the formula only
+
+
+TIED_AND_WORSE = {"mlp": [90.1, 91.0, 92.2, 89.4, 90.6], "bspline_mlp": [90.3, 90.8, 91.7, 89.9, 90.2],
+                  "kan": [80.3, 81.1, 79.0, 82.4, 80.2]}
+
+
+def test_the_headline_names_the_families_the_tables_mark(tmp_path):
+    """One family tied with the best and one significantly worse: the headline says both,
+    as the section's table marks them (it once said "no significant difference on 1")."""
+    runs = tmp_path / "runs"
+    write(runs, "digits", TIED_AND_WORSE)
+    assert report_cli.main(["--runs", str(runs), "--out", str(tmp_path / "out"), "--verdict"]) == 0
+    text = (tmp_path / "out" / "verdict.md").read_text()
+    headline = text.split("over 1 task:")[1].split("###")[0]
+    assert "- digits: mlp best, tied with bspline_mlp; kan significantly worse." in headline
+    marks = pd.read_csv(tmp_path / "out" / "verdict.csv").set_index("model").verdict.to_dict()
+    assert marks == {"mlp": "best", "bspline_mlp": "tie", "kan": "significantly worse"}
+    for model, mark in marks.items():
+        assert f"| {model} |" in text.split("### digits")[1] and text.split("### digits")[1].count(mark) >= 1

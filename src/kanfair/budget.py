@@ -45,8 +45,13 @@ class Match:
 
 
 def label(budget: Optional[Mapping[str, Any]]) -> str:
-    """A record's budget block as '2,000 params' (the matched budget a run was sized to) or 'none'."""
-    return f"{budget['target']:,.0f} {budget['kind']}" if budget else "none"
+    """A record's budget block as '2,000 params' or '1,000,000 flops (ops)' (the matched
+    budget a run was sized to, a FLOP budget with its convention: budgets in two conventions
+    are different budgets) or 'none'."""
+    if not budget:
+        return "none"
+    convention = f" ({budget['convention']})" if budget["kind"] == "flops" and budget.get("convention") else ""
+    return f"{budget['target']:,.0f} {budget['kind']}{convention}"
 
 
 def sized(spec: Mapping[str, Any], vary: str, size: int) -> dict[str, Any]:

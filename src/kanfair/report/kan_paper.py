@@ -149,7 +149,8 @@ def scaling_markdown(table: pd.DataFrame, replicates: dict) -> list[str]:
         compared = compare_alphas(replicates, row.dataset, "kan", row.model) if row.model != "kan" else None
         difference = f"[{compared[0]:.2g}, {compared[1]:.2g}]" if compared else ""
         lines.append(f"| {row.dataset} | {row.inputs} | {row.model} | {row.frontier} | {row.alpha:.2f} | "
-                     f"[{row.alpha_low:.2f}, {row.alpha_high:.2f}] | {difference} |")
+                     + ("n/a" if pd.isna(row.alpha_low) else f"[{row.alpha_low:.2f}, {row.alpha_high:.2f}]")
+                     + f" | {difference} |")
     return lines
 
 

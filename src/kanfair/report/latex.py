@@ -16,6 +16,9 @@ from typing import Optional
 
 import pandas as pd
 
+from kanfair.report.evidence import LOG_SCALE_NOTE, MIN_UNITS
+from kanfair.report.sections import section_title
+
 TEXT_COLUMNS = ("budget", "data set", "model", "metric", "hidden", "settings")
 DAGGER = r"$^\dagger$"
 METRIC_NAMES = {"accuracy": "test accuracy (%)", "rmse": "test RMSE", "kanbefair_rmse": "test RMSE (KANbeFair's)"}
@@ -35,7 +38,7 @@ def _number(value: float, digits: int = 4) -> str:
 
 def _mean_std(mean: float, std: float, seeds: int) -> str:
     if seeds < 2 or std is None or pd.isna(std):
-        return _number(mean)
+        return f"{_number(mean)} $\\pm$ n/a"  # one unit: no spread measured
     return f"{_number(mean)} $\\pm$ {_number(std, 2)}"  # as table.md and verdict.md
 
 
@@ -60,8 +63,9 @@ def _render(table: pd.DataFrame, bold: pd.Series, caption: str, label: str, colu
 
 
 def comparison_table(best: pd.DataFrame, budget: Optional[str] = None, label: str = "tab:kanfair-comparison") -> str:
-    """The comparison (report.best_per_family's rows: each family's best configuration per
-    data set) as a booktabs table: mean ± std over seeds, the best family in bold."""
+    """The comparison at one budget (report.best_per_family's rows there: each family's best
+    configuration per data set) as a booktabs table: mean ± std over seeds, the best family
+    in bold; FLOPs name their convention in each cell where the rows hold several."""
     metrics = best.metric.unique()
     conventions = sorted(set(best.flops_convention.dropna()))
     table = pd.DataFrame({
@@ -71,13 +75,15 @@ def comparison_table(best: pd.DataFrame, budget: Optional[str] = None, label: st
         **({"seeds": best.seeds.astype(int)} if best.seeds.nunique() > 1 else {}),
         "hidden": best.hidden.astype(str), "settings": best.settings.fillna(""),
         "params": [f"{int(p):,}" for p in best.params],
-        "FLOPs": [f"{f:,.0f}" if not pd.isna(f) else "" for f in best.flops]})
+        "FLOPs": ["" if pd.isna(f) else f"{f:,.0f}" + (f" ({c})" if len(conventions) > 1 else "")
+                  for f, c in zip(best.flops, best.flops_convention)]})
     what = METRIC_NAMES.get(metrics[0], f"test {metrics[0]}") if len(metrics) == 1 else "test metric (the row's)"
     seeds = f"{int(best.seeds.iloc[0])} seeds" if best.seeds.nunique() == 1 else "seeds"
     caption = (f"{_caption_text(what[0].upper() + what[1:])}, mean $\\pm$ std over {seeds}, of each family's best "
                f"configuration; best family per data set in bold. "
-               + (f"Budget: {_caption_text(budget)}. " if budget else "")
-               + f"FLOPs per sample, {_caption_text(', '.join(conventions) or 'n/a')} convention.")
+               + f"{_caption_text(section_title(budget or 'none'))}. "
+               + (f"FLOPs per sample, {_caption_text(conventions[0])} convention." if len(conventions) == 1 else
+                  "FLOPs per sample, each in the convention it names." if conventions else ""))
     formats = {"mean ± std": "r", "seeds": "r", "params": "r", "FLOPs": "r"}
     latex = _render(table, best.best.astype(bool), caption, label, "".join(formats.get(c, "l") for c in table))
     return latex.replace("\\small\n", "\\footnotesize\n", 1)  # nine columns: a paper's column width
@@ -94,7 +100,7 @@ def verdict_table(verdict: pd.DataFrame, label: str = "tab:kanfair-verdict") -> 
         "model": verdict.model,
         "mean ± std": [_mean_std(r.mean, r.std, r.n) + (DAGGER if w else "")
                        for r, w in zip(verdict.itertuples(), worse)],
-        "95\\% CI": [f"[{_number(r.ci_low, 3)}, {_number(r.ci_high, 3)}]" if r.n > 1 else "n/a"
+        "95\\% CI": [f"[{_number(r.ci_low, 3)}, {_number(r.ci_high, 3)}]" if not pd.isna(r.ci_low) else "n/a"
                      for r in verdict.itertuples()],
         "$n$": [f"{int(r.n)}" + (f" ({int(r.runs)})" if r.unit == "repeat" else "") for r in verdict.itertuples()],
         "Welch $p$ (Holm)": [_number(p) for p in verdict.welch_p],
@@ -108,7 +114,8 @@ def verdict_table(verdict: pd.DataFrame, label: str = "tab:kanfair-verdict") -> 
                + ", 95\\% confidence interval (Student's $t$), Welch's $t$-test against the best, "
                "Holm-corrected, and the chance that a run of the best beats a run of the family with its "
                "95\\% bootstrap interval. Bold: the best; $^\\dagger$: significantly worse than the best "
-               "($p < 0.05$); unmarked: a tie with the best (no $p$: not tested, fewer than 2 per side)."
+               f"($p < 0.05$); unmarked: a tie with the best (no $p$: not tested, fewer than {MIN_UNITS} per side). "
+               + _caption_text(LOG_SCALE_NOTE)
                + (f" Budget: {_caption_text(budgets[0])}." if len(budgets) == 1 else ""))
     return _render(table, verdict.verdict == "best", caption, label, "l" * (len(table.columns) - 3) + "rrr")
 

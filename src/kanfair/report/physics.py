@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from kanfair.budget import label as budget_label
+from kanfair.report.evidence import spread
+from kanfair.report.sections import file_tag, section_title
 
 
 def physics_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -56,12 +57,12 @@ def physics_markdown(summary: pd.DataFrame) -> str:
              "H1²: squared L2 and H1 errors (means). The reported step is the scored one of lowest "
              "physics loss; diverged: a non-finite loss. s/step: training seconds per step.", ""]
     for (dataset, budget), group in summary.groupby(["dataset", "budget"], sort=True):
-        lines += [f"## {dataset}, {budget}", "",
+        lines += [f"## {dataset}, {section_title(budget).lower()}", "",
                   "| model | hidden | params | L2RE | MSE | H1² | diverged | step (median) | s/step |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for row in group.itertuples():
             ok = row.runs - row.diverged - row.failed
-            l2re = "n/a" if ok == 0 else f"{row.l2re_mean:.3g} ± {0 if np.isnan(row.l2re_std) else row.l2re_std:.2g}"
+            l2re = "n/a" if ok == 0 else spread(row.l2re_mean, row.l2re_std, ok, digits=3)
             mse, h1 = ("n/a", "n/a") if ok == 0 else (f"{row.mse:.3g}", f"{row.h1_sq:.3g}")
             failed = f", {row.failed} failed" if row.failed else ""
             step = "" if ok == 0 else f"{row.best_step:.0f}"
@@ -92,7 +93,8 @@ def curves_plot(records: list[dict[str, Any]], dataset: str, budget: str, path: 
         median = pd.concat(curves).groupby("epoch")[["test_l2re", "train_time_s"]].median()
         by_step.plot(median.index, median.test_l2re, color=color, linewidth=1.8, label=model)
         by_time.plot(median.train_time_s, median.test_l2re, color=color, linewidth=1.8)
-    by_step.set(xlabel="step", ylabel="L2RE (evaluation grid)", yscale="log", title=f"{dataset}, {budget}")
+    by_step.set(xlabel="step", ylabel="L2RE (evaluation grid), lower is better", yscale="log",
+                title=f"{dataset}, {section_title(budget).lower()}")
     by_time.set(xlabel="training time (s)", xscale="log", title="the same runs against time")
     by_step.legend(fontsize=8)
     figure.tight_layout()
@@ -108,6 +110,6 @@ def write_physics(records: list[dict[str, Any]], out: Path) -> list[Path]:
     written[0].write_text(physics_markdown(summary))
     summary.to_csv(written[1], index=False)
     for (dataset, budget), _ in summary.groupby(["dataset", "budget"], sort=True):
-        written.append(out / f"curves_{dataset}_{budget.replace(',', '').replace(' ', '_')}.png")
+        written.append(out / f"curves_{dataset}_{file_tag(budget)}.png")
         curves_plot(records, dataset, budget, written[-1])
     return written

@@ -10,7 +10,9 @@ when its mean validation RMSE over seeds is lower than that of every smaller one
 the negated least-squares slope of ln(mean test RMSE) on ln(N) over the frontier; its 95%
 interval is a percentile bootstrap that resamples each configuration's seeds (the frontier
 is chosen again in every resample). Two families' alphas are compared by the bootstrap
-distribution of their difference. Hand-written because no library fits a frontier chosen
+distribution of their difference. A family with fewer than 3 seeds of some configuration
+gets no interval and no comparison ("not tested", kanfair.report.evidence): resampling one
+or two seeds measures nothing. Hand-written because no library fits a frontier chosen
 on one split and scored on another; the statistics are numpy's.
 """
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Optional
 
 import numpy as np
 import pandas as pd
+
+from kanfair.report.evidence import MIN_UNITS, not_tested_note
 
 RESAMPLES = 2000
 THEORY_ALPHA = 4.0  # cubic splines: the KAN paper's k + 1
@@ -103,11 +107,14 @@ def scaling_frame(runs: pd.DataFrame, resamples: int = RESAMPLES) -> tuple[pd.Da
     rows, replicates = [], {}
     for (dataset, model), group in ok.groupby(["dataset", "model"], sort=True):
         points = frontier(_means(group))
-        draws = bootstrap_alphas(group, resamples)
-        replicates[(dataset, model)] = draws
-        finite = draws[np.isfinite(draws)]
-        low, high = (np.percentile(finite, [2.5, 97.5]) if len(finite) else (np.nan, np.nan))
-        rows.append({"dataset": dataset, "model": model, "configurations": group.params.nunique(),
+        seeds = int(group.groupby("params").size().min())
+        low, high = np.nan, np.nan
+        if seeds >= MIN_UNITS:
+            draws = bootstrap_alphas(group, resamples)
+            replicates[(dataset, model)] = draws
+            finite = draws[np.isfinite(draws)]
+            low, high = (np.percentile(finite, [2.5, 97.5]) if len(finite) else (np.nan, np.nan))
+        rows.append({"dataset": dataset, "model": model, "seeds": seeds, "configurations": group.params.nunique(),
                      "frontier": len(points), "params": " ".join(str(int(p)) for p in points.params),
                      "paper_count": paper_count(points, model),
                      "alpha": fit_alpha(points), "alpha_low": float(low), "alpha_high": float(high)})
@@ -116,7 +123,7 @@ def scaling_frame(runs: pd.DataFrame, resamples: int = RESAMPLES) -> tuple[pd.Da
 
 def compare_alphas(replicates: dict, dataset: str, first: str, second: str) -> Optional[tuple[float, float, str]]:
     """The 95% bootstrap interval of alpha(first) - alpha(second) on `dataset`, and what it
-    says; None when either family is missing."""
+    says; None when either family is missing or was not tested (fewer than MIN_UNITS seeds)."""
     if (dataset, first) not in replicates or (dataset, second) not in replicates:
         return None
     difference = replicates[(dataset, first)] - replicates[(dataset, second)]
@@ -138,11 +145,14 @@ def scaling_markdown(table: pd.DataFrame, replicates: dict) -> str:
         lines += [f"## {dataset}", "", "| model | configurations | frontier (N) | the paper's edges × G | α | 95% CI |",
                   "|---|---|---|---|---|---|"]
         lines += [f"| {r.model} | {r.configurations} | {r.params} | {r.paper_count} | {r.alpha:.3g} | "
-                  f"[{r.alpha_low:.3g}, {r.alpha_high:.3g}] |" for r in group.itertuples()]
+                  + (f"n/a ({not_tested_note()} per configuration) |" if r.seeds < MIN_UNITS
+                     else f"[{r.alpha_low:.3g}, {r.alpha_high:.3g}] |") for r in group.itertuples()]
         compared = compare_alphas(replicates, dataset, "kan", "mlp")
         if compared:
             low, high, said = compared
             lines += ["", f"The KAN's α {said} the MLP's (α_KAN − α_MLP in [{low:.3g}, {high:.3g}], 95%)."]
+        elif {"kan", "mlp"} <= set(group.model):
+            lines += ["", f"The KAN's α against the MLP's: {not_tested_note()} per configuration."]
         lines.append("")
     return "\n".join(lines)
 

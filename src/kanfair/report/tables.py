@@ -1,11 +1,14 @@
-"""Comparison reports from run records: tables and Pareto plots.
+"""Comparison reports from run records: tables and plots, one section per budget.
 
 A configuration is a record's resolved config without its seed (and without where the
 results go); its seeds are aggregated as mean ± std of `test_metric`. The table shows,
-per dataset and model family, the family's best configuration; table.csv lists every
-configuration. The plots show every ok run against its cost (log x; log y for errors) and
-each family's Pareto frontier: the best metric reached at or below each cost, as the
-paper's envelopes. Continual-learning runs also get continual.md: accuracy and backward
+per budget and dataset and model family, the family's best configuration; table.csv lists
+every configuration. Budgets are never pooled (kanfair.report.sections): runs matched to
+2,000 parameters, to 10,000, and runs sized by hand each get their own section. At one
+matched budget a plot shows each family's runs seed by seed; where sizes vary (runs
+without a budget, or several budgets) the Pareto plots show each configuration's mean
+against its cost and each family's frontier: the best mean reached at or below each cost,
+as the paper's envelopes, one plot per FLOP convention. Continual-learning runs also get continual.md: accuracy and backward
 transfer (forgetting) per configuration and family; physics-informed runs get pde.md and
 error curves (kanfair.report.physics).
 Runs that did not end ok are counted and listed, never dropped silently.
@@ -23,11 +26,13 @@ from kanfair.data.fingerprint import hashed_part
 from kanfair.report.metrics import HIGHER_IS_BETTER
 from kanfair.models import FAMILIES, REFERENCES, boosting, model_spec
 from kanfair.results import config_hash, read_records
+from kanfair.report.evidence import spread
 from kanfair.report.latex import comparison_table as latex_comparison, document, verdict_table
 from kanfair.report.physics import write_physics
 from kanfair.report.scaling import write_scaling
 from kanfair.report.kan_paper import write_kan_paper
-from kanfair.report.verdict import optimism_lines, verdict_frame, write_verdict
+from kanfair.report.sections import NONE, file_tag, ordered, section_title
+from kanfair.report.verdict import chosen_runs, optimism_lines, verdict_frame, write_verdict
 
 COST_COLUMNS = {"params": "params", "flops": "flops", "time": "time_per_epoch_s"}
 PAPER_NAMES = {"kan": "KAN", "mlp": "MLP"}
@@ -124,9 +129,10 @@ def tuned_finals(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def best_per_family(summary: pd.DataFrame) -> pd.DataFrame:
-    """Each family's best configuration per dataset; `best` marks the dataset's best family."""
+    """Each family's best configuration per budget and dataset; `best` marks the best family
+    there (a family at 2,000 parameters never competes with one at 10,000)."""
     chosen = []
-    for _, group in summary.groupby("dataset", sort=True):
+    for _, group in summary.groupby(["budget", "dataset"], sort=True):
         higher = HIGHER_IS_BETTER.get(group.metric.iloc[0], True)
         order = group.sort_values("mean", ascending=not higher)
         families = order.drop_duplicates("model")
@@ -197,18 +203,12 @@ def published_agreement(summary: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cell(mean: float, std: float, seeds: int) -> str:
-    if pd.isna(std) or seeds < 2:
-        return f"{mean:.4g}"
-    return f"{mean:.4g} ± {std:.2g}"
-
-
-def markdown_table(best: pd.DataFrame, runs: pd.DataFrame) -> str:
+def _section_table(best: pd.DataFrame) -> list[str]:
     lines = ["| dataset | model | test metric (mean ± std) | seeds | hidden | settings | params | FLOPs | time/epoch (s) |"
              + (" paper |" if "paper" in best else ""),
              "|---|---|---|---|---|---|---|---|---|" + ("---|" if "paper" in best else "")]
     for row in best.itertuples():
-        value = _cell(row.mean, row.std, row.seeds)
+        value = spread(row.mean, row.std, row.seeds)
         value = f"**{value}**" if row.best else value
         flops = "" if pd.isna(row.flops) or row.reference else f"{row.flops:,.0f} ({row.flops_convention})"
         model, params = ((f"{row.model} (reference)", f"{row.params:,} tree nodes") if row.reference
@@ -218,8 +218,19 @@ def markdown_table(best: pd.DataFrame, runs: pd.DataFrame) -> str:
         if "paper" in best:
             line += " " + ("" if row.paper is None or pd.isna(row.paper) else f"{row.paper:.4g}") + " |"
         lines.append(line)
-    lines.append("")
-    lines.append("Bold: the best family on the dataset. Each row is the family's best configuration "
+    return lines
+
+
+def markdown_table(best: pd.DataFrame, runs: pd.DataFrame, source: str = "") -> str:
+    """table.md: a section per budget (table rows of different budgets never compete),
+    then the notes and the runs that did not end ok."""
+    ok = runs[runs.status == "ok"]
+    counts = ", ".join(f"{(ok.budget == b).sum()} at {b}" if b != NONE else f"{(ok.budget == b).sum()} without a budget"
+                       for b in ordered(runs.budget))
+    lines = [f"{len(runs)} run records{' from ' + source if source else ''}; the ok ones: {counts}.", ""]
+    for budget in ordered(best.budget):
+        lines += [f"## {section_title(budget)}", "", *_section_table(best[best.budget == budget]), ""]
+    lines.append("Bold: the best family on the dataset at that budget. Each row is the family's best configuration "
                  "(table.csv has them all); a family tuned in several repeats has one row over all its "
                  "repeats' final runs, their configurations joined by /."
                  + (" A reference line (gradient boosting) is not sized to the budget: its size is its "
@@ -238,7 +249,7 @@ def markdown_table(best: pd.DataFrame, runs: pd.DataFrame) -> str:
 def comparison_table(runs_dir: str | Path) -> str:
     """The markdown table of every record in runs_dir (what a finished sweep prints)."""
     runs = load_records(runs_dir)
-    return markdown_table(chosen_best(summarise(runs), runs), runs)
+    return markdown_table(chosen_best(summarise(runs), runs), runs, str(runs_dir))
 
 
 def continual_summary(runs: pd.DataFrame) -> pd.DataFrame:
@@ -294,7 +305,27 @@ def frontier(costs: pd.Series, metrics: pd.Series, higher: bool) -> pd.DataFrame
     return pd.DataFrame({"cost": costs[order].to_numpy(), "best": best.to_numpy()})
 
 
-def pareto_plot(runs: pd.DataFrame, dataset: str, by: str, path: Path) -> None:
+def _metric_label(metric: str, higher: bool) -> str:
+    return f"test {metric} ({'higher' if higher else 'lower'} is better)"
+
+
+def _readable_scale(axes, axis: str, values: pd.Series) -> None:
+    """Log scale where the values span a decade or more, else linear; plain tick labels
+    (2,000, not 2×10³) and no minor labels, so that a narrow range stays legible."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    values = values[values > 0]
+    log = len(values) > 0 and values.max() / values.min() >= 10
+    getattr(axes, f"set_{axis}scale")("log" if log else "linear")
+    target = axes.xaxis if axis == "x" else axes.yaxis
+    target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"))
+    target.set_minor_formatter(NullFormatter())
+
+
+def pareto_plot(runs: pd.DataFrame, dataset: str, by: str, path: Path, title: str = "") -> None:
+    """Each configuration's mean over seeds against its cost (its runs faint behind it) and
+    each family's frontier over those means; `runs` holds one FLOP convention where
+    by=flops (the axis names it)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -306,21 +337,96 @@ def pareto_plot(runs: pd.DataFrame, dataset: str, by: str, path: Path) -> None:
     higher = HIGHER_IS_BETTER.get(data.metric.iloc[0], True) if len(data) else True
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
     for model, group in data.groupby("model"):
-        points = axes.scatter(group[column], group.test_metric, s=14, alpha=0.45, label=model)
-        envelope = frontier(group[column], group.test_metric, higher)
-        axes.step(envelope.cost, envelope.best, where="post", color=points.get_facecolor()[0], alpha=1.0)
-    axes.set_xscale("log")
+        means = group.groupby("configuration").agg(cost=(column, "mean"), value=("test_metric", "mean"))
+        points = axes.scatter(means.cost, means.value, s=18, label=model)
+        color = points.get_facecolor()[0]
+        axes.scatter(group[column], group.test_metric, s=6, alpha=0.25, color=color)
+        envelope = frontier(means.cost, means.value, higher)
+        axes.step(envelope.cost, envelope.best, where="post", color=color, alpha=1.0)
+    _readable_scale(axes, "x", data[column])
     if not higher:  # errors: a KAN's 1e-4 and an MLP's 1e-2 must both be readable
         axes.set_yscale("log")
     convention = data.flops_convention.iloc[0] if by == "flops" and len(data) else ""
-    axes.set_xlabel({"params": "parameters", "flops": f"FLOPs per sample ({convention})",
+    axes.set_xlabel({"params": "parameters", "flops": f"FLOPs per sample ({convention} convention)",
                      "time": "training time per epoch (s)"}[by])
-    axes.set_ylabel(f"test {data.metric.iloc[0] if len(data) else 'metric'}")
-    axes.set_title(f"{dataset}: every run, and each family's frontier")
-    axes.legend()
+    axes.set_ylabel(_metric_label(data.metric.iloc[0] if len(data) else "metric", higher))
+    axes.set_title(f"{dataset}{', ' + title if title else ''}\neach configuration (mean over seeds; runs faint) "
+                   "and each family's frontier", fontsize=9)
+    axes.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
+
+
+REPEAT_MARKERS = "os^Dv<>pP*"
+
+
+def seeds_plot(runs: pd.DataFrame, dataset: str, budget: str, path: Path) -> None:
+    """At one matched budget: each family's chosen runs seed by seed (a marker per tuning
+    repeat), its mean as a bar, families best first, the direction of better on the axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    data = runs[(runs.dataset == dataset) & (runs.budget == budget)]
+    metric = data.metric.iloc[0]
+    higher = HIGHER_IS_BETTER.get(metric, True)
+    means = data.groupby("model").test_metric.mean().sort_values(ascending=not higher)
+    figure, axes = plt.subplots(figsize=(max(3.6, 1.2 + 0.9 * len(means)), 4.2))
+    repeats = sorted(data.repeat.fillna(0).astype(int).unique())
+    for index, model in enumerate(means.index):
+        group = data[data.model == model]
+        for repeat in repeats:
+            chosen = group[group.repeat.fillna(0).astype(int) == repeat]
+            jitter = np.linspace(-0.15, 0.15, len(chosen)) if len(chosen) > 1 else np.zeros(len(chosen))
+            axes.scatter(index + jitter, chosen.test_metric, s=22, color=f"C{index % 10}",
+                         marker=REPEAT_MARKERS[repeat % len(REPEAT_MARKERS)],
+                         label=f"repeat {repeat}" if index == 0 and len(repeats) > 1 else None)
+        axes.hlines(means[model], index - 0.3, index + 0.3, color="black", linewidth=1.5)
+    axes.set_xticks(range(len(means)), [f"{m}\n(n={int((data.model == m).sum())})" for m in means.index],
+                    fontsize=8)
+    _readable_scale(axes, "y", data.test_metric)
+    axes.set_ylabel(_metric_label(metric, higher))
+    axes.set_title(f"{dataset}, {section_title(budget).lower()}\nevery run; bar: the mean", fontsize=9)
+    if len(repeats) > 1:
+        axes.legend(fontsize=7, title="tuning repeat", title_fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def write_plots(runs: pd.DataFrame, chosen: pd.DataFrame, out: Path, by: str) -> list[Path]:
+    """Per dataset (a folder each when there are several): seeds_<budget>.png for each
+    matched budget (its chosen runs); pareto_<axis>.png over the runs without a budget;
+    pareto_<axis>_matched.png where a dataset has runs at several matched budgets; a FLOPs
+    plot per convention when the runs hold several (pareto_flops_<convention>.png)."""
+    written = []
+    datasets = sorted(runs.dataset.unique())
+    for dataset in datasets:
+        folder = out if len(datasets) == 1 else out / dataset
+        folder.mkdir(parents=True, exist_ok=True)
+        here = runs[runs.dataset == dataset]
+        matched = [b for b in ordered(here.budget) if b != NONE]
+        for budget in matched:
+            if ((chosen.dataset == dataset) & (chosen.budget == budget)).any():
+                written.append(folder / f"seeds_{file_tag(budget)}.png")
+                seeds_plot(chosen, dataset, budget, written[-1])
+        cuts = [("", here[here.budget == NONE], "no matched budget")]
+        if len(matched) > 1:
+            cuts.append(("_matched", here[here.budget != NONE], f"matched budgets {', '.join(matched)}"))
+        for suffix, cut, title in cuts:
+            if not (cut.status == "ok").any():
+                continue
+            for axis in dict.fromkeys(["params", "flops", by]):
+                conventions = sorted(cut.flops_convention.dropna().unique()) if axis == "flops" else [""]
+                for convention in conventions or [""]:
+                    part = cut[cut.flops_convention == convention] if convention else cut
+                    tag = f"_{convention}" if len(conventions) > 1 else ""
+                    written.append(folder / f"pareto_{axis}{suffix}{tag}.png")
+                    pareto_plot(part, dataset, axis, written[-1], title)
+    return written
 
 
 def _pooled_repeats(summary: pd.DataFrame, finals: pd.DataFrame) -> pd.DataFrame:
@@ -357,11 +463,18 @@ def chosen_best(summary: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def latex_tables(runs: pd.DataFrame) -> str:
-    """tables.tex: the comparison and the verdict as booktabs tables in a standalone
-    document (copy the table environments into a paper)."""
-    best = chosen_best(summarise(runs), runs)
-    budgets = ", ".join(b for b in dict.fromkeys(best.budget) if b != "none") or None
-    return document(latex_comparison(best, budgets), verdict_table(verdict_frame(runs)))
+    """tables.tex: per budget, the comparison and the verdict as booktabs tables in a
+    standalone document (copy the table environments into a paper)."""
+    best, verdict = chosen_best(summarise(runs), runs), verdict_frame(runs)
+    budgets, parts = ordered(best.budget), []
+    for budget in budgets:
+        tag = "-" + file_tag(budget).replace("_", "-") if len(budgets) > 1 else ""
+        parts.append(latex_comparison(best[best.budget == budget].reset_index(drop=True), budget,
+                                      f"tab:kanfair-comparison{tag}"))
+        at_budget = verdict[verdict.budget == budget].reset_index(drop=True)
+        if len(at_budget):
+            parts.append(verdict_table(at_budget, f"tab:kanfair-verdict{tag}"))
+    return document(*parts)
 
 
 def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
@@ -387,17 +500,10 @@ def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
     if published is not None:
         summary = attach_published(summary, published)
     written = [out / "table.md", out / "table.csv"]
-    written[0].write_text(markdown_table(chosen_best(summary, runs), runs)
+    written[0].write_text(markdown_table(chosen_best(summary, runs), runs, str(runs_dir))
                           + ("\n" + published_agreement(summary) if published is not None else ""))
     summary.to_csv(written[1], index=False)
-    datasets = sorted(runs.dataset.unique())
-    for dataset in datasets:
-        folder = out if len(datasets) == 1 else out / dataset
-        folder.mkdir(parents=True, exist_ok=True)
-        for axis in dict.fromkeys(["params", "flops", by]):
-            path = folder / f"pareto_{axis}.png"
-            pareto_plot(runs, dataset, axis, path)
-            written.append(path)
+    written += write_plots(runs, chosen_runs(runs), out, by)
     if (runs.protocol == "continual").any():
         written.append(out / "continual.md")
         written[-1].write_text(continual_markdown(runs))

@@ -6,7 +6,9 @@ metric, or test metric under protocol=kanbefair) is described by its mean, std a
 confidence interval over seeds (Student's t), and compared with the best family by
 Welch's t-test and the Mann-Whitney U test, each Holm-corrected over the comparisons. A
 difference is called significant when Welch's Holm-corrected p < 0.05 (Mann-Whitney is
-reported beside it: with 3 seeds it cannot go below p = 0.1); otherwise "tie". Across
+reported beside it: with 3 seeds it cannot go below p = 0.1); otherwise "tie". A side with
+fewer than 3 units is "not tested" (kanfair.report.evidence), and an error's interval is
+computed on the log scale. Across
 data sets, families are ranked per data set, the average ranks tested with Friedman's
 test and the Nemenyi post-hoc test, and drawn as a critical-difference diagram; and each
 family is paired with the MLP (else the best-ranked family) data set by data set in a
@@ -25,7 +27,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from kanfair.report.evidence import LOG_SCALE_NOTE, MIN_UNITS, interval, not_tested_note, spread
 from kanfair.report.metrics import HIGHER_IS_BETTER
+from kanfair.report.sections import file_tag, section_title, where_said
 
 ALPHA = 0.05
 
@@ -114,21 +118,23 @@ def bootstrap_probability(a: list[np.ndarray], b: list[np.ndarray], higher: bool
 
 
 def compare_families(values: dict[str, list[float]], higher: bool,
-                     repeats: Optional[dict[str, list[int]]] = None) -> pd.DataFrame:
+                     repeats: Optional[dict[str, list[int]]] = None,
+                     positive: Optional[bool] = None) -> pd.DataFrame:
     """One row per family, best first: n (units: seeds, or repeats when `repeats` labels
     each value with the tuning repeat that made it and there are several), mean, std, 95%
     CI over the units; against the best family Welch's and Mann-Whitney's p over the units
     (Holm-corrected), P(best beats it) over runs with its bootstrap interval, and the
-    verdict. A comparison in which either side has fewer than 2 units is not tested (no p,
-    verdict "not tested")."""
+    verdict. A comparison in which either side has fewer than MIN_UNITS units is not tested
+    (no p, verdict "not tested"). `positive` (default: a lower-is-better metric, an error)
+    puts the interval on the log scale."""
+    positive = (not higher) if positive is None else positive
     runs = {family: _by_repeat(sample, (repeats or {}).get(family, [0] * len(sample)))
             for family, sample in values.items()}
     rows = []
     for family, by_repeat in runs.items():
         x = _units(by_repeat)
         mean, std = x.mean(), (x.std(ddof=1) if len(x) > 1 else np.nan)
-        low, high = ((np.nan, np.nan) if len(x) < 2 else
-                     stats.t.interval(0.95, len(x) - 1, loc=mean, scale=stats.sem(x)) if std > 0 else (mean, mean))
+        low, high = interval(x, positive)
         rows.append({"model": family, "n": len(x), "unit": "repeat" if len(by_repeat) > 1 else "seed",
                      "runs": len(values[family]), "mean": mean, "std": std, "ci_low": low, "ci_high": high})
     table = pd.DataFrame(rows).sort_values("mean", ascending=not higher).reset_index(drop=True)
@@ -137,7 +143,7 @@ def compare_families(values: dict[str, list[float]], higher: bool,
     tested, welch, mwu, beats = [], [], [], {}
     for family in table.model[1:]:
         other = _units(runs[family])
-        if len(best) < 2 or len(other) < 2:
+        if len(best) < MIN_UNITS or len(other) < MIN_UNITS:
             continue
         beats[family] = (probability_of_beating(np.asarray(values[best_family], dtype=float),
                                                 np.asarray(values[family], dtype=float), higher),
@@ -181,12 +187,12 @@ def _family_table(table: pd.DataFrame, metric: str) -> list[str]:
     lines = [f"| model | {metric} mean ± std | 95% CI | n | Welch p (Holm) | Mann-Whitney p (Holm) "
              "| P(best beats it) [95% CI] | vs best |", "|---|---|---|---|---|---|---|---|"]
     for row in table.itertuples():
-        spread = f"{row.mean:.4g}" + (f" ± {_fmt(row.std)}" if row.n > 1 else "")
-        interval = f"[{row.ci_low:.4g}, {row.ci_high:.4g}]" if row.n > 1 else f"n/a (1 {row.unit})"
+        units = f"{row.n} {row.unit}{'s' * (row.n != 1)}"
+        bounds = "n/a" + f" ({units})" if pd.isna(row.ci_low) else f"[{row.ci_low:.4g}, {row.ci_high:.4g}]"
         n = f"{row.n} repeats ({row.runs} runs)" if row.unit == "repeat" else f"{row.n}"
         beats = "" if pd.isna(row.p_best_beats) else \
             f"{row.p_best_beats:.2f} [{row.p_best_beats_low:.2f}, {row.p_best_beats_high:.2f}]"
-        lines.append(f"| {row.model} | {spread} | {interval} | {n} | {_fmt(row.welch_p)} "
+        lines.append(f"| {row.model} | {spread(row.mean, row.std, row.n)} | {bounds} | {n} | {_fmt(row.welch_p)} "
                      f"| {_fmt(row.mannwhitney_p)} | {beats} | {row.verdict} |")
     return lines
 
@@ -286,13 +292,18 @@ def ranks_differ(friedman: float) -> str:
 
 
 def outcome(table: pd.DataFrame) -> str:
-    """A data set's verdict in words, from its compare_families rows (best first)."""
-    ties = list(table.model[table.verdict == "tie"])
+    """A data set's verdict in words, from its compare_families rows (best first), naming
+    every family as the table marks it: "mlp best, tied with bspline_mlp; kan significantly
+    worse"."""
+    best = table.model.iloc[0]
     if len(table) == 1:
-        return "one family only"
-    if (table.verdict == "not tested").any():
-        return "not tested (fewer than 2 seeds)"
-    return "no significant difference" if ties else f"{table.model.iloc[0]} significantly better"
+        return f"{best} only (one family)"
+    said = {verdict: ", ".join(table.model[table.verdict == verdict])
+            for verdict in ("tie", "significantly worse", "not tested")}
+    unit = "repeats" if (table.unit == "repeat").any() else "seeds"
+    return (f"{best} best" + (f", tied with {said['tie']}" if said["tie"] else "")
+            + (f"; {said['significantly worse']} significantly worse" if said["significantly worse"] else "")
+            + (f"; {said['not tested']} {not_tested_note(unit)}" if said["not tested"] else ""))
 
 
 def _across_datasets(means: pd.DataFrame, higher: dict[str, bool], out: Path, budget: str) -> list[str]:
@@ -312,8 +323,8 @@ def _across_datasets(means: pd.DataFrame, higher: dict[str, bool], out: Path, bu
     nemenyi.index = nemenyi.columns = scores.columns
     figure, axis = plt.subplots(figsize=(7, 0.5 + 0.3 * len(ranks)))
     sp.critical_difference_diagram(ranks, nemenyi, ax=axis)
-    axis.set_title(f"{budget}: average rank over {len(scores)} data sets (Nemenyi, alpha 0.05)")
-    name = f"critical_difference_{budget.replace(',', '').replace(' ', '_')}.png"
+    axis.set_title(f"{section_title(budget)}: average rank over {len(scores)} data sets (Nemenyi, alpha 0.05)")
+    name = f"critical_difference_{file_tag(budget)}.png"
     figure.savefig(out / name, bbox_inches="tight", dpi=120)
     plt.close(figure)
     ordered = ", ".join(f"{family} {rank:.2f}" for family, rank in ranks.items())
@@ -356,7 +367,7 @@ def each_repeat_alone(runs: pd.DataFrame) -> list[str]:
         said = []
         for repeat, alone in group.groupby(group.repeat.fillna(0).astype(int)):
             table = compare_families({m: list(g.test_metric) for m, g in alone.groupby("model")}, higher)
-            said.append(f"repeat {repeat}: {outcome(table)} (best {table.model.iloc[0]})")
+            said.append(f"repeat {repeat}: {outcome(table)}")
         lines.append(f"- {budget}, {dataset}: " + "; ".join(said) + ".")
     return (["## Each repeat alone", "", "What each repeat of the tuning study would have said on its own, "
              "with its seeds as the unit:", "", *lines, ""] if lines else [])
@@ -382,24 +393,21 @@ def write_verdict(runs: pd.DataFrame, out_dir: str | Path) -> list[Path]:
             metric = table.metric[0]
             higher[dataset] = HIGHER_IS_BETTER.get(metric, True)
             means[dataset] = table.set_index("model")["mean"]
-            ties = list(table.model[table.verdict == "tie"])
-            said = outcome(table)
-            outcomes[said] = outcomes.get(said, 0) + 1
-            tied = f" (tied with the best: {', '.join(ties)})" if ties else ""
-            sections += [f"### {dataset}: {said}{tied}", "", *_repeat_line(table),
+            outcomes[dataset] = outcome(table)
+            sections += [f"### {dataset}: {outcomes[dataset]}", "", *_repeat_line(table),
                          *_family_table(table, metric), ""]
         datasets = at_budget.dataset.nunique()
-        said = "; ".join(f"{outcome} on {count}" for outcome, count in
-                         sorted(outcomes.items(), key=lambda item: -item[1]))
-        where = "Without a budget" if budget == "none" else f"At {budget}"
-        lines += [f"## {budget}", "", f"{where}, over {datasets} task{'s' * (datasets > 1)}: {said}.", "",
+        lines += [f"## {section_title(budget)}", "",
+                  f"{where_said(budget)}, over {datasets} task{'s' * (datasets > 1)}:", "",
+                  *[f"- {dataset}: {said}." for dataset, said in outcomes.items()], "",
                   *_across_datasets(pd.DataFrame(means).T, higher, out, budget), "", *sections]
     lines += each_repeat_alone(runs)
     optimism = optimism_lines(runs)
     if optimism:
         lines += ["## Best-of-many under test-set selection", "", *optimism, ""]
     lines += [f"Significance: Welch's t-test, Holm-corrected over each table's comparisons, p < {ALPHA}; "
-              "otherwise tie. The unit (n) is the seed, or, where the tuning study was repeated, the "
+              f"otherwise tie; not tested where a side has fewer than {MIN_UNITS} units. "
+              f"{LOG_SCALE_NOTE} The unit (n) is the seed, or, where the tuning study was repeated, the "
               "repeat (its mean over its seeds). P(best beats it): the chance that a run of the best "
               "family beats a run of the other (ties half), over all runs, with a 95% bootstrap interval "
               "that resamples seeds, or whole repeats.", ""]

@@ -99,8 +99,7 @@ def verdict_sentences(frame: pd.DataFrame) -> dict[str, str]:
         means, higher = {}, {}
         for dataset, table in at_budget.groupby("dataset", sort=False):
             table = table.reset_index(drop=True)
-            ties = list(table.model[table.verdict == "tie"])
-            said[f"{budget}, {dataset}"] = outcome(table) + (f" (tied with the best: {', '.join(ties)})" if ties else "")
+            said[f"{budget}, {dataset}"] = outcome(table)
             for row in table.itertuples():
                 said[f"{budget}, {dataset}, {row.model}"] = row.verdict
             means[dataset] = table.set_index("model")["mean"]

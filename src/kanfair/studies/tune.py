@@ -27,23 +27,30 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import fcntl
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Optional
 
+import numpy as np
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
+from kanfair.budget import BudgetError
 from kanfair.config import TuneRunConfig, validate
-from kanfair.data import load_task
+from kanfair.data import Task, load_task
+from kanfair.models import FAMILIES, model_spec
 from kanfair.report.metrics import HIGHER_IS_BETTER
 from kanfair.results import Record, config_hash
-from kanfair.runner import run_or_stored
+from kanfair.runner import SizedModel, run_or_stored
 from kanfair.schema import ConfigError, check
 
 COUNTED = "status"  # user attribute set when a trial's run has finished (ok, diverged or failed)
+REJECTED = "rejected_for"  # a draw that width alone could not fit: the trial index it was drawn for
+MAX_REDRAWS = 1000
 LABELS = ("study", "trial", "phase")
 Runner = Callable[[DictConfig, Optional[str], int], Record]
 
@@ -77,6 +84,18 @@ def flatten_space(space: Mapping[str, Any], prefix: str = "") -> dict[str, dict[
     return leaves
 
 
+def unflatten(leaves: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """flatten_space's inverse: {"model.grid_size": {...}} -> {"model": {"grid_size": {...}}}."""
+    nested: dict[str, Any] = {}
+    for path, leaf in leaves.items():
+        *parents, last = path.split(".")
+        node = nested
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = dict(leaf)
+    return nested
+
+
 def suggest(trial: optuna.Trial, key: str, spec: Mapping[str, Any]) -> Any:
     """One value of a search-space leaf (choices are offered to Optuna as JSON strings, so
     lists such as grid ranges can be choices too)."""
@@ -87,6 +106,61 @@ def suggest(trial: optuna.Trial, key: str, spec: Mapping[str, Any]) -> Any:
     if isinstance(low, int) and isinstance(high, int):
         return trial.suggest_int(key, low, high, log=log)
     return trial.suggest_float(key, float(low), float(high), log=log)
+
+
+@dataclass
+class KnobRule:
+    """Each trial trains what it sampled: the matcher varies width only (budget.vary=width),
+    and a draw whose size knob (grid_size, degree, ...) width alone cannot fit to the budget,
+    given the draw's other model values, is rejected before anything trains and drawn again.
+    The knob's range is first cut to the values that fit with some choice of the others."""
+
+    conf: TuneRunConfig
+    task: Task
+    knob: Optional[str]
+
+    @classmethod
+    def of(cls, conf: TuneRunConfig, task: Task, space: Mapping[str, Any]) -> "KnobRule":
+        knob = FAMILIES[conf.model.name].knob if conf.model.name in FAMILIES else None
+        return cls(conf, task, knob if f"model.{knob}" in space else None)
+
+    def fits(self, values: Mapping[str, Any]) -> bool:
+        """Does width alone size the model of these sampled values to the budget?"""
+        if self.knob is None:
+            return True
+        model = {**model_spec(self.conf.model),
+                 **{k[len("model."):]: v for k, v in values.items() if k.startswith("model.")}}
+        try:
+            width_only = dataclasses.replace(self.conf.budget, vary="width")
+            SizedModel.for_task(dataclasses.replace(self.conf, model=model, budget=width_only), self.task)
+            return True
+        except BudgetError:
+            return False
+
+    def cut(self, space: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """The space with the knob's values cut to those that fit with some combination of
+        the other model choices (a range stays a range where they are contiguous); one line
+        says so; a ConfigError where none fits."""
+        if self.knob is None:
+            return space
+        key = f"model.{self.knob}"
+        leaf = space[key]
+        values = list(leaf["choices"]) if "choices" in leaf else list(range(int(leaf["low"]), int(leaf["high"]) + 1))
+        others = {k: (s["choices"] if "choices" in s else [s["low"], s["high"]])
+                  for k, s in space.items() if k.startswith("model.") and k != key}
+        combos = [dict(zip(others, combo)) for combo in itertools.product(*others.values())]
+        fitting = [v for v in values if any(self.fits({**combo, key: v}) for combo in combos)]
+        configured = str(values) if "choices" in leaf else f"{values[0]}..{values[-1]}"
+        budget = (f"{self.conf.budget.target:,.0f} {self.conf.budget.kind}" if self.conf.budget.target
+                  else "the budget") + f" within {self.conf.budget.tolerance:.0%}"
+        check(bool(fitting), f"tune.space.{key}", f"no value in {configured} lets width alone meet {budget} on "
+              f"{self.task.name}", "widen the range, raise budget.tolerance, or change budget.target")
+        contiguous = "choices" not in leaf and fitting == list(range(fitting[0], fitting[-1] + 1))
+        if fitting != values:
+            print(f"kanfair: tune {self.conf.model.name} on {self.task.name}: {key} sampled in "
+                  f"{f'{fitting[0]}..{fitting[-1]}' if contiguous else fitting} of {configured}, where width alone "
+                  f"meets {budget}; a draw that does not fit with its other values is drawn again", flush=True)
+        return {**space, key: {**leaf, "low": fitting[0], "high": fitting[-1]} if contiguous else {"choices": fitting}}
 
 
 def study_name(cfg: DictConfig) -> str:
@@ -201,10 +275,18 @@ def tune(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0,
           "set tune.repeats=<n> for n independent repeats")
     conf = validate(cfg)
     space = flatten_space(OmegaConf.to_container(cfg.tune.space, resolve=True))
+    knob = FAMILIES[conf.model.name].knob if conf.model.name in FAMILIES else None
+    check(f"model.{knob}" not in space or cfg.budget.vary == "width", "budget.vary",
+          f"is {cfg.budget.vary}, but the tuner samples model.{knob} itself (only where width alone meets "
+          "the budget), so that each trial trains what it sampled", "use budget.vary=width (the tuner's default)")
     task = load_task(conf.dataset, conf.paths.data_dir)
     check(task.physics is None, "dataset", f"{task.name} is a PDE task: it has no validation split to "
           "tune on (its runs select on the physics loss)", "compare PDE models at fixed settings "
           "(experiment=pinn), or tune on a supervised task")
+    rule = KnobRule.of(conf, task, space)
+    space = rule.cut(space)
+    cfg = copy.deepcopy(cfg)
+    OmegaConf.update(cfg, "tune.space", unflatten(space), merge=False)  # the study and its runs name the cut
     higher = HIGHER_IS_BETTER[task.metric]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     results = []
@@ -212,21 +294,36 @@ def tune(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0,
         repeated = repeat_config(cfg, repeat)
         name = study_name(repeated)
         with sole_driver(storage_address(repeated), name):
-            results.append(_drive(repeated, validate(repeated), space, higher, name, job_dir, threads, runner))
+            results.append(_drive(repeated, validate(repeated), space, rule, higher, name, job_dir, threads, runner))
     return results
 
 
-def _drive(cfg: DictConfig, conf: TuneRunConfig, space: dict, higher: bool, name: str, job_dir: Optional[str],
-           threads: int, runner: Runner) -> TuneResult:
+def draw_seed(sampler_seed: int, index: int, redraw: int) -> int:
+    """TPE's seed for trial `index`'s draw after `redraw` rejected draws (the first draw's
+    seed is the one every earlier version used, so their studies resume)."""
+    if redraw == 0:
+        return sampler_seed * 1_000_003 + index
+    return int(np.random.SeedSequence([sampler_seed, index, redraw]).generate_state(1)[0])
+
+
+def _drive(cfg: DictConfig, conf: TuneRunConfig, space: dict, rule: KnobRule, higher: bool, name: str,
+           job_dir: Optional[str], threads: int, runner: Runner) -> TuneResult:
     """The study's trials (those not yet finished), then its finals."""
     study = optuna.create_study(study_name=name, storage=storage_url(cfg), load_if_exists=True,
                                 direction="maximize" if higher else "minimize")
     close_interrupted(study)
     runs = []
     while len(done := finished_trials(study)) < conf.tune.trials:
-        study.sampler = optuna.samplers.TPESampler(seed=conf.tune.sampler_seed * 1_000_003 + len(done))
+        redraw = sum(t.user_attrs.get(REJECTED) == len(done) for t in study.get_trials(deepcopy=False))
+        check(redraw < MAX_REDRAWS, f"model.{rule.knob}", f"{MAX_REDRAWS} draws of trial {len(done)} of {name} in a "
+              "row did not fit the budget with width alone", "widen budget.tolerance or narrow the search space")
+        study.sampler = optuna.samplers.TPESampler(seed=draw_seed(conf.tune.sampler_seed, len(done), redraw))
         trial = study.ask()
         values = {key: suggest(trial, key, spec) for key, spec in space.items()}
+        if not rule.fits(values):  # nothing trains; the sampler learns nothing from a failed trial
+            trial.set_user_attr(REJECTED, len(done))
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            continue
         trial.set_user_attr("values", values)
         trial.set_user_attr("index", len(done))
         record = runner(labelled(cfg, values, "trial", len(done), name, conf.seed), job_dir, threads)
