@@ -48,7 +48,7 @@ from kanfair.results import finished_ok, record_path
 from kanfair.models import REFERENCES, family
 from kanfair.runner import SizedModel, run_key
 from kanfair.trainer import fit_boosting
-from kanfair.studies.tune import study_name
+from kanfair.studies.tune import KnobRule, flatten_space, study_name
 
 
 def sweep_configs(overrides: list[str], config_dir: Optional[str] = None, config_name: str = "train"
@@ -178,10 +178,17 @@ class Planner:
         goes, so none counts as done here; a resumed study skips the ones it finished."""
         space = OmegaConf.to_container(cfg.tune.space, resolve=True)
         sizes = ((space.get("trainer") or {}).get("batch_size") or {}).get("choices") or [cfg.trainer.batch_size]
+        flat = flatten_space(space)
+        conf = validate(cfg)
+        rule = KnobRule.of(conf, self._task(conf)[0], flat)
+        typical = rule.typical(rule.cut(flat))  # a size knob where width alone meets the budget, as trials have it
         per_run = []
         for size in sizes:
             sized = copy.deepcopy(cfg)
             sized.trainer.batch_size = size
+            sized.budget.vary = "width"
+            for key, value in typical.items():
+                OmegaConf.update(sized, key, value, merge=False)
             per_run.append(self.plan(overrides, sized).seconds)
         runs = cfg.tune.repeats * (cfg.tune.trials + cfg.tune.seeds)
         return PlannedRun(overrides, cfg.model.name, study_name(cfg), False, runs * statistics.mean(per_run), runs=runs)

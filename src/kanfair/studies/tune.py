@@ -143,12 +143,7 @@ class KnobRule:
         says so; a ConfigError where none fits."""
         if self.knob is None:
             return space
-        key = f"model.{self.knob}"
-        leaf = space[key]
-        values = list(leaf["choices"]) if "choices" in leaf else list(range(int(leaf["low"]), int(leaf["high"]) + 1))
-        others = {k: (s["choices"] if "choices" in s else [s["low"], s["high"]])
-                  for k, s in space.items() if k.startswith("model.") and k != key}
-        combos = [dict(zip(others, combo)) for combo in itertools.product(*others.values())]
+        key, leaf, values, combos = self._grid(space)
         fitting = [v for v in values if any(self.fits({**combo, key: v}) for combo in combos)]
         configured = str(values) if "choices" in leaf else f"{values[0]}..{values[-1]}"
         budget = (f"{self.conf.budget.target:,.0f} {self.conf.budget.kind}" if self.conf.budget.target
@@ -161,6 +156,29 @@ class KnobRule:
                   f"{f'{fitting[0]}..{fitting[-1]}' if contiguous else fitting} of {configured}, where width alone "
                   f"meets {budget}; a draw that does not fit with its other values is drawn again", flush=True)
         return {**space, key: {**leaf, "low": fitting[0], "high": fitting[-1]} if contiguous else {"choices": fitting}}
+
+    def _grid(self, space: Mapping[str, Any]) -> tuple[str, dict, list, list[dict[str, Any]]]:
+        """The knob's key, leaf and values, and every combination of the other model choices
+        (a range of another model key by its two ends)."""
+        key = f"model.{self.knob}"
+        leaf = space[key]
+        values = list(leaf["choices"]) if "choices" in leaf else list(range(int(leaf["low"]), int(leaf["high"]) + 1))
+        others = {k: (s["choices"] if "choices" in s else [s["low"], s["high"]])
+                  for k, s in space.items() if k.startswith("model.") and k != key}
+        return key, leaf, values, [dict(zip(others, combo)) for combo in itertools.product(*others.values())]
+
+    def typical(self, space: Mapping[str, Any]) -> dict[str, Any]:
+        """A draw of the (cut) space's model values that fits, its knob nearest the middle
+        of the knob's values: what the planner times a study's runs at. Empty without a knob."""
+        if self.knob is None:
+            return {}
+        key, _, values, combos = self._grid(space)
+        middle = values[len(values) // 2]
+        for value in sorted(values, key=lambda v: (abs(v - middle), v)):
+            for combo in combos:
+                if self.fits({**combo, key: value}):
+                    return {**combo, key: value}
+        return {}
 
 
 def study_name(cfg: DictConfig) -> str:
