@@ -7,7 +7,10 @@ STAMP := $(VENV)/.kanfair-installed
 
 .PHONY: install demo test test-all mutation clean
 
+# the engine's C++ kernels are built here, once per machine and venv (a line says so), not
+# in the middle of the first run or test that needs them
 install: $(STAMP)
+	$(PY) -c "from kanfair.models.engine import native; native.load()"
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -1,6 +1,6 @@
 """Recount every row of KANbeFair's published results table with kanfair's `kanbefair` convention.
 
-Usage: python scripts/check_published_costs.py PATH/TO/kanbefair_results.csv
+Usage: python scripts/check_published_costs.py [PATH/TO/kanbefair_results.csv]   (default: the shipped copy)
 Input/output sizes of the vision and symbolic sets are known; those of the tabular sets
 are inferred from their MLP rows (the unique sizes that reproduce every MLP row's
 parameter count). Prints the rows that do not reproduce and a count; exits 1 if any.
@@ -11,9 +11,11 @@ import argparse
 import collections
 import csv
 import itertools
+import lzma
 import sys
 
 from kanfair.cost import count
+from kanfair.report.tables import published_path
 
 KNOWN_SHAPES = {
     "MNIST": (784, 10), "FMNIST": (784, 10), "KMNIST": (784, 10), "EMNIST-Letters": (784, 37),
@@ -43,8 +45,11 @@ def infer_shape(rows: list[dict]) -> tuple[int, int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("csv", help="KANbeFair's results table (header as in shared/reference)")
-    rows = list(csv.DictReader(open(parser.parse_args().csv)))
+    parser.add_argument("csv", nargs="?", default="kanbefair",
+                        help="KANbeFair's results table: 'kanbefair' (the copy kanfair ships, the default) or a CSV")
+    path = published_path(parser.parse_args().csv)
+    with (lzma.open(path, "rt") if path.suffix == ".xz" else open(path)) as handle:
+        rows = list(csv.DictReader(handle))
     by_dataset = collections.defaultdict(list)
     for row in rows:
         by_dataset[row["dataset"]].append(row)

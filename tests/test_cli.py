@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import only_record, run_train
+from conftest import REPO, only_record, run_train
 
 
 def test_mlp_on_digits_writes_one_record_and_is_bit_reproducible(tmp_path):
@@ -74,3 +74,21 @@ def test_a_data_or_cost_fault_is_one_line_with_no_library_warning_before_it(tmp_
     done = run_train("dataset=csv", f"dataset.path={table}", *override.split(), f"paths.results_dir={tmp_path}")
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and named in lines[0], done.stderr
+
+
+def test_help_piped_to_a_reader_that_stops_early_exits_quietly():
+    """`python train.py --help | head -1`: the reader closes the pipe; no 'Broken pipe' error."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(f"{sys.executable} {REPO / 'train.py'} --help | head -c 20 > /dev/null; "
+                          "exit ${PIPESTATUS[0]}", shell=True, executable="/bin/bash", capture_output=True,
+                          text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0 and "Broken pipe" not in done.stderr and "error" not in done.stderr, done.stderr
+
+
+def test_a_refused_run_does_not_say_where_its_record_goes(tmp_path):
+    done = run_train("model=kan", "dataset=digits", "budget=params", "budget.target=2000",
+                     f"paths.results_dir={tmp_path}")
+    assert done.returncode == 2 and "no kan width is within 2%" in done.stderr
+    assert "its record goes to" not in done.stdout and not (tmp_path / "runs").exists()

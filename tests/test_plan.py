@@ -17,7 +17,7 @@ from kanfair.cli.plan import main, sweep_configs
 from kanfair.runner import run_key
 from kanfair.config import DatasetConfig, PDEConfig, TrainerConfig
 from kanfair.data import Task, load_task
-from kanfair.studies.plan import Probe, RunShape, estimate_seconds, probe_model, run_shape, scored_epochs, wall_seconds
+from kanfair.studies.plan import ENOUGH, Probe, RunShape, estimate_seconds, probe_model, run_shape, scored_epochs, wall_seconds
 
 # a slice of the paper's FMNIST grid on digits, 1 epoch: 3 random jobs of 60
 SWEEP = ["experiment=kanbefair_fmnist", "dataset=digits", "trainer.epochs=1",
@@ -153,15 +153,19 @@ def test_probes_are_cached_per_machine_and_taken_again_on_request(tmp_path, prob
     import kanfair.cli.plan as plan_cli
 
     monkeypatch.setattr(plan_cli, "time", _Clock())
+    monkeypatch.setattr(plan_cli, "probe_model", lambda model, task, conf: Probe(0.01, 1e-5))  # a steady machine
     overrides = SWEEP + [f"paths.results_dir={tmp_path / 'results'}"]
     probe_cache.parent.mkdir(parents=True)
     probe_cache.write_text(json.dumps({"another machine": {"a shape": {"step_s": 1, "eval_row_s": 1}}}))
     _, first, _ = plan(overrides)
     assert re.search(r"probed 3 model shapes in \d+ s; 0 from the cache", first)
+    for _ in range(ENOUGH - 1):  # a shape is probed again until it has ENOUGH probes
+        _, again, _ = plan(overrides)
+        assert re.search(r"probed 3 model shapes in \d+ s; 0 from the cache", again)
     _, second, _ = plan(overrides)
-    assert "probed 0 model shapes in 0 s; 3 from the cache" in second
+    assert re.search(r"probed 1 model shapes in \d+ s; 2 from the cache", second)  # 1: the speed check
     compute = lambda out: re.search(r"compute: .*", out).group(0)  # noqa: E731
-    assert compute(first) == compute(second)  # the same estimate, from the cache
+    assert compute(first) == compute(second)  # the same estimate: the clock is steady
     _, third, _ = plan(overrides + ["--reprobe"])
     assert re.search(r"probed 3 model shapes in \d+ s; 0 from the cache", third)
     entries = json.loads(probe_cache.read_text())
@@ -226,3 +230,23 @@ def test_a_tuning_sweep_with_the_boosting_reference_is_planned_by_timing_one_fit
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith(("mlp ", "hgb "))}
     assert rows["mlp"][1:4] == ["3", "0", "3"] and rows["hgb"][1:4] == ["3", "0", "3"]
     assert "(in 2 tuning studies, one job each)" in out
+
+
+def test_a_shape_is_the_median_of_its_kept_probes_and_a_speed_change_is_seen(tmp_path):
+    """One probe taken on a busy machine (7x) does not decide the estimate: the median of
+    the kept probes does; a fresh probe far from them says the machine's speed moved, and
+    then the old ones are dropped."""
+    from kanfair.studies.plan import KEEP, ProbeCache, drifted
+
+    cache = ProbeCache(tmp_path / "probes.json")
+    for step in (1.0, 7.0, 1.2):
+        cache.add("kan", Probe(step, 0.001))
+    assert cache.get("kan").step_s == 1.2
+    for step in (1.0,) * KEEP:
+        cache.add("kan", Probe(step, 0.001))
+    assert len(cache.samples("kan")) == KEEP and cache.get("kan").step_s == 1.0
+    assert drifted(Probe(2.0, 0.001), cache.get("kan")) and not drifted(Probe(1.3, 0.001), cache.get("kan"))
+    cache.add("kan", Probe(2.0, 0.001), fresh_start=True)
+    assert cache.samples("kan") == [Probe(2.0, 0.001)]
+    cache.save()
+    assert ProbeCache(tmp_path / "probes.json").get("kan") == Probe(2.0, 0.001)

@@ -99,3 +99,66 @@ def test_every_error_line_it_quotes_is_what_kanfair_prints(tmp_path, monkeypatch
 def test_the_command_collector_sees_continuations_prompts_and_comments():
     text = "```\n$ python train.py a=1 \\\n    b=2   # c\nkanfair-tune x=1\nnot a command\n```\n"
     assert commands(text) == ["python train.py a=1 b=2", "kanfair-tune x=1"]
+
+
+def headings_by_lines(text: str) -> list[str]:
+    """Headings outside fences, reading a line that starts with ``` as opening or closing
+    one: what the author meant."""
+    found, fenced = [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and (match := re.match(r"^#{1,6} (.+)$", line)):
+            found.append(match.group(1).strip())
+    return found
+
+
+def rendered_headings(text: str) -> list[str]:
+    """Headings as a CommonMark parser (markdown-it-py) renders them."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").parse(text)
+    return [tokens[i + 1].content for i, token in enumerate(tokens) if token.type == "heading_open"]
+
+
+def test_the_readme_renders_as_commonmark_with_every_fence_closed():
+    """A fence closed with text after it (``` [link]) is no closing fence in CommonMark: the
+    rest of the page renders as code. Every heading the author wrote must render as one."""
+    assert rendered_headings(README) == headings_by_lines(README) and len(headings_by_lines(README)) > 10
+
+
+def test_the_fence_check_catches_an_open_fence():
+    broken = "# a\n\n```\nx\n``` [link](y)\n\n## b\n\ntext\n"
+    assert headings_by_lines(broken) == ["a", "b"] and rendered_headings(broken) == ["a"]
+
+
+def short(command: str) -> bool:
+    """A README command a test can run as written in seconds: one train.py run (no sweep, no
+    experiment, at most 50 epochs, no file of the user's), a sizing, a report."""
+    if command.startswith("python scripts/size.py") or command.startswith("python scripts/report.py"):
+        return True
+    if not command.startswith("python train.py") or " -m " in f" {command} " or "experiment=" in command:
+        return False
+    epochs = re.search(r"trainer\.epochs=(\d+)", command)
+    return (not epochs or int(epochs.group(1)) <= 50) and not re.search(r"dataset\.path=|model\.target=", command) \
+        and "grid_schedule" not in command and command not in dict(QUOTED_ERRORS)
+
+
+def test_every_short_readme_command_runs_as_written_on_a_fresh_folder(tmp_path):
+    """In the README's order, from an empty folder (the interpreter and the scripts' folder
+    aside: `python` is this one, `train.py` and `scripts/` are the checkout's): each exits 0.
+    A report whose --runs folder no earlier command fills would be a wrong line in the README."""
+    import subprocess
+    import sys
+
+    ran = []
+    for command in [c for c in commands() if short(c)]:
+        words = shlex.split(command)[1:]
+        words[0] = str(REPO / words[0])
+        if "--runs" in words and not (tmp_path / words[words.index("--runs") + 1]).is_dir():
+            continue  # the report of a sweep too long for a test
+        done = subprocess.run([sys.executable, *words], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, (command, done.stderr[-2000:])
+        ran.append(command)
+    assert sum(c.startswith("python train.py") for c in ran) >= 3 and any("report.py" in c for c in ran)
+    assert any("size.py" in c for c in ran)

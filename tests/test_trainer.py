@@ -316,3 +316,18 @@ def test_eval_every_scores_every_nth_epoch_and_the_last_and_selects_among_them(i
     _, result = _fit(iris, epochs=7, eval_every=3)
     assert [row["epoch"] for row in result.history] == [3, 6, 7] and result.epochs_run == 7
     assert result.best_epoch in (3, 6, 7)
+
+
+def test_without_a_terminal_a_long_run_says_how_far_it_is(iris, monkeypatch, capsys):
+    """Under nohup or SLURM (no terminal: tqdm is silent) a progress line reaches stderr at
+    most every PLAIN_EVERY_S seconds; here every epoch, with the interval set to 0."""
+    from kanfair import trainer
+
+    monkeypatch.setattr(trainer, "PLAIN_EVERY_S", 0.0)
+    _fit(iris, epochs=3)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("kanfair: iris: ")]
+    assert [line.split(",")[0] for line in lines] == [f"kanfair: iris: epoch {e}/3" for e in (1, 2, 3)]
+    assert "test " in lines[-1]  # the last scored epoch's metrics
+    monkeypatch.setattr(trainer, "PLAIN_EVERY_S", 3600.0)
+    _fit(iris, epochs=3)
+    assert "kanfair: iris: epoch" not in capsys.readouterr().err

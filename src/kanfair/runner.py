@@ -296,8 +296,6 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Opt
         print(f"kanfair: skipped {run_id}: an ok record exists (trainer.rerun=true runs it again)",
               flush=True)
         return None
-    print(f"kanfair: run {run_id}; its record goes to "
-          f"{record_path(conf.paths.results_dir, run_id).resolve()}", flush=True)
     if conf.trainer.threads or threads:
         torch.set_num_threads(conf.trainer.threads or threads)
     start = time.perf_counter()
@@ -314,6 +312,8 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Opt
     elif not tasks:
         check_validation_split(task, conf.trainer.protocol, conf.trainer.val_fraction)
     model, params = (None, 0) if reference else _built(conf, sized, task)
+    print(f"kanfair: run {run_id}; its record goes to "  # said once the run is sure to start
+          f"{record_path(conf.paths.results_dir, run_id).resolve()}", flush=True)
     started = _now()
     logger = open_logger(conf.logger, job_dir, run_id, resolved)
     try:

@@ -6,6 +6,7 @@ device as tensors and are batched by shuffled index, so a step has no per-sample
 from __future__ import annotations
 
 import math
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from kanfair.data.pde import Physics
 from kanfair.models import boosting, count_params
 
 STEP_BAR_MIN_STEPS = 200  # show a per-step bar only on epochs at least this long
+PLAIN_EVERY_S = 30.0  # without a terminal, a progress line at most this often
 
 
 @dataclass
@@ -251,6 +253,33 @@ def _train_epoch(trained: nn.Module, optimizer: torch.optim.Optimizer, objective
     return running, "", time.perf_counter() - start
 
 
+class Progress:
+    """The epoch bar on a terminal; elsewhere (a log file under nohup or SLURM, where tqdm
+    stays quiet) a plain line on stderr every PLAIN_EVERY_S seconds, so that a long run is
+    not silent until it ends."""
+
+    def __init__(self, total: int, name: str, unit: str):
+        self.bar = tqdm(total=total, desc=name, unit=unit, disable=None)
+        self.total, self.name, self.unit, self.done, self.postfix = total, name, unit, 0, ""
+        self.start = self.last = time.monotonic()
+
+    def update(self) -> None:
+        self.bar.update()
+        self.done += 1
+        now = time.monotonic()
+        if self.bar.disable and now - self.last >= PLAIN_EVERY_S:
+            self.last = now
+            print(f"kanfair: {self.name}: {self.unit} {self.done}/{self.total}, {now - self.start:.0f} s"
+                  + (f" ({self.postfix})" if self.postfix else ""), file=sys.stderr, flush=True)
+
+    def set_postfix(self, **values: str) -> None:
+        self.bar.set_postfix(**values)
+        self.postfix = ", ".join(f"{key} {value}" for key, value in values.items())
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def on_device(tensor: Optional[torch.Tensor], device: torch.device, cfg: TrainerConfig) -> Optional[torch.Tensor]:
     """A run's tensor where its model is: on `device`, floats in trainer.dtype (labels keep
     their integer type); None stays None (no validation split)."""
@@ -351,7 +380,7 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
     history: list[dict[str, float]] = []
     status, message = "ok", ""
     train_time = eval_time = 0.0
-    bar = tqdm(total=cfg.total_epochs, desc=f"{task.name}", unit="step" if physics else "epoch", disable=None)
+    bar = Progress(cfg.total_epochs, task.name, "step" if physics else "epoch")
     scored_each_epoch = [("train", x_tr, y_tr)] if cfg.eval_train == "every" else []
     scored_each_epoch += [(split, x, y) for split, x, y in (("val", x_val, y_val), ("test", x_te, y_te))
                           if x is not None]

@@ -31,6 +31,10 @@ def one_line_errors() -> Iterator[None]:
         print("kanfair: interrupted; the records already written are kept, and the same command "
               "resumes", file=sys.stderr)
         raise SystemExit(130)
+    except BrokenPipeError:  # `--help | head`: the reader has gone; nothing to say to it
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0)
     except Exception as error:
         if USER_WANTS_TRACEBACK:
             raise

@@ -42,8 +42,8 @@ from kanfair.config import CONFIG_DIR, ConfigError, TrainConfig, register_config
 from kanfair.data import Task, continual, load_task
 from kanfair.data.fingerprint import fingerprint
 from kanfair.errors import describe
-from kanfair.studies.plan import (Probe, ProbeCache, RunShape, cache_path, estimate_seconds, probe_model,
-                          run_shape, shape_key, wall_seconds)
+from kanfair.studies.plan import (ENOUGH, Probe, ProbeCache, RunShape, cache_path, drifted, estimate_seconds,
+                                  probe_model, run_shape, shape_key, wall_seconds)
 from kanfair.results import finished_ok, record_path
 from kanfair.models import REFERENCES, family
 from kanfair.runner import SizedModel, run_key
@@ -113,7 +113,8 @@ def launcher_of(master: DictConfig) -> Launcher:
         cores = os.cpu_count() or 1
         jobs = master.hydra.launcher.get("n_jobs") or 1
         workers = cores if jobs < 0 else jobs
-        return Launcher(f"joblib ({workers} jobs x {threads} threads)", workers, threads)
+        each = f"{threads} threads" if threads else "torch's default threads"
+        return Launcher(f"joblib ({workers} jobs x {each})", workers, threads)
     return Launcher(name, None, threads)
 
 
@@ -154,6 +155,7 @@ class Planner:
         self.shapes: dict[str, RunShape] = {}  # by data set and trainer: splitting is not free
         self.probe_s = 0.0
         self.fresh: set[str] = set()  # shapes probed in this call
+        self.checked = self.drift = False  # the machine's speed checked against the kept probes; moved
         self.from_cache: set[str] = set()
 
     def _task(self, conf: TrainConfig) -> tuple[Task, float, dict[str, Any]]:
@@ -217,16 +219,25 @@ class Planner:
         return planned
 
     def _cached_probe(self, conf: TrainConfig, task: Task, sized: SizedModel, threads: int) -> Probe:
-        """The probe of this model shape: from the cache, or measured (and cached)."""
+        """The probe of this model shape: the median of its kept probes, probed again where
+        it has fewer than ENOUGH, under --reprobe, and for the first shape of each call (a
+        check of the machine's speed: where it moved by DRIFT or more, every shape is probed
+        afresh and its old probes dropped)."""
         key = shape_key(sized.spec, sized.in_dim, task.out_dim, conf.trainer, threads, task)
-        probe = None if self.reprobe and key not in self.fresh else self.cache.get(key)
-        if probe is None:
-            probe = self._probe(conf, task, sized, threads)
-            self.cache.put(key, probe)
+        kept = self.cache.get(key)
+        again = self.reprobe or self.drift or not self.checked or len(self.cache.samples(key)) < ENOUGH
+        if key not in self.fresh and again:
+            fresh = self._probe(conf, task, sized, threads)
+            if not self.checked and drifted(fresh, kept):
+                self.drift = True
+                print(f"kanfair: plan: this machine now runs a probed step in {fresh.step_s / kept.step_s:.2g}x "
+                      "the time its kept probes say; probing every shape again", flush=True)
+            self.checked = True
+            self.cache.add(key, fresh, fresh_start=self.drift or self.reprobe)
             self.fresh.add(key)
         elif key not in self.fresh:
             self.from_cache.add(key)
-        return probe
+        return self.cache.get(key)
 
     def _reference_fit(self, conf: TrainConfig, task: Task, threads: int) -> float:
         """A reference line's run is one fit: timed once per data set and settings (a fit
@@ -243,7 +254,7 @@ class Planner:
                 self.probe_s += time.perf_counter() - start
                 torch.set_num_threads(before)
             probe = Probe(fitted.train_time_s + fitted.eval_time_s, 0.0)
-            self.cache.put(key, probe)
+            self.cache.add(key, probe)
             self.fresh.add(key)
         elif key not in self.fresh:
             self.from_cache.add(key)

@@ -15,7 +15,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="cost axis of the extra plot (params and flops are always drawn)")
     parser.add_argument("--group", default="model",
                         help="record column that splits model families further, e.g. shortcut")
-    parser.add_argument("--published", help="the paper's results table, for a side-by-side column")
+    parser.add_argument("--published", help="the paper's results table, for a side-by-side column: 'kanbefair' (shipped with "
+                        "kanfair) or a CSV in its format")
     parser.add_argument("--verdict", action="store_true",
                         help="also verdict.md and verdict.csv: tests over seeds per data set and budget, "
                              "ranks across data sets")

@@ -157,10 +157,22 @@ PUBLISHED_COLUMNS = ("dataset", "model", "hidden", "lr", "epochs", "grid_size", 
                      "shortcut", "grid_range", "activation", "test_metric")
 
 
+SHIPPED = {"kanbefair": "published/kanbefair_results.csv.xz"}  # data/published/PROVENANCE.md
+
+
+def published_path(published: str | Path) -> Path:
+    """A results table's path: a shipped table by name (`kanbefair`), else the path given."""
+    if str(published) in SHIPPED:
+        from importlib import resources
+        return Path(str(resources.files("kanfair.data").joinpath(SHIPPED[str(published)])))
+    return Path(published)
+
+
 def attach_published(summary: pd.DataFrame, published_csv: str | Path) -> pd.DataFrame:
     """Add `paper`: the mean test metric the paper published for the same configuration
     (dataset, model, hidden, G, K, shortcut, range, lr, epochs), from a table in
-    KANbeFair's results format."""
+    KANbeFair's results format (`kanbefair`: the paper's own, shipped with kanfair)."""
+    published_csv = published_path(published_csv)
     try:
         paper = pd.read_csv(published_csv, dtype={"hidden": str})
     except (OSError, ValueError) as error:
@@ -168,7 +180,7 @@ def attach_published(summary: pd.DataFrame, published_csv: str | Path) -> pd.Dat
     missing = sorted(set(PUBLISHED_COLUMNS) - set(paper.columns))
     if missing:
         raise ValueError(f"--published {published_csv} is not KANbeFair's results table: it has no "
-                         f"column(s) {', '.join(missing)} (see shared/reference/kanbefair_results.csv)")
+                         f"column(s) {', '.join(missing)} (see `--published kanbefair`, the paper's own)")
     names = paper.dataset.str.lower().str.replace("-", "_")
     paper["key"] = [
         _published_key(PAPER_DATASETS.get(n, n), r.model, r.hidden, r.lr, r.epochs, r.grid_size,

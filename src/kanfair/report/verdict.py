@@ -319,6 +319,11 @@ def _across_datasets(means: pd.DataFrame, higher: dict[str, bool], out: Path, bu
     if isinstance(tested, str):
         return [tested, "", *wilcoxon] if wilcoxon else [tested]
     scores, ranks, friedman = tested
+    ordered = ", ".join(f"{family} {rank:.2f}" for family, rank in ranks.items())
+    said = (f"Across {len(scores)} data sets: average ranks {ordered}; Friedman p = {friedman:.3g}"
+            f" ({ranks_differ(friedman)}; it can reject only from {friedman_needs(len(ranks))} data sets).")
+    if len(scores) < friedman_needs(len(ranks)):  # a diagram would draw distances no test can support
+        return [said + " No critical-difference diagram below that.", "", *wilcoxon]
     nemenyi = sp.posthoc_nemenyi_friedman(scores.to_numpy())
     nemenyi.index = nemenyi.columns = scores.columns
     figure, axis = plt.subplots(figsize=(7, 0.5 + 0.3 * len(ranks)))
@@ -327,10 +332,7 @@ def _across_datasets(means: pd.DataFrame, higher: dict[str, bool], out: Path, bu
     name = f"critical_difference_{file_tag(budget)}.png"
     figure.savefig(out / name, bbox_inches="tight", dpi=120)
     plt.close(figure)
-    ordered = ", ".join(f"{family} {rank:.2f}" for family, rank in ranks.items())
-    return [f"Across {len(scores)} data sets: average ranks {ordered}; Friedman p = {friedman:.3g}"
-            f" ({ranks_differ(friedman)}; it can reject only from {friedman_needs(len(ranks))} data sets). "
-            f"Critical-difference diagram: [{name}]({name}).", "", *wilcoxon]
+    return [f"{said} Critical-difference diagram: [{name}]({name}).", "", *wilcoxon]
 
 
 def verdict_frame(runs: pd.DataFrame) -> pd.DataFrame:

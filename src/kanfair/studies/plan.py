@@ -15,6 +15,7 @@ import json
 import math
 import os
 import platform
+import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -124,8 +125,16 @@ def cache_path() -> Path:
     return Path(root) / "probes.json"
 
 
+KEEP = 5  # probes kept per shape; an estimate takes their median
+ENOUGH = 3  # a shape with fewer is probed again on the next plan
+DRIFT = 1.5  # a fresh probe this many times off its shape's median: the machine's speed moved
+
+
 class ProbeCache:
-    """Probes by shape key for this machine (`machine_tag`); others' entries are kept."""
+    """The last KEEP probes by shape key for this machine (`machine_tag`); others' entries
+    are kept. A shape's probe is the median of its samples, so that one probe taken while
+    the machine was busy (an MLP step once timed at 7x a KAN's) does not decide an estimate
+    for ever."""
 
     def __init__(self, path: Path):
         self.path, self.machine = path, machine_tag()
@@ -136,19 +145,34 @@ class ProbeCache:
         if not isinstance(self.entries, dict):
             self.entries = {}
 
-    def get(self, key: str) -> Optional[Probe]:
+    def samples(self, key: str) -> list[Probe]:
         entry = self.entries.get(self.machine, {}).get(key)
+        entries = entry if isinstance(entry, list) else [entry]  # earlier versions kept one probe
         try:
-            return Probe(float(entry["step_s"]), float(entry["eval_row_s"]))
+            return [Probe(float(e["step_s"]), float(e["eval_row_s"])) for e in entries if e is not None]
         except (TypeError, KeyError, ValueError):
-            return None
+            return []
 
-    def put(self, key: str, probe: Probe) -> None:
-        self.entries.setdefault(self.machine, {})[key] = asdict(probe)
+    def get(self, key: str) -> Optional[Probe]:
+        """The median of the shape's kept probes (None: never probed here)."""
+        kept = self.samples(key)
+        if not kept:
+            return None
+        return Probe(statistics.median(p.step_s for p in kept), statistics.median(p.eval_row_s for p in kept))
+
+    def add(self, key: str, probe: Probe, fresh_start: bool = False) -> None:
+        """Keep `probe` with the shape's last KEEP - 1 (or alone, after the machine's speed moved)."""
+        kept = [] if fresh_start else self.samples(key)[-(KEEP - 1):]
+        self.entries.setdefault(self.machine, {})[key] = [asdict(p) for p in [*kept, probe]]
 
     def save(self) -> None:
         """Written whole to a temporary file, then renamed: a killed planner leaves the old file."""
         atomic_write_json(self.path, self.entries)
+
+
+def drifted(fresh: Probe, kept: Optional[Probe]) -> bool:
+    """Does a fresh probe say the machine now runs at another speed than the kept ones saw?"""
+    return kept is not None and not (1 / DRIFT <= fresh.step_s / kept.step_s <= DRIFT)
 
 
 def wall_seconds(run_seconds: list[float], workers: int) -> float:

@@ -3,9 +3,11 @@
 On CPU the fused spline ops (bspline.spline_linear, bspline.spline_activation) spend most
 of their non-matmul time building the dense basis; the kernels write it in one pass (see
 the source's header). They are compiled with the machine's C++ compiler through
-torch.utils.cpp_extension the first time a process needs them (about 15 s, once per
-machine: the build is cached under ~/.cache/torch_extensions)
-and registered as the torch ops `kanfair::spline_basis` and `kanfair::spline_basis_backward_`,
+torch.utils.cpp_extension the first time a process needs them (15-50 s, once per machine
+and environment: the build is cached in a folder of its own per CPU, torch build and
+Python environment under $TORCH_EXTENSIONS_DIR or ~/.cache/torch_extensions, so that two
+checkouts with their own venvs do not rebuild each other's; a build says so in one line
+when it starts and one when it is done) and registered as the torch ops `kanfair::spline_basis` and `kanfair::spline_basis_backward_`,
 with fake kernels so that torch.compile can trace them.
 
 Where they cannot be built (no compiler), or with KANFAIR_NATIVE=0 in the environment, the
@@ -19,6 +21,8 @@ import hashlib
 import logging
 import os
 import platform
+import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Iterator
@@ -34,14 +38,28 @@ _enabled = os.environ.get("KANFAIR_NATIVE", "1") != "0"
 
 
 def _build_tag() -> str:
-    """Short digest of the CPU's feature flags and torch's version: the build uses
-    -march=native and torch's C++ ABI, so a cache shared between machines or kept across
-    torch upgrades must not hand a process a build made for another."""
+    """Short digest of the CPU's feature flags, torch's version and the Python environment:
+    the build uses -march=native and torch's C++ ABI, so a cache shared between machines or
+    kept across torch upgrades must not hand a process a build made for another; and its
+    build file names the environment's include paths, so two venvs sharing one folder
+    would rebuild on every switch."""
     flags = platform.processor()
     with contextlib.suppress(OSError):
         lines = Path("/proc/cpuinfo").read_text().splitlines()
         flags = next((line for line in lines if line.startswith("flags")), flags)
-    return hashlib.sha1(f"{flags} torch {torch.__version__}".encode()).hexdigest()[:8]
+    return hashlib.sha1(f"{flags} torch {torch.__version__} {sys.prefix}".encode()).hexdigest()[:8]
+
+
+def build_directory(name: str) -> Path:
+    """Where the build of `name` lives: one folder per build tag."""
+    root = os.environ.get("TORCH_EXTENSIONS_DIR") or Path.home() / ".cache" / "torch_extensions"
+    return Path(root) / name
+
+
+def _needs_build(folder: Path, name: str) -> bool:
+    """No library yet, or one older than the source: this load compiles."""
+    library = folder / f"{name}.so"
+    return not library.exists() or library.stat().st_mtime < SOURCE.stat().st_mtime
 
 
 def load() -> bool:
@@ -51,11 +69,21 @@ def load() -> bool:
     if _loaded is not None:
         return _loaded
     cpp_extension = _import_cpp_extension()
+    name = f"kanfair_bspline_cpu_{_build_tag()}"
+    folder = build_directory(name)
+    building = _needs_build(folder, name)
+    start = time.monotonic()
     try:
-        cpp_extension.load(name=f"kanfair_bspline_cpu_{_build_tag()}", sources=[str(SOURCE)],
+        if building:
+            print(f"kanfair: building the C++ B-spline kernels in {folder} (once per machine and "
+                  "environment; 15-50 s)...", file=sys.stderr, flush=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        cpp_extension.load(name=name, sources=[str(SOURCE)], build_directory=str(folder),
                            extra_cflags=["-O3", "-march=native", "-mprefer-vector-width=512",
                                          "-fopenmp"],
                            extra_ldflags=["-fopenmp"], is_python_module=False)
+        if building:
+            print(f"kanfair: kernels built in {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
     except Exception as error:  # no compiler, no ninja, a failed build: run without them
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         warnings.warn(f"kanfair: could not build the C++ B-spline kernels ({reason}); running "
