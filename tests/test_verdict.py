@@ -277,3 +277,16 @@ def test_the_headline_names_the_families_the_tables_mark(tmp_path):
     assert marks == {"mlp": "best", "bspline_mlp": "tie", "kan": "significantly worse"}
     for model, mark in marks.items():
         assert f"| {model} |" in text.split("### digits")[1] and text.split("### digits")[1].count(mark) >= 1
+
+
+def test_intervals_stay_inside_what_the_metric_can_be():
+    """Three seeds of a spread-out RMSE: Student's interval of the mean would go below zero;
+    the log-scale one stays above. Three accuracies near 100: the interval stops at 100."""
+    rmse = [0.001, 0.02, 0.0004]
+    low, _ = stats.t.interval(0.95, 2, loc=np.mean(rmse), scale=stats.sem(rmse))
+    assert low < 0
+    table = compare_families({"kan": rmse, "mlp": [0.05, 0.06, 0.055]}, higher=False).set_index("model")
+    assert 0 < table.loc["kan", "ci_low"] < table.loc["kan", "ci_high"]
+    accuracy = compare_families({"mlp": [99.9, 97.0, 99.5], "kan": [80.0, 81.0, 82.0]}, higher=True,
+                                bounds=(0.0, 100.0)).set_index("model")
+    assert accuracy.loc["mlp", "ci_high"] == 100.0 and accuracy.loc["mlp", "ci_low"] < 99.0

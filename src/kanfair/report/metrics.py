@@ -4,3 +4,4 @@ Its own module because the tuner (which direction to optimise), the report (whic
 best) and the verdict (which family leads) all need the same answer.
 """
 HIGHER_IS_BETTER = {"accuracy": True, "rmse": False, "kanbefair_rmse": False, "l2re": False}
+RANGES = {"accuracy": (0.0, 100.0)}  # a bounded metric: no interval reaches past its range

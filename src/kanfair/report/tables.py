@@ -397,8 +397,9 @@ def seeds_plot(runs: pd.DataFrame, dataset: str, budget: str, path: Path) -> Non
                          marker=REPEAT_MARKERS[repeat % len(REPEAT_MARKERS)],
                          label=f"repeat {repeat}" if index == 0 and len(repeats) > 1 else None)
         axes.hlines(means[model], index - 0.3, index + 0.3, color="black", linewidth=1.5)
-    axes.set_xticks(range(len(means)), [f"{m}\n(n={int((data.model == m).sum())})" for m in means.index],
-                    fontsize=8)
+    reference = set(data.model[data.reference]) if "reference" in data else set()
+    labels = [f"{m}{' (reference)' * (m in reference)}\n(n={int((data.model == m).sum())})" for m in means.index]
+    axes.set_xticks(range(len(means)), labels, fontsize=8)
     _readable_scale(axes, "y", data.test_metric)
     axes.set_ylabel(_metric_label(metric, higher))
     axes.set_title(f"{dataset}, {section_title(budget).lower()}\nevery run; bar: the mean", fontsize=9)

@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from kanfair.report.evidence import LOG_SCALE_NOTE, MIN_UNITS, interval, not_tested_note, spread
-from kanfair.report.metrics import HIGHER_IS_BETTER
+from kanfair.report.metrics import HIGHER_IS_BETTER, RANGES
 from kanfair.report.sections import file_tag, section_title, where_said
 
 ALPHA = 0.05
@@ -119,14 +119,15 @@ def bootstrap_probability(a: list[np.ndarray], b: list[np.ndarray], higher: bool
 
 def compare_families(values: dict[str, list[float]], higher: bool,
                      repeats: Optional[dict[str, list[int]]] = None,
-                     positive: Optional[bool] = None) -> pd.DataFrame:
+                     positive: Optional[bool] = None,
+                     bounds: Optional[tuple[float, float]] = None) -> pd.DataFrame:
     """One row per family, best first: n (units: seeds, or repeats when `repeats` labels
     each value with the tuning repeat that made it and there are several), mean, std, 95%
     CI over the units; against the best family Welch's and Mann-Whitney's p over the units
     (Holm-corrected), P(best beats it) over runs with its bootstrap interval, and the
     verdict. A comparison in which either side has fewer than MIN_UNITS units is not tested
     (no p, verdict "not tested"). `positive` (default: a lower-is-better metric, an error)
-    puts the interval on the log scale."""
+    puts the interval on the log scale; `bounds` (a bounded metric's range) cut it."""
     positive = (not higher) if positive is None else positive
     runs = {family: _by_repeat(sample, (repeats or {}).get(family, [0] * len(sample)))
             for family, sample in values.items()}
@@ -134,7 +135,7 @@ def compare_families(values: dict[str, list[float]], higher: bool,
     for family, by_repeat in runs.items():
         x = _units(by_repeat)
         mean, std = x.mean(), (x.std(ddof=1) if len(x) > 1 else np.nan)
-        low, high = interval(x, positive)
+        low, high = interval(x, positive, bounds)
         rows.append({"model": family, "n": len(x), "unit": "repeat" if len(by_repeat) > 1 else "seed",
                      "runs": len(values[family]), "mean": mean, "std": std, "ci_low": low, "ci_high": high})
     table = pd.DataFrame(rows).sort_values("mean", ascending=not higher).reset_index(drop=True)
@@ -345,7 +346,7 @@ def verdict_frame(runs: pd.DataFrame) -> pd.DataFrame:
             metric, higher = group.metric.iloc[0], HIGHER_IS_BETTER.get(group.metric.iloc[0], True)
             values = {model: list(g.test_metric) for model, g in group.groupby("model")}
             repeats = {model: [int(r) for r in g.repeat.fillna(0)] for model, g in group.groupby("model")}
-            table = compare_families(values, higher, repeats)
+            table = compare_families(values, higher, repeats, bounds=RANGES.get(metric))
             won = repeat_winners(values, repeats, higher)
             table["repeats_won"] = [won[family] if row.unit == "repeat" else np.nan
                                     for family, row in zip(table.model, table.itertuples())]
