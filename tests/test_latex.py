@@ -120,3 +120,18 @@ def test_the_committed_tuned_studys_tables_are_its_verdict(tmp_path):
     assert sum(r"\textbf" in row for row in rows) == (verdict.verdict == "best").sum() == verdict.dataset.nunique()
     if shutil.which("pdflatex"):
         _compile(tex, tmp_path)
+
+
+def test_two_seeds_get_no_dagger_and_no_interval(tmp_path):
+    """Two seeds a side, 20 points apart: Welch's p is tiny, yet the LaTeX verdict marks no
+    family (not tested) and shows no interval; its caption says why."""
+    runs = tmp_path / "runs"
+    for model, sample in {"mlp": [90.0, 91.0], "kan": [70.0, 71.5]}.items():
+        for seed, value in enumerate(sample):
+            write_run(runs, f"{model}-{seed}", model, seed, value, dataset="breast_cancer")
+    _with_budget(runs)
+    assert report_cli.main(["--runs", str(runs), "--out", str(tmp_path / "out"), "--latex"]) == 0
+    tex = (tmp_path / "out" / "tables.tex").read_text()
+    kan = next(row for row in _rows(tex, 1) if "& kan &" in row)
+    assert not any(r"$^\dagger$" in row for row in _rows(tex, 1)) and "& n/a &" in kan
+    assert "not tested, fewer than 3 per side" in tex

@@ -103,3 +103,20 @@ def test_a_grid_extension_runs_stages_are_its_points(tmp_path):
     row = table.iloc[0]
     assert row.frontier == 5 and row.alpha == pytest.approx(4.0, abs=0.05)
     assert row.paper_count == " ".join(str(15 * g) for g in grids)  # 15 edges x each stage's G
+
+
+@pytest.mark.parametrize("seeds", [1, 2])
+def test_fewer_than_three_seeds_are_not_tested(tmp_path, seeds):
+    """One seed once printed 'α 3.95 [3.95, 3.95]' and 'the KAN's α exceeds the MLP's (95%)':
+    with one or two seeds per configuration α is fitted, but neither an interval nor a
+    comparison is claimed."""
+    folder = tmp_path / "runs"
+    _records(folder, "mlp", 2.0, seeds=seeds)
+    _records(folder, "kan", 4.0, seeds=seeds)
+    written = tables.write_report(folder, tmp_path / "out", scaling=True)
+    text = (tmp_path / "out" / "scaling.md").read_text()
+    assert "exceeds" not in text and "not tested (fewer than 3 seeds) per configuration" in text
+    assert text.count("| n/a (not tested") == 2
+    table, replicates = scaling_frame(tables.load_records(folder), resamples=50)
+    assert table.alpha_low.isna().all() and compare_alphas(replicates, "power", "kan", "mlp") is None
+    assert tmp_path / "out" / "scaling_power.png" in written
