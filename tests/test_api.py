@@ -5,9 +5,12 @@ from __future__ import annotations
 import doctest
 import json
 
+import pytest
+
 import kanfair
 import kanfair.api
 from conftest import only_record, run_train
+from kanfair.schema import ConfigError
 
 
 def test_the_docstring_examples_run():
@@ -49,3 +52,12 @@ def test_compare_takes_a_model_config_and_a_pde_task(tmp_path):
                                        "dataset.pde.eval_grid=9"], results_dir=str(tmp_path))
     assert sorted(table.model) == ["cheby_kan", "mlp"] and set(table.metric) == {"l2re"}
     assert (table.settings[table.model == "mlp"] == "tanh").all()
+
+
+def test_an_unknown_model_names_every_choice_the_cli_takes():
+    """The list in compare's refusal is the configs' (hgb and mlp_tanh among them), not
+    the neural families' alone."""
+    with pytest.raises(ConfigError) as refused:
+        kanfair.compare(["mlp", "mpl"], "iris")
+    assert "unknown model 'mpl'" in str(refused.value) and "hgb" in str(refused.value)
+    assert "mlp_tanh" in str(refused.value)

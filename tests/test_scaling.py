@@ -120,3 +120,21 @@ def test_fewer_than_three_seeds_are_not_tested(tmp_path, seeds):
     table, replicates = scaling_frame(tables.load_records(folder), resamples=50)
     assert table.alpha_low.isna().all() and compare_alphas(replicates, "power", "kan", "mlp") is None
     assert tmp_path / "out" / "scaling_power.png" in written
+
+
+@pytest.mark.parametrize("flag, named", [("--scaling", "not an error"), ("--kan-paper", "kan_toy_*, feynman_*")])
+def test_a_report_kind_the_runs_cannot_mean_is_refused_before_anything_is_written(tmp_path, capsys, flag, named):
+    """--scaling on accuracies (it once fitted 'test RMSE ~ N^-alpha' on them, alpha 0.264
+    while accuracy fell) and --kan-paper on runs of no KAN-paper task (a 49-byte page):
+    one line, exit 2, no folder."""
+    from kanfair.cli import report as report_cli
+
+    folder = tmp_path / "runs"
+    for n, accuracy in ((100, 50.0), (200, 30.0), (400, 25.0)):
+        for seed in range(3):
+            write_run(folder, f"m{n}-{seed}", "mlp", seed, accuracy, hidden=(n,), params=n, protocol="val",
+                      val_metric=accuracy)
+    with pytest.raises(SystemExit) as exit_:
+        report_cli.main(["--runs", str(folder), "--out", str(tmp_path / "out"), flag])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and len(err) == 1 and named in err[0] and not (tmp_path / "out").exists()

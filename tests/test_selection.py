@@ -261,3 +261,15 @@ def test_the_hash_leaves_out_exactly_what_cannot_change_a_run():
     evaluated = {**base, "trainer": {"lr": 0.001, "eval_batch_size": 4096}}  # as records hold it
     assert config_hash(evaluated) == "131cd3ffea7bca47"  # the hash of 1b66e04, which hashed the value
     assert config_hash({**base, "trainer": {"lr": 0.001, "eval_batch_size": 1024}}) == "131cd3ffea7bca47"
+
+
+def test_a_record_is_strict_json_with_non_finite_numbers_as_null(tmp_path):
+    """A diverged run's history can hold inf or nan (an RMSE of exploded outputs); a bare
+    Infinity or NaN token is not JSON, and strict readers (jq, browsers) refuse the file."""
+    path = tmp_path / "r.json"
+    atomic_write_json(path, {"status": "diverged", "test_metric": float("nan"),
+                             "history": [{"test_rmse": float("inf"), "epoch": 1}], "ok": 1.5})
+    text = path.read_text()
+    stored = json.loads(text, parse_constant=lambda token: pytest.fail(f"{token} in the record"))
+    assert stored == {"status": "diverged", "test_metric": None, "history": [{"test_rmse": None, "epoch": 1}],
+                      "ok": 1.5}

@@ -125,8 +125,9 @@ def test_nan_loss_stops_the_run_and_the_record_says_diverged(tmp_results, monkey
     record = runner.run(cfg)
     assert record.status == "diverged" and "non-finite loss" in record.message
     assert record.epochs_run == 2 and record.best_epoch in (1, 2)
-    stored = json.loads(next((tmp_results / "runs").glob("*.json")).read_text())
-    assert stored["status"] == "diverged"
+    text = next((tmp_results / "runs").glob("*.json")).read_text()
+    stored = json.loads(text, parse_constant=lambda token: pytest.fail(f"{token} is not strict JSON"))
+    assert stored["status"] == "diverged" and "NaN" not in text and "Infinity" not in text
     assert "diverged" in capsys.readouterr().out
 
 

@@ -27,7 +27,6 @@ from hydra import compose, initialize_config_dir
 from kanfair.report import tables
 from kanfair.config import CONFIG_DIR, register_configs
 from kanfair.errors import describe
-from kanfair.models import family
 from kanfair.results import Record, read_records
 from kanfair.runner import run_or_stored
 from kanfair.schema import ConfigError, check
@@ -94,9 +93,9 @@ def compare(models: Sequence[str], dataset: str = "digits", params: Optional[flo
     """
     check(not isinstance(models, str) and len(models) > 0, "models", f"must be a non-empty list of families, "
           f"got {models!r}", 'e.g. kanfair.compare(["mlp", "kan"], "digits")')
-    for model in models:  # a config (model=mlp_tanh) or a family; an unknown name fails before training
-        if not (Path(CONFIG_DIR) / "model" / f"{model}.yaml").is_file():
-            family(model)
+    known = sorted(path.stem for path in (Path(CONFIG_DIR) / "model").glob("*.yaml"))  # as model= takes them
+    for model in models:  # an unknown name fails before anything trains
+        check(model in known, "models", f"unknown model '{model}'", f"choose one of {', '.join(known)}")
     check(len(seeds) > 0, "seeds", "is empty: no run would train", "e.g. seeds=[0, 1, 2]")
     check(params is None or (isinstance(params, (int, float)) and math.isfinite(params) and params > 0),
           "params", f"must be a positive number of trainable parameters, or None (got {params!r})",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 from dataclasses import MISSING, asdict, dataclass, field, fields
@@ -123,13 +124,25 @@ def current_umask() -> int:
     return mask
 
 
+def strict(value: Any) -> Any:
+    """`value` with every non-finite float as None: strict JSON (a bare NaN or Infinity token
+    is not JSON, and other readers refuse it); the record's status says why a number is missing."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: strict(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(item) for item in value]
+    return value
+
+
 def atomic_write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write JSON to `path` via a temp file in the same directory and an atomic rename."""
+    """Write strict JSON to `path` via a temp file in the same directory and an atomic rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=1, allow_nan=True)
+            json.dump(strict(payload), handle, indent=1, allow_nan=False)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; shared results stay readable

@@ -490,6 +490,20 @@ def latex_tables(runs: pd.DataFrame) -> str:
     return document(*parts)
 
 
+def check_report_kinds(runs: pd.DataFrame, scaling: bool, kan_paper: bool) -> None:
+    """Refuse, before anything is written, a report kind these runs cannot mean: --scaling
+    fits an error against size (an accuracy falls as N^-alpha nowhere), --kan-paper reads
+    the KAN paper's tasks."""
+    errors = runs.metric.map(lambda m: not HIGHER_IS_BETTER.get(m, True))
+    if scaling and not errors.any():
+        raise ValueError(f"--scaling fits test RMSE ~ N^-alpha, and these runs' metric is "
+                         f"{', '.join(sorted(runs.metric.unique()))}, not an error; give it runs of a "
+                         "regression or symbolic task, or leave --scaling out")
+    if kan_paper and not runs.dataset.str.startswith(("kan_toy_", "feynman_")).any():
+        raise ValueError("--kan-paper reads the KAN paper's tasks (kan_toy_*, feynman_*), and these runs have "
+                         "none; run experiment=kan_paper first, or leave --kan-paper out")
+
+
 def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
                  group: str = "model", published: Optional[str | Path] = None,
                  verdict: bool = False, latex: bool = False, scaling: bool = False,
@@ -501,6 +515,7 @@ def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
     KAN paper's claims: kanfair.report.kan_paper). Returns the files written.
     `group` splits the model families further by a record column (e.g. shortcut)."""
     runs = load_records(runs_dir)
+    check_report_kinds(runs, scaling, kan_paper)
     if group != "model":
         if group not in runs:
             raise ValueError(f"cannot group by '{group}'; choose one of {', '.join(runs.columns)}")
