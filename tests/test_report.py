@@ -279,3 +279,14 @@ def test_two_budgets_and_an_unmatched_run_are_never_pooled(two_budgets, tmp_path
     assert plotted["seeds_2000_params.png"] == {"2,000 params"}
     assert plotted["pareto_params.png"] == {"none"}
     assert plotted["pareto_params_matched.png"] == {"2,000 params", "10,000 params"}
+
+
+def test_an_ok_record_without_a_finite_metric_is_named_not_dropped(tmp_path):
+    """An ok record whose test_metric is NaN (null) beside a good one once gave '1 seed' and
+    'Runs not ok: 0 of 2' without a word; table.md names it."""
+    folder = tmp_path / "runs"
+    write_run(folder, "good", "mlp", 0, 90.0)
+    write_run(folder, "hollow", "mlp", 1, None)
+    text = tables.write_report(folder, tmp_path / "out")[0].read_text()
+    assert "Runs ok but without a finite test metric, left out of every number: 1." in text
+    assert "- hollow: test_metric" in text and "| 1 |" in text

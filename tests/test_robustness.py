@@ -106,3 +106,19 @@ def test_a_kernel_set_this_cpu_lacks_is_refused_before_any_rerun(tmp_path, capsy
                    f"{best}; choose a kernel set the CPU supports "
                    "(default always is)")
     assert not (tmp_path / "out").exists()
+
+
+def test_an_out_folder_that_holds_the_compared_runs_is_refused(tmp_path, capsys):
+    """`--runs X/runs --out X` once re-ran nothing (every run found done) and reported 4 of
+    4 identical, 3 of 3 claims surviving: the records compared with themselves."""
+    import shutil
+
+    from kanfair.cli.robust import main
+
+    study = tmp_path / "study"
+    shutil.copytree(FIXTURE, study / "runs")
+    with pytest.raises(SystemExit) as stop:
+        main(["--runs", str(study / "runs"), "--out", str(study), "--kernel-set", "default"])
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and err.splitlines() == [err] and "compare against" in err, err
+    assert not (study / "robustness.md").exists() and sorted(p.name for p in study.iterdir()) == ["runs"]

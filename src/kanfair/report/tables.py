@@ -255,6 +255,10 @@ def markdown_table(best: pd.DataFrame, runs: pd.DataFrame, source: str = "") -> 
     lines.append(f"Runs not ok: {len(bad)} of {len(runs)}.")
     for row in bad.itertuples():
         lines.append(f"- {row.run_id}: {row.status} ({row.message})")
+    unusable = runs[(runs.status == "ok") & pd.to_numeric(runs.test_metric, errors="coerce").isna()]
+    if len(unusable):  # a hand-edited or damaged record: never dropped without a word
+        lines.append(f"Runs ok but without a finite test metric, left out of every number: {len(unusable)}.")
+        lines += [f"- {row.run_id}: test_metric {row.test_metric!r}" for row in unusable.itertuples()]
     return "\n".join(lines) + "\n"
 
 

@@ -148,6 +148,9 @@ def write_robustness(runs_dir: str | Path, out_dir: str | Path, kernel_set: str,
     """Re-run the verdict's runs of `runs_dir` under `kernel_set` into out_dir/runs, and
     write out_dir/robustness.md (and robustness.csv: every claim, before and after)."""
     out = Path(out_dir)
+    check((out / "runs").resolve() != Path(runs_dir).resolve(), "--out",
+          f"{out} holds the runs it would compare against ({runs_dir}): every rerun would be found done and "
+          "compared with itself", f"give another folder, e.g. --out {out / 'robustness'}")
     records = chosen_records(runs_dir)
     rerun(records, out, kernel_set, jobs)
     reruns = [r for r in read_records(out / "runs", warn=lambda m: print(m, file=sys.stderr))
