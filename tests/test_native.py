@@ -138,3 +138,27 @@ def test_the_spline_weight_and_its_gradient_keep_the_kernels_layout():
     x = torch.rand(16, 30) * 2 - 1
     spline_linear(x, weight, layer.knots, layer.grid_size, layer.spline_order).sum().backward()
     assert seen == [weight.stride(), layer.coef.stride()]
+
+
+def test_a_build_says_so_and_each_venv_builds_in_its_own_folder(tmp_path, monkeypatch, capsys):
+    """Two checkouts with their own venvs once rebuilt each other's kernels on every switch
+    (one shared folder, whose build file names the venv); and a 15-50 s build was silent."""
+    tag = native._build_tag()
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "another-venv"))
+    assert native._build_tag() != tag
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path / "ext"))
+    built = []
+
+    def fake_load(name, sources, build_directory, **_):
+        built.append(build_directory)
+        (tmp_path / "ext" / name / f"{name}.so").write_bytes(b"")
+
+    monkeypatch.setattr(native, "_loaded", None)
+    monkeypatch.setattr(native, "_register_fakes", lambda: None)
+    monkeypatch.setattr(native, "_import_cpp_extension", lambda: type("C", (), {"load": staticmethod(fake_load)}))
+    assert native.load()
+    err = capsys.readouterr().err
+    assert "building the C++ B-spline kernels" in err and "kernels built in" in err
+    assert built == [str(tmp_path / "ext" / f"kanfair_bspline_cpu_{native._build_tag()}")]
+    monkeypatch.setattr(native, "_loaded", None)
+    assert native.load() and capsys.readouterr().err == ""  # built: loaded without a word
