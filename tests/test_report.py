@@ -290,3 +290,23 @@ def test_an_ok_record_without_a_finite_metric_is_named_not_dropped(tmp_path):
     text = tables.write_report(folder, tmp_path / "out")[0].read_text()
     assert "Runs ok but without a finite test metric, left out of every number: 1." in text
     assert "- hollow: test_metric" in text and "| 1 |" in text
+
+
+def test_axes_read_as_plain_numbers():
+    """A Pareto plot at one budget once read '1.985×10³1.9875×10³…'; an error-vs-time axis
+    '3×10¹': narrow ranges are linear or carry plain labels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from kanfair.report.axes import readable_scale
+
+    figure, axes = plt.subplots()
+    readable_scale(axes, "x", pd.Series([1985.0, 2011.0]))
+    assert axes.get_xscale() == "linear" and axes.xaxis.get_major_formatter()(2000.0, 0) == "2,000"
+    readable_scale(axes, "y", pd.Series([25.0, 100.0]), log=True)
+    assert axes.get_yscale() == "log" and axes.yaxis.get_minor_formatter()(30.0, 0) == "30"
+    readable_scale(axes, "y", pd.Series([1e-4, 1e-1]))
+    assert axes.get_yscale() == "log" and axes.yaxis.get_minor_formatter()(3e-3, 0) == ""
+    plt.close(figure)

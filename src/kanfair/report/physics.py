@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from kanfair.budget import label as budget_label
+from kanfair.report.axes import readable_scale
 from kanfair.report.evidence import spread
 from kanfair.report.sections import file_tag, section_title
 
@@ -95,7 +96,9 @@ def curves_plot(records: list[dict[str, Any]], dataset: str, budget: str, path: 
         by_time.plot(median.train_time_s, median.test_l2re, color=color, linewidth=1.8)
     by_step.set(xlabel="step", ylabel="L2RE (evaluation grid), lower is better", yscale="log",
                 title=f"{dataset}, {section_title(budget).lower()}")
-    by_time.set(xlabel="training time (s)", xscale="log", title="the same runs against time")
+    by_time.set(xlabel="training time (s)", title="the same runs against time")
+    times = pd.concat([pd.DataFrame(r["history"]).train_time_s for r in chosen]) if chosen else pd.Series(dtype=float)
+    readable_scale(by_time, "x", times, log=True)
     by_step.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=120)

@@ -26,6 +26,7 @@ from kanfair.data.fingerprint import hashed_part
 from kanfair.report.metrics import HIGHER_IS_BETTER
 from kanfair.models import FAMILIES, REFERENCES, boosting, model_spec
 from kanfair.results import config_hash, read_records
+from kanfair.report.axes import readable_scale
 from kanfair.report.evidence import spread
 from kanfair.report.latex import comparison_table as latex_comparison, document, verdict_table
 from kanfair.report.physics import write_physics
@@ -325,19 +326,6 @@ def _metric_label(metric: str, higher: bool) -> str:
     return f"test {metric} ({'higher' if higher else 'lower'} is better)"
 
 
-def _readable_scale(axes, axis: str, values: pd.Series) -> None:
-    """Log scale where the values span a decade or more, else linear; plain tick labels
-    (2,000, not 2×10³) and no minor labels, so that a narrow range stays legible."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
-
-    values = values[values > 0]
-    log = len(values) > 0 and values.max() / values.min() >= 10
-    getattr(axes, f"set_{axis}scale")("log" if log else "linear")
-    target = axes.xaxis if axis == "x" else axes.yaxis
-    target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"))
-    target.set_minor_formatter(NullFormatter())
-
-
 def pareto_plot(runs: pd.DataFrame, dataset: str, by: str, path: Path, title: str = "") -> None:
     """Each configuration's mean over seeds against its cost (its runs faint behind it) and
     each family's frontier over those means; `runs` holds one FLOP convention where
@@ -359,7 +347,7 @@ def pareto_plot(runs: pd.DataFrame, dataset: str, by: str, path: Path, title: st
         axes.scatter(group[column], group.test_metric, s=6, alpha=0.25, color=color)
         envelope = frontier(means.cost, means.value, higher)
         axes.step(envelope.cost, envelope.best, where="post", color=color, alpha=1.0)
-    _readable_scale(axes, "x", data[column])
+    readable_scale(axes, "x", data[column])
     if not higher:  # errors: a KAN's 1e-4 and an MLP's 1e-2 must both be readable
         axes.set_yscale("log")
     convention = data.flops_convention.iloc[0] if by == "flops" and len(data) else ""
@@ -404,7 +392,7 @@ def seeds_plot(runs: pd.DataFrame, dataset: str, budget: str, path: Path) -> Non
     reference = set(data.model[data.reference]) if "reference" in data else set()
     labels = [f"{m}{' (reference)' * (m in reference)}\n(n={int((data.model == m).sum())})" for m in means.index]
     axes.set_xticks(range(len(means)), labels, fontsize=8)
-    _readable_scale(axes, "y", data.test_metric)
+    readable_scale(axes, "y", data.test_metric)
     axes.set_ylabel(_metric_label(metric, higher))
     axes.set_title(f"{dataset}, {section_title(budget).lower()}\nevery run; bar: the mean", fontsize=9)
     if len(repeats) > 1:
