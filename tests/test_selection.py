@@ -163,7 +163,7 @@ def test_a_tuned_familys_table_row_is_its_final_seeds_not_its_best_trial(tmp_pat
 
 def test_a_record_is_written_beside_its_final_name_under_a_name_no_reader_takes(tmp_path, monkeypatch):
     """The temporary is in the record's own folder (a rename across file systems is not
-    atomic) and never matches *.json (readers glob for it); NaN (a diverged loss) round-trips;
+    atomic) and never matches *.json (readers glob for it); NaN (a diverged loss) is stored as null;
     the file gets the umask's permissions."""
     seen = []
     real_replace = os.replace
@@ -182,7 +182,7 @@ def test_a_record_is_written_beside_its_final_name_under_a_name_no_reader_takes(
     (source, destination), = seen
     assert source.parent == path.parent and destination == path
     assert not source.match("*.json") and source.name.startswith(".")
-    assert json.loads(path.read_text())["loss"] != json.loads(path.read_text())["loss"]  # NaN
+    assert json.loads(path.read_text())["loss"] is None  # NaN stored as null: strict JSON
     assert path.stat().st_mode & 0o777 == 0o644
 
 
