@@ -310,3 +310,24 @@ def test_axes_read_as_plain_numbers():
     readable_scale(axes, "y", pd.Series([1e-4, 1e-1]))
     assert axes.get_yscale() == "log" and axes.yaxis.get_minor_formatter()(3e-3, 0) == ""
     plt.close(figure)
+
+
+def test_a_family_tuned_at_two_budgets_keeps_each_budgets_repeats(tmp_path):
+    """The MLP tuned (3 repeats, final runs) at 2,000 and at 10,000 params, plus one untuned
+    run without a budget: each budget's row pools only its own repeats, and the untuned run
+    is not hidden by the tuned study."""
+    folder = tmp_path / "runs"
+    for target, base in ((2000, 90.0), (10000, 95.0)):
+        for repeat in range(3):
+            for seed in range(2):
+                write_run(folder, f"m{target}-r{repeat}-s{seed}", "mlp", seed, base + repeat + seed / 10,
+                          dataset="digits", params=target, hidden=(target // 100 + repeat,), protocol="val",
+                          budget={"target": target, "kind": "params"},
+                          tune={"phase": "final", "repeat": repeat, "study": f"s{target}-{repeat}"})
+    write_run(folder, "untuned", "mlp", 0, 50.0, dataset="digits", params=500, protocol="val", val_metric=50.0)
+    text = tables.write_report(folder, tmp_path / "out")[0].read_text()
+    at = {title: text.split(f"## {title}")[1].split("## ")[0] for title in
+          ("At 2,000 params", "At 10,000 params", "No matched budget (each run its own size)")}
+    assert "**91.05 ± 0.9**" in at["At 2,000 params"] and "| 6 |" in at["At 2,000 params"]
+    assert "**96.05 ± 0.9**" in at["At 10,000 params"] and "| 6 |" in at["At 10,000 params"]
+    assert "**50 ± n/a**" in at["No matched budget (each run its own size)"]

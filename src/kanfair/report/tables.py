@@ -37,6 +37,7 @@ from kanfair.report.verdict import chosen_runs, optimism_lines, verdict_frame, w
 
 COST_COLUMNS = {"params": "params", "flops": "flops", "time": "time_per_epoch_s"}
 PAPER_NAMES = {"kan": "KAN", "mlp": "MLP"}
+STUDY = ["budget", "dataset", "model"]  # what a tuned family's finals belong to
 
 
 def configuration_key(config: dict, data: Optional[dict] = None) -> str:
@@ -122,10 +123,11 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
 def tuned_finals(runs: pd.DataFrame) -> pd.DataFrame:
     """The runs a table may pick from: where a tuning run re-ran a family's chosen
     configuration over seeds (phase final), those alone, not its trials (picking the best
-    trial by its test metric would be selection on the test set)."""
+    trial by its test metric would be selection on the test set); per budget, so that a
+    study at one budget hides no run at another."""
     final = runs.phase == "final"
-    tuned = runs[final].groupby(["dataset", "model"]).size().index
-    key = pd.MultiIndex.from_frame(runs[["dataset", "model"]])
+    tuned = runs[final].groupby(STUDY).size().index
+    key = pd.MultiIndex.from_frame(runs[STUDY])
     return runs[final | ~key.isin(tuned)]
 
 
@@ -439,7 +441,7 @@ def _pooled_repeats(summary: pd.DataFrame, finals: pd.DataFrame) -> pd.DataFrame
     over all of them and its configurations joined by " / " (picking the repeat with the
     best test mean would be selection on the test set)."""
     rows = []
-    for (dataset, model), group in finals.groupby(["dataset", "model"], sort=False):
+    for _, group in finals.groupby(STUDY, sort=False):
         per_repeat = group.sort_values(["repeat", "seed"]).drop_duplicates("repeat")
         first = summary[summary.configuration == per_repeat.configuration.iloc[0]].iloc[0].copy()
         ok = group[group.status == "ok"].test_metric
@@ -458,11 +460,11 @@ def chosen_best(summary: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     marking the data set's best."""
     finals = tuned_finals(runs)
     chosen = summary[summary.configuration.isin(finals.configuration)]
-    repeats = finals[finals.phase == "final"].groupby(["dataset", "model"]).repeat.nunique()
+    repeats = finals[finals.phase == "final"].groupby(STUDY).repeat.nunique()
     repeated = repeats[repeats > 1].index
     if len(repeated):
-        in_repeated = pd.MultiIndex.from_frame(finals[["dataset", "model"]]).isin(repeated)
-        chosen_in = pd.MultiIndex.from_frame(chosen[["dataset", "model"]]).isin(repeated)
+        in_repeated = pd.MultiIndex.from_frame(finals[STUDY]).isin(repeated)
+        chosen_in = pd.MultiIndex.from_frame(chosen[STUDY]).isin(repeated)
         chosen = pd.concat([chosen[~chosen_in], _pooled_repeats(summary, finals[in_repeated])], ignore_index=True)
     return best_per_family(chosen) if len(chosen) else chosen.assign(best=[])
 

@@ -62,11 +62,12 @@ def optimism_lines(runs: pd.DataFrame) -> list[str]:
     """Under test-set selection, the best of more configurations looks better by chance."""
     lines = []
     picked = runs[(runs.protocol == "kanbefair") & (runs.status == "ok")]
-    for dataset, group in picked.groupby("dataset", sort=True):
+    for (budget, dataset), group in picked.groupby(["budget", "dataset"], sort=True):
         counts = group.groupby("model").configuration.nunique()
         if counts.nunique() > 1:
             listed = ", ".join(f"{model} {count}" for model, count in counts.items())
-            lines.append(f"- {dataset}: the families had different numbers of configurations under "
+            where = dataset if budget == "none" else f"{dataset} at {budget}"
+            lines.append(f"- {where}: the families had different numbers of configurations under "
                          f"test-set selection (protocol kanbefair: {listed}); the best of more "
                          f"configurations is optimistic.")
     return lines
