@@ -18,9 +18,9 @@ Optuna is driven through its ask-and-tell API rather than Hydra's optuna sweeper
 which pins optuna < 3: here a study is one Hydra job, so any launcher (joblib locally,
 submitit on SLURM) runs the families in parallel, all studies in one storage. One worker
 drives a study at a time, sequentially, which keeps its trial sequence a function of its
-seed alone: the sampler is reseeded from tune.sampler_seed and the number of finished
-trials before every ask, so a study restarted after a kill draws exactly what an
-uninterrupted one would. A trial killed mid-run is closed as failed and not counted, so
+seed alone: the sampler is reseeded from tune.sampler_seed, the number of finished trials
+and the draws rejected for the next one (KnobRule) before every ask, so a study restarted
+after a kill draws exactly what an uninterrupted one would. A trial killed mid-run is closed as failed and not counted, so
 its values are drawn again; finished trials are never repeated.
 """
 from __future__ import annotations
@@ -108,6 +108,12 @@ def suggest(trial: optuna.Trial, key: str, spec: Mapping[str, Any]) -> Any:
     return trial.suggest_float(key, float(low), float(high), log=log)
 
 
+def sampled_knob(conf: TuneRunConfig, space: Mapping[str, Any]) -> Optional[str]:
+    """The family's size knob (grid_size, degree, ...) where the search space samples it."""
+    knob = FAMILIES[conf.model.name].knob if conf.model.name in FAMILIES else None
+    return knob if f"model.{knob}" in space else None
+
+
 @dataclass
 class KnobRule:
     """Each trial trains what it sampled: the matcher varies width only (budget.vary=width),
@@ -121,8 +127,7 @@ class KnobRule:
 
     @classmethod
     def of(cls, conf: TuneRunConfig, task: Task, space: Mapping[str, Any]) -> "KnobRule":
-        knob = FAMILIES[conf.model.name].knob if conf.model.name in FAMILIES else None
-        return cls(conf, task, knob if f"model.{knob}" in space else None)
+        return cls(conf, task, sampled_knob(conf, space))
 
     def fits(self, values: Mapping[str, Any]) -> bool:
         """Does width alone size the model of these sampled values to the budget?"""
@@ -293,8 +298,8 @@ def tune(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0,
           "set tune.repeats=<n> for n independent repeats")
     conf = validate(cfg)
     space = flatten_space(OmegaConf.to_container(cfg.tune.space, resolve=True))
-    knob = FAMILIES[conf.model.name].knob if conf.model.name in FAMILIES else None
-    check(f"model.{knob}" not in space or cfg.budget.vary == "width", "budget.vary",
+    knob = sampled_knob(conf, space)
+    check(knob is None or cfg.budget.vary == "width", "budget.vary",
           f"is {cfg.budget.vary}, but the tuner samples model.{knob} itself (only where width alone meets "
           "the budget), so that each trial trains what it sampled", "use budget.vary=width (the tuner's default)")
     task = load_task(conf.dataset, conf.paths.data_dir)
