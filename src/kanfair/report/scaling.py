@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from kanfair.report.evidence import MIN_UNITS, not_tested_note
-from kanfair.report.metrics import HIGHER_IS_BETTER
+from kanfair.report.metrics import is_error
 
 RESAMPLES = 2000
 THEORY_ALPHA = 4.0  # cubic splines: the KAN paper's k + 1
@@ -104,7 +104,7 @@ def scaling_frame(runs: pd.DataFrame, resamples: int = RESAMPLES) -> tuple[pd.Da
     each a point): the frontier's points, alpha, its 95% interval, and the bootstrap
     replicates (for comparisons)."""
     runs = stage_points(runs)
-    error = runs.metric.map(lambda m: not HIGHER_IS_BETTER.get(m, True))  # an accuracy has no N^-alpha
+    error = runs.metric.map(is_error)  # an accuracy has no N^-alpha
     ok = runs[(runs.status == "ok") & error & runs.val_metric.notna() & runs.test_metric.notna()]
     rows, replicates = [], {}
     for (dataset, model), group in ok.groupby(["dataset", "model"], sort=True):

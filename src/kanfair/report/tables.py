@@ -23,7 +23,7 @@ import pandas as pd
 
 from kanfair.budget import label as budget_label
 from kanfair.data.fingerprint import hashed_part
-from kanfair.report.metrics import HIGHER_IS_BETTER
+from kanfair.report.metrics import HIGHER_IS_BETTER, is_error
 from kanfair.models import FAMILIES, REFERENCES, boosting, model_spec
 from kanfair.results import config_hash, read_records
 from kanfair.report.axes import readable_scale
@@ -488,8 +488,7 @@ def check_report_kinds(runs: pd.DataFrame, scaling: bool, kan_paper: bool) -> No
     """Refuse, before anything is written, a report kind these runs cannot mean: --scaling
     fits an error against size (an accuracy falls as N^-alpha nowhere), --kan-paper reads
     the KAN paper's tasks."""
-    errors = runs.metric.map(lambda m: not HIGHER_IS_BETTER.get(m, True))
-    if scaling and not errors.any():
+    if scaling and not runs.metric.map(is_error).any():
         raise ValueError(f"--scaling fits test RMSE ~ N^-alpha, and these runs' metric is "
                          f"{', '.join(sorted(runs.metric.unique()))}, not an error; give it runs of a "
                          "regression or symbolic task, or leave --scaling out")
