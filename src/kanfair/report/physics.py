@@ -85,20 +85,21 @@ def curves_plot(records: list[dict[str, Any]], dataset: str, budget: str, path: 
     figure, (by_step, by_time) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     chosen = [r for r in records if r.get("protocol") == "physics" and r["dataset"] == dataset
               and budget_label(r.get("budget")) == budget and r.get("history")]
+    times = [pd.Series(dtype=float)]
     for index, model in enumerate(sorted({r["model"] for r in chosen})):
         color = f"C{index % 10}"
         curves = [pd.DataFrame(r["history"]) for r in chosen if r["model"] == model]
         for curve in curves:
             by_step.plot(curve.epoch, curve.test_l2re, color=color, alpha=0.25, linewidth=0.8)
             by_time.plot(curve.train_time_s, curve.test_l2re, color=color, alpha=0.25, linewidth=0.8)
+        times += [curve.train_time_s for curve in curves]
         median = pd.concat(curves).groupby("epoch")[["test_l2re", "train_time_s"]].median()
         by_step.plot(median.index, median.test_l2re, color=color, linewidth=1.8, label=model)
         by_time.plot(median.train_time_s, median.test_l2re, color=color, linewidth=1.8)
     by_step.set(xlabel="step", ylabel="L2RE (evaluation grid), lower is better", yscale="log",
                 title=f"{dataset}, {section_title(budget).lower()}")
     by_time.set(xlabel="training time (s)", title="the same runs against time")
-    times = pd.concat([pd.DataFrame(r["history"]).train_time_s for r in chosen]) if chosen else pd.Series(dtype=float)
-    readable_scale(by_time, "x", times, log=True)
+    readable_scale(by_time, "x", pd.concat(times), log=True)
     by_step.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=120)

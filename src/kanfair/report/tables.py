@@ -381,11 +381,11 @@ def seeds_plot(runs: pd.DataFrame, dataset: str, budget: str, path: Path) -> Non
     higher = HIGHER_IS_BETTER.get(metric, True)
     means = data.groupby("model").test_metric.mean().sort_values(ascending=not higher)
     figure, axes = plt.subplots(figsize=(max(3.6, 1.2 + 0.9 * len(means)), 4.2))
-    repeats = sorted(data.repeat.fillna(0).astype(int).unique())
+    repeat_of = data.repeat.fillna(0).astype(int)
+    repeats = sorted(repeat_of.unique())
     for index, model in enumerate(means.index):
-        group = data[data.model == model]
         for repeat in repeats:
-            chosen = group[group.repeat.fillna(0).astype(int) == repeat]
+            chosen = data[(data.model == model) & (repeat_of == repeat)]
             jitter = np.linspace(-0.15, 0.15, len(chosen)) if len(chosen) > 1 else np.zeros(len(chosen))
             axes.scatter(index + jitter, chosen.test_metric, s=22, color=f"C{index % 10}",
                          marker=REPEAT_MARKERS[repeat % len(REPEAT_MARKERS)],
