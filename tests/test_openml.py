@@ -159,7 +159,9 @@ def test_offline_a_download_fails_in_one_line_saying_how_to_fetch(tmp_path):
                                        ({"task_id": TASK, "dataset_id": DATASET}, "dataset.task_id"),
                                        ({}, "dataset.task_id"),
                                        ({"dataset_id": DATASET, "target": "nope"}, "dataset.target"),
-                                       ({"task_id": TASK, "target": "x"}, "dataset.target")])
+                                       ({"task_id": TASK, "target": "x"}, "dataset.target"),
+                                       # issue 47: a task's kind is its own; dataset.task was hashed, unread
+                                       ({"task_id": TASK, "task": "regression"}, "dataset.task")])
 def test_bad_keys_are_refused_naming_the_key(tmp_path, keys, key):
     with pytest.raises(ConfigError, match=f"^{key}:"):
         openml_task(write_cache(tmp_path), **keys)

@@ -288,8 +288,8 @@ def test_an_ok_record_without_a_finite_metric_is_named_not_dropped(tmp_path):
     write_run(folder, "good", "mlp", 0, 90.0)
     write_run(folder, "hollow", "mlp", 1, None)
     text = tables.write_report(folder, tmp_path / "out")[0].read_text()
-    assert "Runs ok but without a finite test metric, left out of every number: 1." in text
-    assert "- hollow: test_metric" in text and "| 1 |" in text
+    assert "Files in the runs folder not used, left out of every number: 1." in text
+    assert "- hollow.json: an ok record without a finite test_metric" in text and "| 1 |" in text
 
 
 def test_axes_read_as_plain_numbers():

@@ -187,20 +187,24 @@ def test_a_record_is_written_beside_its_final_name_under_a_name_no_reader_takes(
 
 
 def test_a_failed_rerun_never_replaces_an_ok_record(tmp_path, capsys):
+    RUN = "d-m-s0-h"  # noqa: N806 (a run id ends in its seed and config hash)
+
     def record(status: str, value) -> Record:
         fields = {name: None for name in Record.__dataclass_fields__}
-        return Record(**{**fields, "run_id": "r", "status": status, "test_metric": value,
+        return Record(**{**fields, "run_id": RUN, "config_hash": "h", "status": status, "test_metric": value,
+                         "dataset": "d", "model": "m", "metric": "accuracy", "protocol": "val", "seed": 0,
+                         "hidden": [], "epochs": 1, "params": 1, "config": {},
                          "extra": {}, "environment": {}, "message": "", "split": ""})
 
     write_record(record("ok", 91.0), tmp_path)
     kept = write_record(record("failed", None), tmp_path)
-    assert json.loads(record_path(tmp_path, "r").read_text())["test_metric"] == 91.0
-    assert kept.name == "r.json.failed" and json.loads(kept.read_text())["status"] == "failed"
-    assert (f"kanfair: kept the ok record {record_path(tmp_path, 'r')}; this run's failed record is {kept}"
+    assert json.loads(record_path(tmp_path, RUN).read_text())["test_metric"] == 91.0
+    assert kept.name == f"{RUN}.json.failed" and json.loads(kept.read_text())["status"] == "failed"
+    assert (f"kanfair: kept the ok record {record_path(tmp_path, RUN)}; this run's failed record is {kept}"
             in capsys.readouterr().out)
-    assert sorted(p.name for p in (tmp_path / "runs").glob("*.json")) == ["r.json"]
+    assert sorted(p.name for p in (tmp_path / "runs").glob("*.json")) == [f"{RUN}.json"]
     write_record(record("ok", 92.0), tmp_path)  # a good rerun does replace it
-    assert json.loads(record_path(tmp_path, "r").read_text())["test_metric"] == 92.0
+    assert json.loads(record_path(tmp_path, RUN).read_text())["test_metric"] == 92.0
 
 
 def test_a_validation_share_that_cannot_be_stratified_is_refused_naming_the_key():

@@ -184,6 +184,9 @@ class TrainerConfig:
                f"must be > 0 (got {self.eval_batch_size})", "set e.g. trainer.eval_batch_size=1024")
         check(self.epochs >= 1, "trainer.epochs", f"must be >= 1 (got {self.epochs})",
                "set e.g. trainer.epochs=20")
+        check(self.optimizer not in ("lbfgs", "pykan_lbfgs") or self.weight_decay == 0, "trainer.weight_decay",
+              f"{self.optimizer} takes no weight decay, so it would change nothing",
+              "leave trainer.weight_decay=0, or use trainer.optimizer=adam, adamw or sgd")
         check_choice(self.protocol, PROTOCOLS, "trainer.protocol")
         check_choice(self.eval_train, EVAL_TRAIN, "trainer.eval_train")
         check(0 < self.val_fraction < 1, "trainer.val_fraction",
@@ -291,6 +294,11 @@ class TrainConfig:
         check_seed(self.seed, "seed")
 
 
+# Beyond these a study is a typo, not a plan (each repeat re-runs the whole study, each trial
+# trains a model, each seed re-trains the winner; TPE itself slows past a few thousand trials)
+TUNE_MAXIMA = {"repeats": 100, "trials": 10_000, "seeds": 100}
+
+
 @dataclass
 class TuneConfig:
     """kanfair-tune: `trials` per family, the best re-run on `seeds` seeds, TPE seeded by
@@ -311,10 +319,10 @@ class TuneConfig:
 
     def __post_init__(self) -> None:
         check_seed(self.sampler_seed, "tune.sampler_seed")
-        check(self.repeats >= 1, "tune.repeats", f"must be >= 1 (got {self.repeats})",
-              "set e.g. tune.repeats=3 (1: one study, no repeats)")
-        check(self.trials >= 1, "tune.trials", f"must be >= 1 (got {self.trials})", "set e.g. tune.trials=20")
-        check(self.seeds >= 1, "tune.seeds", f"must be >= 1 (got {self.seeds})", "set e.g. tune.seeds=5")
+        for key, example in (("repeats", 3), ("trials", 20), ("seeds", 5)):
+            value, most = getattr(self, key), TUNE_MAXIMA[key]
+            check(1 <= value <= most, f"tune.{key}", f"must be in 1 .. {most:,} (got {value:,})",
+                  f"set e.g. tune.{key}={example}; size a study first with scripts/plan.py --tune")
         check(bool(self.space), "tune.space", "the search space is empty",
               "pick one with search=<family> (configs/search/)")
 

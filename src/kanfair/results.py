@@ -10,10 +10,13 @@ import hashlib
 import json
 import math
 import os
+import reprlib
 import tempfile
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Optional
+
+from kanfair.unread import unread_keys
 
 STATUSES = ("ok", "diverged", "failed")
 
@@ -91,11 +94,15 @@ HASHED_AS = {"trainer.eval_batch_size": 4096}
 
 
 def config_hash(config: dict[str, Any], data: Optional[dict[str, Any]] = None) -> str:
-    """Hash of the resolved config without the keys in NOT_HASHED, without those of
-    HASHED_UNLESS while they hold their earlier behaviour's value, and with those of
-    HASHED_AS set to their fixed value; `data`, the hashed part of the data's fingerprint
-    (kanfair.data.fingerprint), joins it when not empty."""
+    """Hash of the resolved config with the keys its run does not read at their defaults
+    (kanfair.unread), without the keys in NOT_HASHED, without those of HASHED_UNLESS while
+    they hold their earlier behaviour's value, and with those of HASHED_AS set to their
+    fixed value; `data`, the hashed part of the data's fingerprint (kanfair.data.fingerprint),
+    joins it when not empty."""
     relevant = json.loads(json.dumps({**config, "data": data} if data else config, default=str))
+    for dotted, (default, _) in unread_keys(relevant).items():
+        group, key = dotted.split(".", 1)
+        relevant[group][key] = json.loads(json.dumps(default))
     rules = ([(dotted, None, None) for dotted in NOT_HASHED]
              + [(dotted, (value,), None) for dotted, value in HASHED_UNLESS.items()]
              + [(dotted, None, (value,)) for dotted, value in HASHED_AS.items()])
@@ -160,32 +167,79 @@ def atomic_write_json(path: Path, payload: dict[str, Any]) -> None:
 
 REPORTED_FIELDS = ("run_id", "status", "dataset", "model", "metric", "protocol", "seed", "hidden",
                    "epochs", "test_metric", "params")
+FIELD_TYPES = {"run_id": str, "dataset": str, "model": str, "metric": str, "protocol": str, "seed": int,
+               "hidden": list, "epochs": int, "params": int, "config_hash": str, "config": dict}
 
 
-def read_records(runs_dir: str | Path, warn: Callable[[str], None]) -> list[dict[str, Any]]:
-    """Every record file in runs_dir that tables can be cut from; each other file (truncated,
-    empty, not a JSON object, missing fields) is skipped and named through `warn`, so one
-    bad file never stops a report. The same run stored under two names (same run id and
-    config hash) counts once: the later file is skipped and named."""
-    records, seen = [], {}
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def record_problem(record: Any, file_name: Optional[str] = None) -> Optional[str]:
+    """Why `record` (a file's parsed JSON) is not a record any reader may use, or None: the one
+    validation of resume, reports, `load_runs` and `kanfair-robust`. A record names its run
+    (id, status, seed, metric ...) with the right types; an ok one has a finite test metric;
+    its run id ends in its seed and config hash; its file is `<run_id>.json` (one file a run)."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    missing = [key for key in REPORTED_FIELDS if key not in record]
+    if missing:
+        return f"no {', '.join(missing)}"
+    if record["status"] not in STATUSES:
+        return f"an unknown status {record['status']!r}"
+    for key, kind in FIELD_TYPES.items():
+        value = record.get(key)
+        if key in record and not (isinstance(value, kind) and not isinstance(value, bool)):
+            return f"{key} is {reprlib.repr(value)}, not {'a whole number' if kind is int else 'a ' + kind.__name__}"
+    test = record["test_metric"]
+    if not (test is None or _is_number(test)):
+        return f"test_metric is {reprlib.repr(test)}, not a number"
+    if record["status"] == "ok" and (test is None or not math.isfinite(test)):
+        return "an ok record without a finite test_metric"
+    if "config_hash" in record and not record["run_id"].endswith(f"-s{record['seed']}-{record['config_hash']}"):
+        return (f"its run id {record['run_id']} does not end in its seed and config hash "
+                f"(-s{record['seed']}-{record['config_hash']}): edited by hand?")
+    if file_name is not None and file_name != f"{record['run_id']}.json":
+        return f"a record of run {record['run_id']} stored under another name (its file is {record['run_id']}.json)"
+    return None
+
+
+@dataclass
+class Store:
+    """A runs folder as read: the records every reader may use, and each other file with
+    why it is not used (a report counts them; nothing is dropped without a word)."""
+
+    records: list[dict[str, Any]]
+    not_used: list[tuple[Path, str]]
+
+    def warn_each(self, warn: Callable[[str], None]) -> None:
+        for path, why in self.not_used:
+            warn(f"kanfair: skipped {path}: {why}")
+
+
+def read_store(runs_dir: str | Path) -> Store:
+    """Every `*.json` file in runs_dir, each validated by `record_problem`."""
+    store = Store([], [])
     for path in sorted(Path(runs_dir).glob("*.json")):
         try:
             record = json.loads(path.read_text())
         except (OSError, ValueError) as error:
-            warn(f"kanfair: skipped {path}: not a readable record ({str(error) or type(error).__name__})")
+            store.not_used.append((path, f"not a readable record ({str(error) or type(error).__name__})"))
             continue
-        missing = [key for key in REPORTED_FIELDS if key not in record] if isinstance(record, dict) else None
-        if missing is None or missing:
-            warn(f"kanfair: skipped {path}: " + ("not a JSON object" if missing is None
-                                                  else f"no {', '.join(missing)}"))
-            continue
-        key = (record["run_id"], record.get("config_hash"))
-        if key in seen:
-            warn(f"kanfair: skipped {path}: the same run as {seen[key]} (run id {record['run_id']})")
-            continue
-        seen[key] = path
-        records.append(record)
-    return records
+        problem = record_problem(record, path.name)
+        if problem:
+            store.not_used.append((path, problem))
+        else:
+            store.records.append(record)
+    return store
+
+
+def read_records(runs_dir: str | Path, warn: Callable[[str], None]) -> list[dict[str, Any]]:
+    """The usable records of runs_dir (`read_store`); each other file is named through `warn`,
+    so one bad file never stops a report."""
+    store = read_store(runs_dir)
+    store.warn_each(warn)
+    return store.records
 
 
 def record_path(results_dir: str | Path, run_id: str) -> Path:
@@ -197,9 +251,9 @@ REQUIRED_FIELDS = tuple(f.name for f in fields(Record)
 
 
 def stored_problem(results_dir: str | Path, run_id: str, hash_: str, seed: int) -> Optional[str]:
-    """Why the file stored under this run's name is not a record of this run (unreadable,
-    not a JSON object, an unknown status, a field of the current schema missing, another
-    run's id, hash or seed), or None: no file, or a record of this run."""
+    """Why the file stored under this run's name is not a record of this run (unreadable, a
+    field of the current schema missing, what `record_problem` refuses, another run's id, hash
+    or seed), or None: no file, or a record of this run."""
     path = record_path(results_dir, run_id)
     try:
         record = json.loads(path.read_text())
@@ -212,8 +266,9 @@ def stored_problem(results_dir: str | Path, run_id: str, hash_: str, seed: int) 
     missing = [key for key in REQUIRED_FIELDS if key not in record]
     if missing:
         return f"not a record of this version (no {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''})"
-    if record["status"] not in STATUSES:
-        return f"an unknown status {record['status']!r}"
+    problem = record_problem(record, path.name)  # what every reader refuses, said the same way
+    if problem:
+        return problem
     for key, expected in (("run_id", run_id), ("config_hash", hash_), ("seed", seed)):
         if record[key] != expected:
             return f"another run's record ({key} {record[key]!r}, this run's {expected!r})"
@@ -258,7 +313,12 @@ def write_record(record: Record, results_dir: str | Path, job_dir: Optional[str 
         print(f"kanfair: kept the ok record {record_path(results_dir, record.run_id)}; this run's "
               f"{record.status} record is {path}", flush=True)
     atomic_write_json(path, payload)
-    if job_dir is not None:
-        atomic_write_json(Path(job_dir) / "result.json", payload)
+    write_job_copy(record, job_dir)
     return path
+
+
+def write_job_copy(record: Record, job_dir: Optional[str | Path]) -> None:
+    """The record's copy in its Hydra job folder (`result.json`, beside the job's log)."""
+    if job_dir is not None:
+        atomic_write_json(Path(job_dir) / "result.json", asdict(record))
 

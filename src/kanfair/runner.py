@@ -34,8 +34,9 @@ from kanfair.models import FAMILIES, REFERENCES, build, count_params, family, mo
 from kanfair.models.engine import gpu_kernels, native
 from kanfair.models.text import EmbeddingBagFront
 from kanfair.results import (Record, config_hash, finished_ok, record_path, run_id_for, set_aside_if_not_this_run,
-                             write_record)
+                             write_job_copy, write_record)
 from kanfair.schema import check
+from kanfair.unread import said_once
 from kanfair.trainer import (FitResult, GridExtension, check_physics_trainer, check_validation_split, fit,
                              fit_boosting, fit_continual)
 from kanfair.version import __version__
@@ -288,6 +289,8 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Opt
     resolved = OmegaConf.to_container(cfg, resolve=True)
     data = fingerprint(conf.dataset)
     run_id, hash_ = run_key(cfg, data)
+    if said_once(resolved):
+        print(said_once(resolved), flush=True)
     store = record_path(conf.paths.results_dir, run_id).parent
     if store.exists() and not store.is_dir():  # refused before training, creating nothing
         raise FileExistsError(errno.EEXIST, "a file stands where the results store's runs folder goes", str(store))
@@ -334,9 +337,10 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Opt
         raise
     sized, params = selected_stage(sized, params, result)
     record = make_record(conf, resolved, data, task, sized, params, result, started, data_time)
-    write_record(record, conf.paths.results_dir, job_dir)
+    write_record(record, conf.paths.results_dir)
+    print(summary_line(record), flush=True)  # the record is stored: said even if what follows fails
+    write_job_copy(record, job_dir)
     logger.finish(record)
-    print(summary_line(record), flush=True)
     return record
 
 

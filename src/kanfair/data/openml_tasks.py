@@ -28,7 +28,7 @@ import pandas as pd
 
 from kanfair.config import DatasetConfig
 from kanfair.data import Task
-from kanfair.data.sources import DataUnavailable
+from kanfair.data.sources import DataUnavailable, check_column
 from kanfair.schema import ConfigError, check
 
 SERVER_FOLDER = Path("org", "openml", "www")  # openml.org's folder in a root cache
@@ -143,11 +143,12 @@ def load(cfg: DatasetConfig, data_dir: str) -> Task:
         check(bool(target), "dataset.target", f"OpenML data set {cfg.dataset_id} has no default target",
               "name its target column: dataset.target=<column>")
         frame = unordered(_openml_call(cfg, folder, cached, lambda: dataset.get_data(dataset_format="dataframe")[0]))
-        check(target in frame.columns, "dataset.target", f"'{target}' is not a column of OpenML data set "
-              f"{cfg.dataset_id}", f"its columns are {', '.join(map(str, frame.columns))}")
+        check_column(target, frame.columns, "dataset.target", f"OpenML data set {cfg.dataset_id}")
         return frame_task(f"openml_{cfg.dataset_id}", frame, target, cfg.task, cfg)
     check(cfg.target is None, "dataset.target", "an OpenML task fixes its target",
           "leave dataset.target unset (or use dataset.dataset_id with a target of your choice)")
+    check(cfg.task == DatasetConfig.task, "dataset.task", "an OpenML task fixes its kind (its task "
+          "type), so it would change nothing", "leave dataset.task unset (dataset.dataset_id reads it)")
     task = _openml_call(cfg, folder, cached,
                         lambda: openml.tasks.get_task(cfg.task_id, download_splits=True, download_data=True))
     kinds = {openml.tasks.TaskType.SUPERVISED_CLASSIFICATION: "classification",

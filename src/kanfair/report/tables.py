@@ -25,7 +25,7 @@ from kanfair.budget import label as budget_label
 from kanfair.data.fingerprint import hashed_part
 from kanfair.report.metrics import HIGHER_IS_BETTER, is_error
 from kanfair.models import FAMILIES, REFERENCES, boosting, model_spec
-from kanfair.results import config_hash, read_records
+from kanfair.results import config_hash, read_store
 from kanfair.report.axes import readable_scale
 from kanfair.report.evidence import spread
 from kanfair.report.latex import comparison_table as latex_comparison, document, verdict_table
@@ -100,11 +100,17 @@ def _to_stderr(message: str) -> None:
 
 
 def load_records(runs_dir: str | Path) -> pd.DataFrame:
-    """One row per readable record file (each other file is named on stderr and skipped)."""
-    records = read_records(runs_dir, _to_stderr)
-    if not records:
-        raise FileNotFoundError(f"no run records (*.json) in {runs_dir}")
-    return runs_frame(records)
+    """One row per usable record file; each other file is named on stderr, skipped, and
+    kept with its reason in the frame's attrs["not_used"] for table.md to count."""
+    store = read_store(runs_dir)
+    store.warn_each(_to_stderr)
+    if not store.records:
+        raise FileNotFoundError(f"no run records (*.json) in {runs_dir}"
+                                + (f" that can be used ({len(store.not_used)} skipped, named above)"
+                                   if store.not_used else ""))
+    runs = runs_frame(store.records)
+    runs.attrs["not_used"] = [(str(path), why) for path, why in store.not_used]
+    return runs
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
@@ -258,10 +264,10 @@ def markdown_table(best: pd.DataFrame, runs: pd.DataFrame, source: str = "") -> 
     lines.append(f"Runs not ok: {len(bad)} of {len(runs)}.")
     for row in bad.itertuples():
         lines.append(f"- {row.run_id}: {row.status} ({row.message})")
-    unusable = runs[(runs.status == "ok") & pd.to_numeric(runs.test_metric, errors="coerce").isna()]
-    if len(unusable):  # a hand-edited or damaged record: never dropped without a word
-        lines.append(f"Runs ok but without a finite test metric, left out of every number: {len(unusable)}.")
-        lines += [f"- {row.run_id}: test_metric {row.test_metric!r}" for row in unusable.itertuples()]
+    not_used = runs.attrs.get("not_used", [])
+    if not_used:  # a hand-edited or damaged file: never dropped without a word
+        lines.append(f"Files in the runs folder not used, left out of every number: {len(not_used)}.")
+        lines += [f"- {Path(path).name}: {why}" for path, why in not_used]
     return "\n".join(lines) + "\n"
 
 
@@ -529,7 +535,7 @@ def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
         written.append(out / "continual.md")
         written[-1].write_text(continual_markdown(runs))
     if (runs.protocol == "physics").any():
-        written += write_physics(read_records(runs_dir, _to_stderr), out)
+        written += write_physics(read_store(runs_dir).records, out)
     if verdict:
         written += write_verdict(runs, out)
     if latex:
@@ -538,5 +544,5 @@ def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
     if scaling:
         written += write_scaling(runs, out)
     if kan_paper:
-        written += write_kan_paper(read_records(runs_dir, _to_stderr), runs, out)
+        written += write_kan_paper(read_store(runs_dir).records, runs, out)
     return written
