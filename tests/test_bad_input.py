@@ -48,6 +48,10 @@ def place(tmp_path: Path) -> dict[str, Path]:
         "huge_feature.csv": f"x,y\n{rows}\n1e308,1\n".encode(),
         "huge_target.csv": f"x,y\n{rows}\n5,1e308\n".encode(),
         "numeric_target.csv": b"x,y\n" + b"".join(f"{i},{i * 0.37:.2f}\n".encode() for i in range(60)),
+        "only_target.csv": b"y\n" + b"".join(f"{i % 2}\n".encode() for i in range(60)),
+        "stray_space.csv": b"x,y \n" + b"".join(f"{i},{i % 2}\n".encode() for i in range(60)),
+        "empty_labels.csv": b"text,label\n" + b"".join(
+            f"word{i} more,{'' if i % 5 == 0 else i % 2}\n".encode() for i in range(60)),
         "a_file": b"not a folder", "store_with_a_file/runs": b"runs should be a folder",
     }.items():
         (files / name).parent.mkdir(exist_ok=True)
@@ -177,6 +181,16 @@ TRAIN_CASES = {  # overrides: what the one line must name
     "one collocation point": (PDE + "model.activation=tanh dataset.pde.interior=1", "dataset.pde.interior"),
     "PDE keys on a table": ("dataset.pde.interior=100", "dataset.pde"),
     "eval_every 0": ("trainer.eval_every=0", "trainer.eval_every"),
+    # issue 47: silent or unclear on the new paths
+    "an evaluation grid where u is 0": ("dataset=pde_poisson2d dataset.pde.interior=50 dataset.pde.boundary=20 "
+                                        "model.activation=tanh dataset.pde.eval_grid=3", "dataset.pde.eval_grid"),
+    "a comma list without -m": ("seed=0,1", "add -m (--multirun)"),
+    "a table of its target alone": (CSV + "only_target.csv", "no column besides its target 'y'"),
+    "a header with a stray space": (CSV + "stray_space.csv", "its columns are 'x', 'y ' (did you mean 'y '?"),
+    "empty text labels": ("dataset=text_csv dataset.path={files}/empty_labels.csv", "dataset.label_column"),
+    "an R package not here": ("dataset=rdata dataset.package=nosuchpkg dataset.object=x dataset.target=y",
+                              "prepare rdata --package nosuchpkg"),
+    "weight decay under LBFGS": ("trainer.optimizer=lbfgs trainer.weight_decay=0.1", "trainer.weight_decay"),
     "unknown dtype": ("trainer.dtype=float16", "trainer.dtype"),
 }
 
@@ -311,6 +325,11 @@ TUNE_CASES = {
     "no repeats": ("tune.repeats=0", "tune.repeats"),
     "a repeat label set by hand": ("tune.repeat=1", "tune.repeat"),
     "a PDE task (no validation split)": ("dataset=pde_poisson2d", "PDE task"),
+    # issue 47
+    "no choices": ("tune.space.model.activation={choices:[]}", "tune.space.model.activation"),
+    "repeats beyond the bound": ("tune.repeats=100000000000000000000", "tune.repeats"),
+    "trials beyond the bound": ("tune.trials=1000000", "tune.trials"),
+    "seeds beyond the bound": ("tune.seeds=1000", "tune.seeds"),
 }
 
 
@@ -340,3 +359,79 @@ def test_a_full_disk_is_named_with_the_path(place, monkeypatch):
                                         "trainer.epochs=1", f"paths.results_dir={place['results']}"])
     assert_one_line(status, err, "No space left on device: " + str(place["runs"]))
     assert fingerprint(place["results"] / "runs") == before
+
+
+ADVICE = {  # a refusal, the advice its line gives, and the command that follows it
+    "quote the stray space": (CSV + "stray_space.csv", "write dataset.target='y '",
+                              CSV + "stray_space.csv dataset.target='y '"),
+    "a grid where u is not 0": ("dataset=pde_poisson2d dataset.pde.interior=50 dataset.pde.boundary=20 "
+                                "model.activation=tanh dataset.pde.eval_grid=3", "set e.g. dataset.pde.eval_grid=64",
+                                "dataset=pde_poisson2d dataset.pde.interior=50 dataset.pde.boundary=20 "
+                                "model.activation=tanh dataset.pde.eval_grid=64"),
+    "sweep with -m": ("seed=0,1", "add -m (--multirun)", "-m seed=0,1"),
+}
+
+
+@pytest.mark.parametrize("bad, advice, followed", ADVICE.values(), ids=ADVICE.keys())
+def test_the_advice_of_a_refusal_runs(place, bad, advice, followed):
+    """Issue 47: advice is tested by following it (rdata once sent the user round a loop of
+    three refusals)."""
+    base = ["train.py", "dataset=digits", "model=mlp", "model.hidden=[8]", "trainer.epochs=1",
+            f"paths.data_dir={place['data']}", f"paths.results_dir={place['results']}"]
+    words = lambda text: text.format(files=place["files"]).replace("'y '", "'y_'").split()  # noqa: E731
+    status, err = call(train_cli.main, [*base, *[w.replace("'y_'", "'y '") for w in words(bad)]])
+    assert status == 2 and advice in err, err
+    status, err = call(train_cli.main, [*base, *[w.replace("'y_'", "'y '") for w in words(followed)]])
+    assert status == 0, err
+
+
+def test_an_r_package_not_here_advises_a_prepare_that_extracts_it(place, monkeypatch):
+    """`dataset=rdata` once advised `prepare rdata`, which refused and advised dataset.path,
+    which rdata refuses: now the advice names the package, and `prepare` extracts it."""
+    import re
+
+    from kanfair.data import rpackages
+
+    status, err = call(train_cli.main, ["train.py", "dataset=rdata", "dataset.package=nosuchpkg", "dataset.object=x",
+                                        "dataset.target=y", f"paths.data_dir={place['data']}",
+                                        f"paths.results_dir={place['results']}"])
+    command = re.search(r"`python -m kanfair.cli.data (.*?)`", err).group(1).split()
+    extracted = []
+    monkeypatch.setattr(rpackages, "extract_debian_package",
+                        lambda package, data_dir: extracted.append((package, str(data_dir))) or Path(data_dir))
+    assert data_cli.main(command) == 0 and extracted == [("nosuchpkg", str(place["data"]))]
+
+
+def test_tuning_the_tanh_mlp_reaches_the_pde_refusal_and_keeps_tanh(place, tmp_path):
+    """`kanfair-tune model=mlp_tanh` once stopped at "unknown search 'mlp_tanh'" (and
+    search=mlp tuned the activation away from tanh)."""
+    from kanfair.cli import tune as tune_cli
+
+    argv = ["tune.py", "model=mlp_tanh", "budget.target=300", "tune.trials=2", "tune.seeds=1", "trainer.epochs=1",
+            f"paths.results_dir={tmp_path / 'out'}"]
+    status, err = call(tune_cli.main, [*argv, "dataset=pde_poisson2d"])
+    assert status == 2 and "PDE task" in err, err
+    status, err = call(tune_cli.main, [*argv, "dataset=iris"])
+    assert status == 0, err
+    records = [json.loads(p.read_text()) for p in (tmp_path / "out" / "runs").glob("*.json")]
+    assert len(records) == 3 and {r["model_spec"]["activation"] for r in records} == {"tanh"}
+
+
+def test_a_full_disk_after_the_record_is_stored_still_prints_the_summary(place, monkeypatch, capsys):
+    """Issue 47: the ok record was stored, then the job folder's copy hit a full disk, and the
+    run exited 2 without its summary line: the user could not tell the run had finished."""
+    from kanfair import runner
+
+    def full(record, job_dir):
+        raise OSError(28, "No space left on device", str(Path(job_dir) / "result.json"))
+
+    monkeypatch.setattr(runner, "write_job_copy", full)
+    from conftest import compose_config
+
+    cfg = compose_config("dataset=iris", "model=mlp", "model.hidden=[8]", "trainer.epochs=1",
+                         f"paths.results_dir={place['results']}")
+    with pytest.raises(OSError, match="No space left"):
+        runner.run(cfg, job_dir=str(place["results"] / "job"))
+    out = capsys.readouterr().out
+    assert "kanfair: ok | mlp [8] on iris" in out
+    assert len(list(place["runs"].glob("iris-mlp-*.json"))) == 1

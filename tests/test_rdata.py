@@ -94,7 +94,7 @@ def test_an_ordered_factor_keeps_its_order_and_a_factor_is_one_hot():
 @pytest.mark.parametrize("keys, key, says", [
     ({"object": "vec"}, "dataset.object", "not a data frame"),
     ({"object": "toi"}, "dataset.object", "choose one of toy, vec"),
-    ({"target": "colour_name"}, "dataset.target", "its columns are size, colour, flag, same, y"),
+    ({"target": "colour_name"}, "dataset.target", "its columns are 'size', 'colour', 'flag', 'same', 'y'"),
     ({"task": "regression"}, "dataset.task", "numeric target"),
 ])
 def test_bad_input_names_its_key(tmp_path, keys, key, says):

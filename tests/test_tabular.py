@@ -75,7 +75,7 @@ def test_user_table_errors_say_what_to_set(tmp_path):
     with pytest.raises(sources.DataUnavailable, match="dataset.path"):
         load_task(DatasetConfig(name="csv"), str(tmp_path))
     (tmp_path / "t.csv").write_text("a,b\n1,2\n")
-    with pytest.raises(ConfigError, match="dataset.target: column 'c' is not in .*its columns are a, b"):
+    with pytest.raises(ConfigError, match="dataset.target: column 'c' is not in .*its columns are 'a', 'b'"):
         load_task(DatasetConfig(name="csv", path=str(tmp_path / "t.csv"), target="c"), str(tmp_path))
 
 

@@ -67,7 +67,7 @@ def test_text_csv_and_parquet_tables(tmp_path):
     task = load_task(DatasetConfig(name="text_csv", path=str(tmp_path / "r.parquet"),
                                    text_column="review", label_column="stars"), str(tmp_path))
     assert (len(task.x_train), len(task.x_test), task.out_dim) == (40, 10, 3)
-    with pytest.raises(ConfigError, match="dataset.text_column: column 'body'.*its columns are review, stars"):
+    with pytest.raises(ConfigError, match="dataset.text_column: column 'body'.*its columns are 'review', 'stars'"):
         load_task(DatasetConfig(name="text_csv", path=str(tmp_path / "r.parquet"),
                                 text_column="body", label_column="stars"), str(tmp_path))
 

@@ -46,6 +46,9 @@ def describe(error: BaseException) -> str:
                 f"see the valid keys with: python train.py --cfg job")
     if isinstance(cause, OmegaConfBaseException) and cause.full_key:
         return f"invalid value for '{cause.full_key}': {_first_line(cause.msg or str(cause))}"
+    if str(error).startswith("Ambiguous value for argument"):  # Hydra's, its advice on later lines
+        return (f"{_first_line(str(error))}: a comma list is a sweep: add -m (--multirun) "
+                "to sweep over it; or write a list as key=[a,b], or a string as key='a,b'")
     if isinstance(error, OverrideParseException):
         return f"cannot parse the command-line override: {_first_line(str(error))}"
     if isinstance(error, ConfigError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Optional
 
 from kanfair.cli.errors import OneLineArgumentParser, one_line_errors
 from kanfair.config import DatasetConfig
@@ -48,17 +49,31 @@ def list_tasks(data_dir: str) -> None:
         print(f"{name:{width}s}  {domain:9s}  {availability(name, domain, data_dir)}")
 
 
-def prepare(names: list[str], data_dir: str) -> int:
-    """Fetch each task into data_dir; 2 if any could not be (each said in one line)."""
+def prepare(names: list[str], data_dir: str, package: Optional[str] = None) -> int:
+    """Fetch each task into data_dir (dataset=rdata: the R package `package`); 2 if any could
+    not be (each said in one line)."""
     failures = 0
     domains = task_domains()
     for name in names:
+        if name == "rdata" and package:
+            try:
+                folder = rpackages.extract_debian_package(package, data_dir)
+                print(f"rdata: extracted {rpackages.debian_package(package)} to {folder}")
+            except (DataUnavailable, OSError) as error:
+                print(f"kanfair: error: {error}", file=sys.stderr)
+                failures += 1
+            continue
+        if name == "rdata":
+            print("kanfair: error: rdata reads an R package's data frame: name the package with --package "
+                  "(e.g. prepare rdata --package mlbench)", file=sys.stderr)
+            failures += 1
+            continue
         if name not in domains:
             print(f"kanfair: error: unknown task '{name}'; see `python -m kanfair.cli.data list`",
                   file=sys.stderr)
             failures += 1
             continue
-        if name in USER_FILES or name == "rdata":
+        if name in USER_FILES:
             print(f"kanfair: error: {name} is your own table, there is nothing to prepare: give it to "
                   f"a run as dataset={name} dataset.path=<file>", file=sys.stderr)
             failures += 1
@@ -86,12 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("list", help="every task with its domain and whether it is available here")
     fetch = commands.add_parser("prepare", help="download/convert tasks into --data-dir")
     fetch.add_argument("names", nargs="+")
+    fetch.add_argument("--package", help="with rdata: the R package to extract from Debian's r-cran-<package>")
     args = parser.parse_args(argv)
     with one_line_errors():
         if args.command == "list":
             list_tasks(args.data_dir)
             return 0
-        return prepare(args.names, args.data_dir)
+        return prepare(args.names, args.data_dir, args.package)
 
 
 if __name__ == "__main__":

@@ -41,9 +41,16 @@ def one_line_errors() -> Iterator[None]:
         fail(error)
 
 
+MULTIRUN_FLAGS = ("-m", "--multirun")
+
+
 def hydra_main_with_one_line_errors(app) -> None:
-    """Run a @hydra.main app so that composition errors are reported by `describe`."""
+    """Run a @hydra.main app so that composition errors are reported by `describe`. A -m
+    typed among the overrides moves before them: Hydra's argparse takes the overrides as one
+    positional run and otherwise prints its 8-line usage for the ones after the flag."""
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    flags = [word for word in sys.argv[1:] if word in MULTIRUN_FLAGS]
+    sys.argv = [sys.argv[0], *flags, *[word for word in sys.argv[1:] if word not in MULTIRUN_FLAGS]]
     with one_line_errors():
         app()
 

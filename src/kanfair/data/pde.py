@@ -191,6 +191,9 @@ class Collocation:
     seed: int
 
 
+NEGLIGIBLE = 1e-6  # an evaluation grid whose RMS of u is below this share of u's scale measures nothing
+
+
 def load_physics(problem: Problem, counts: Collocation, weights: dict[str, float]
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Physics]:
     """Sample the collocation points (float64, then float32 as every task), and return
@@ -214,10 +217,15 @@ def load_physics(problem: Problem, counts: Collocation, weights: dict[str, float
             points["initial_velocity"] = start
             targets["initial_velocity"] = exact_gradient(problem, start)[:, problem.time_dim:problem.time_dim + 1]
     grid = as_t(grid_points(problem, counts.eval_grid))
+    exact, slope = problem.exact(grid), exact_gradient(problem, grid)
+    scale = float(problem.exact(interior).abs().max())  # the test L2RE divides by the grid's norm of u
+    check(float(exact.pow(2).mean().sqrt()) > NEGLIGIBLE * scale, "dataset.pde.eval_grid",
+          f"the exact solution is (numerically) 0 at every point of a {counts.eval_grid}-point grid, so the "
+          "relative L2 error would divide by zero", "set e.g. dataset.pde.eval_grid=64 (the task's YAML has its default)")
     f32 = lambda t: t.detach().to(torch.float32)  # noqa: E731
     physics = Physics(problem, {k: f32(v) for k, v in points.items()}, {k: f32(v) for k, v in targets.items()},
-                      dict(weights), f32(exact_gradient(problem, grid)))
-    return f32(interior), f32(problem.source(interior)), f32(grid), f32(problem.exact(grid)), physics
+                      dict(weights), f32(slope))
+    return f32(interior), f32(problem.source(interior)), f32(grid), f32(exact), physics
 
 
 def load(cfg: DatasetConfig, data_dir: str) -> Task:

@@ -32,7 +32,7 @@ from sklearn.preprocessing import LabelEncoder, StandardScaler
 
 from kanfair.config import DatasetConfig
 from kanfair.data import splitting
-from kanfair.data.sources import DataUnavailable
+from kanfair.data.sources import DataUnavailable, check_column
 from kanfair.data.task import Task
 from kanfair.schema import ConfigError, check
 
@@ -100,7 +100,8 @@ def find_package(package: str, data_dir: str | Path, root: Optional[str], name: 
             return folder
     raise DataUnavailable(
         f"R package '{package}' not found (looked in {', '.join(str(c) for c in candidates)}); run "
-        f"`python -m kanfair.cli.data prepare {name}` (it extracts the Debian package {debian_package(package)} "
+        f"`python -m kanfair.cli.data{'' if str(data_dir) == 'data' else f' --data-dir {data_dir}'} prepare {name}"
+        f"{' --package ' + package if name == 'rdata' else ''}` (it extracts the Debian package {debian_package(package)} "
         f"with apt-get download, no R needed), install it in R, or set dataset.root to its folder")
 
 
@@ -190,8 +191,7 @@ def frame_task(name: str, frame: Any, target: str, kind: str, cfg: DatasetConfig
 
     check(isinstance(frame, pd.DataFrame), "dataset.object", f"{name} is an R {type(frame).__name__}, "
           "not a data frame", "choose a data frame object of the package")
-    check(target in frame.columns, "dataset.target", f"'{target}' is not a column of {name}",
-          f"its columns are {', '.join(map(str, frame.columns))}")
+    check_column(target, frame.columns, "dataset.target", name)
     split = splitting.check_split(cfg, ("seeded",) if rows is None else ("published",))
     labelled = frame[target].notna().to_numpy()
     if rows is not None:  # the published rows, renumbered past the rows without a target

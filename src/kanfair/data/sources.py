@@ -8,6 +8,7 @@ through the real library when `dataset.download` allows it (`auto`, the default,
 """
 from __future__ import annotations
 
+import difflib
 import os
 import shutil
 import socket
@@ -19,6 +20,7 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 
 from kanfair.config import DatasetConfig
+from kanfair.schema import ConfigError
 
 SYSTEM_LOCATIONS: dict[str, list[str]] = {
     "fmnist": ["/usr/share/datasets/fashion-mnist"],
@@ -33,6 +35,18 @@ class DataUnavailable(RuntimeError):
 
 def prepare_command(name: str) -> str:
     return f"python -m kanfair.cli.data prepare {name}"
+
+
+def check_column(column: Any, columns: Sequence[Any], key: str, where: str) -> None:
+    """Refuse a column name that is not in `columns`, naming the key and listing the columns
+    quoted (a header's stray space shows), with the closest one written as an override."""
+    if column in columns:
+        return
+    names = [str(name) for name in columns]
+    close = difflib.get_close_matches(str(column), names, n=1) or [n for n in names if n.strip() == str(column).strip()]
+    hint = f" (did you mean {close[0]!r}? write {key}='{close[0]}')" if close else ""
+    raise ConfigError(key, f"column {str(column)!r} is not in {where}",
+                      f"its columns are {', '.join(map(repr, names))}{hint}")
 
 
 def candidate_roots(cfg: DatasetConfig, data_dir: str | Path) -> list[Path]:

@@ -23,7 +23,7 @@ from sklearn.preprocessing import LabelEncoder, StandardScaler
 from kanfair.config import DatasetConfig
 from kanfair.data import splitting
 from kanfair.data.task import Task
-from kanfair.data.sources import DataUnavailable, find
+from kanfair.data.sources import DataUnavailable, check_column, find
 from kanfair.schema import ConfigError, check
 
 BUNDLED = {
@@ -105,6 +105,8 @@ def table_task(name: str, features: pd.DataFrame, target: pd.Series, kind: str,
     """A table as a task, encoded and split as dataset.split says (see the module docstring)."""
     split = splitting.check_split(cfg, USER_SPLITS if cfg.name in ("csv", "text_csv") else PAPER_SPLITS)
     paper = split == "kanbefair"
+    check(len(features.columns) > 0, "dataset.target", f"{cfg.path or name} has no column besides its target "
+          f"'{target.name}': nothing to learn from", "give a table with feature columns beside the target")
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below, in one line
         x = splitting.paper_features(features) if paper else encode_features(features)
     if kind == "classification":
@@ -160,8 +162,7 @@ def load_csv(cfg: DatasetConfig, data_dir: str) -> Task:
         raise DataUnavailable("dataset=csv needs dataset.path=<CSV or parquet file> and "
                               "dataset.target=<column>")
     frame = read_table(cfg.path)
-    check(cfg.target in frame.columns, "dataset.target", f"column '{cfg.target}' is not in {cfg.path}",
-          f"its columns are {', '.join(map(str, frame.columns))}")
+    check_column(cfg.target, frame.columns, "dataset.target", cfg.path)
     missing = int(frame[cfg.target].isna().sum())
     check(missing == 0, "dataset.target", f"{missing} of the {len(frame)} rows of {cfg.path} have no "
           f"'{cfg.target}' (an empty target would become a class or a 0)", "drop those rows or fill them in")

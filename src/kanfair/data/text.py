@@ -19,7 +19,7 @@ import torch
 from kanfair.config import DatasetConfig
 from kanfair.data import splitting
 from kanfair.data.task import Task
-from kanfair.data.sources import DataUnavailable, candidate_roots, find
+from kanfair.data.sources import DataUnavailable, candidate_roots, check_column, find
 from kanfair.schema import check
 from kanfair.data.tabular import read_table
 
@@ -136,7 +136,9 @@ def load_text_csv(cfg: DatasetConfig, data_dir: str) -> Task:
                               "(and dataset.text_column / dataset.label_column)")
     frame = read_table(cfg.path)
     for key, column in (("dataset.text_column", cfg.text_column), ("dataset.label_column", cfg.label_column)):
-        check(column in frame.columns, key, f"column '{column}' is not in {cfg.path}",
-              f"its columns are {', '.join(map(str, frame.columns))}")
+        check_column(column, frame.columns, key, cfg.path)
+    missing = int(frame[cfg.label_column].isna().sum())
+    check(missing == 0, "dataset.label_column", f"{missing} of the {len(frame)} rows of {cfg.path} have no "
+          f"'{cfg.label_column}' (an empty label would become a class)", "drop those rows or fill them in")
     frame = frame[[cfg.text_column, cfg.label_column]].set_axis(["text", "label"], axis=1)
     return split_table(Path(cfg.path).stem, frame, cfg)

@@ -75,6 +75,9 @@ def flatten_space(space: Mapping[str, Any], prefix: str = "") -> dict[str, dict[
               f"is {value!r}, not a range or a set of choices",
               "write {low: 1, high: 10[, log: true]} or {choices: [a, b]} (see configs/search/)")
         if "choices" in value or "low" in value:
+            check("choices" not in value or bool(value["choices"]), f"tune.space.{path}",
+                  "offers no choices, so there is nothing to sample",
+                  f"give one or more, e.g. {{choices: [a, b]}}, or remove it with ~tune.space.{path} (the model's own value is kept)")
             check("choices" in value or ("high" in value and value["low"] <= value["high"]), f"tune.space.{path}",
                   f"is a range with low {value.get('low')!r} above high {value.get('high')!r}",
                   "write {low: <smaller>, high: <larger>}")
