@@ -20,8 +20,8 @@ SELECTION_AND_STORAGE = {
                         "evaluate"},
     "kanfair.report.tables": {"configuration_key", "summarise", "tuned_finals", "best_per_family", "frontier",
                        "continual_summary"},
-    "kanfair.results": {"config_hash", "run_id_for", "atomic_write_json", "read_records", "record_path",
-                        "finished_ok", "write_record"},
+    "kanfair.results": {"config_hash", "run_id_for", "atomic_write_json", "read_records", "read_store",
+                        "record_problem", "stored_problem", "record_path", "finished_ok", "write_record"},
 }
 LINE = re.compile(r"^\s*(?P<name>(?P<module>[\w.]+)\.x_(?P<function>\w+?)__mutmut_\d+): (?P<status>.+)$")
 

@@ -112,3 +112,27 @@ def test_unread_keys_hash_as_their_default_so_earlier_records_keep_their_ids():
     assert config_hash(hgb) == config_hash({**hgb, "trainer": {"lr": 0.5, "epochs": 20}})
     assert config_hash(hgb) != config_hash({**hgb, "trainer": {"lr": 0.001, "epochs": 20, "val_seed": 3}})
     assert math.isclose(unread_keys(hgb)["trainer.lr"][0], 1e-3)
+
+
+USER_PROBES = {"path": "x.csv", "target": "y", "task": "regression", "text_column": "body", "label_column": "stars",
+               "features": "mfcc", "package": "datasets", "object": "iris", "task_id": 31, "dataset_id": 31,
+               "repeat": 1, "fold": 1}
+
+
+def test_every_source_refuses_each_user_key_it_does_not_read():
+    """Sources × the keys of a user's own data: a source that does not read a key refuses it
+    by name before loading anything (it would otherwise join the run id and change nothing)."""
+    from kanfair.config import DatasetConfig
+    from kanfair.data import USER_KEYS, _registry, load_task
+
+    assert set(USER_PROBES) == set(USER_KEYS)
+    checked = 0
+    for name, source in _registry().items():
+        for key in USER_KEYS:
+            if key in source.reads:
+                continue
+            with pytest.raises(ConfigError) as refused:
+                load_task(DatasetConfig(name=name, **{key: USER_PROBES[key]}), "no-data-here")
+            assert refused.value.key == f"dataset.{key}", (name, key)
+            checked += 1
+    assert checked > 500

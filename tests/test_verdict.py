@@ -110,7 +110,7 @@ def test_the_same_run_stored_under_two_names_counts_once(tmp_path, capsys):
     (runs / "zz-copy.json").write_text((runs / "d-mlp-0.json").read_text())
     frame = load_records(runs)
     assert len(frame) == 2 and sorted(frame.seed) == [0, 1]
-    assert "zz-copy.json: the same run as " in capsys.readouterr().err
+    assert "zz-copy.json: a record of run d-mlp-0 stored under another name" in capsys.readouterr().err
 
 
 # three repeats of a tuning study x 5 seeds: mlp wins every repeat; in the other task the
