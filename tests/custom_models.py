@@ -56,3 +56,27 @@ class _FirstColumns(nn.Module):
 def no_parameters(in_dim: int, out_dim: int, hidden: list[int]) -> nn.Module:
     """The first out_dim inputs as the output: right shape, nothing to train."""
     return _FirstColumns(out_dim)
+
+
+def pykan_kan(in_dim: int, out_dim: int, hidden: list[int], grid: int = 5, k: int = 3) -> nn.Module:
+    """pykan's own KAN (MultKAN), which overrides Module.to with to(device)."""
+    from kan import KAN
+
+    return KAN(width=[in_dim, *hidden, out_dim], grid=grid, k=k, seed=0, auto_save=False)
+
+
+class _Explodes(nn.Module):
+    def __init__(self, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_dim, out_dim)
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        if self.calls > 1:  # the build's shape check passes; training's first step does not
+            raise RuntimeError("the user's forward failed")
+        return self.linear(x)
+
+
+def explodes_in_training(in_dim: int, out_dim: int, hidden: list[int]) -> nn.Module:
+    return _Explodes(in_dim, out_dim)

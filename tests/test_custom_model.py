@@ -95,3 +95,28 @@ def test_a_flop_budget_refuses_a_lower_bound_and_a_parameter_budget_marks_it(tmp
     assert record["extra"]["flops_lower_bound"] is True
     assert record["extra"]["flops_skipped"] == {"aten::add": 1, "aten::mul": 1, "aten::sin": 1}
     assert "FLOPs >= " in matched.stdout
+
+
+def test_pykans_own_kan_trains_through_model_custom(tmp_results):
+    """Issue 43: pykan's MultKAN overrides Module.to with to(device), and the trainer's
+    model.to(device, dtype) failed ("MultKAN.to() takes 2 positional arguments but 3 were
+    given"); the wrapper the trainer sees has nn.Module's own `to`. In float64, so that the
+    cast is tested."""
+    done = run_train("model=custom", "model.target=tests.custom_models:pykan_kan", "model.hidden=[3]",
+                     "dataset=iris", "trainer.epochs=2", "trainer.dtype=float64", f"paths.results_dir={tmp_results}")
+    assert done.returncode == 0, done.stderr
+    record = only_record(tmp_results)
+    assert record["status"] == "ok" and record["params"] == count_params(
+        build({"name": "custom", "target": "tests.custom_models:pykan_kan", "hidden": [3], "kwargs": {},
+               "elementwise_flops": {}}, 4, 3))
+
+
+def test_a_module_whose_forward_raises_is_named_as_the_models_fault(tmp_results):
+    """The line names the model's class and its forward, and the key to fix, not a config
+    value (the error reaches the user from the cost trace or the first training step)."""
+    done = run_train("model=custom", "model.target=tests.custom_models:explodes_in_training", "model.hidden=[3]",
+                     "dataset=iris", "trainer.epochs=1", f"paths.results_dir={tmp_results}")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert lines[0] == ("kanfair: error: the model's own code failed: _Explodes.forward raised RuntimeError: the "
+                        "user's forward failed (model.target=tests.custom_models:explodes_in_training; fix the module)")

@@ -63,8 +63,32 @@ def factory_of(target: str) -> Callable[..., nn.Module]:
     return getattr(module, function)
 
 
+class ModelError(RuntimeError):
+    """An exception raised inside a user's module: the fault is the model's code, not a
+    config key, so the line names its class and the call."""
+
+
+class UserModule(nn.Module):
+    """The user's module as the trainer sees it: the same parameters (under `inner`) and
+    outputs; any exception its forward raises named with its class, the call and
+    model.target; and nn.Module's own `to`, whatever the user's module overrides (pykan's
+    MultKAN.to(device) takes no dtype, and the trainer's `to(device, dtype)` failed on it)."""
+
+    def __init__(self, inner: nn.Module, target: str) -> None:
+        super().__init__()
+        self.inner, self.target = inner, target
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        try:
+            return self.inner(x)
+        except Exception as error:
+            raise ModelError(f"the model's own code failed: {type(self.inner).__name__}.forward raised "
+                             f"{type(error).__name__}: {error} (model.target={self.target}; fix the module)") from error
+
+
 def build_custom(spec: Spec, in_dim: int, out_dim: int) -> nn.Module:
-    """The user's model, checked to be an nn.Module mapping (B, in_dim) to (B, out_dim)."""
+    """The user's model (wrapped in UserModule), checked to be an nn.Module mapping
+    (B, in_dim) to (B, out_dim)."""
     factory = factory_of(spec["target"])
     try:
         model = factory(in_dim, out_dim, list(spec["hidden"]), **spec["kwargs"])
@@ -73,6 +97,7 @@ def build_custom(spec: Spec, in_dim: int, out_dim: int) -> nn.Module:
                           f"raised {type(error).__name__}: {error}", "fix the factory or model.kwargs") from error
     check(isinstance(model, nn.Module), "model.target",
           f"{spec['target']} returned {type(model).__name__}, not an nn.Module", FIX)
+    model = UserModule(model, spec["target"])
     with torch.no_grad():
         was_training = model.training
         shape = tuple(model.eval()(torch.zeros(2, in_dim)).shape)
