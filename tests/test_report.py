@@ -25,6 +25,8 @@ def write_run(runs: Path, run_id: str, model: str, seed: int, value, status: str
         spec.update(grid_size=grid, spline_order=3, shortcut="silu")
     else:
         spec.update(activation="relu")
+    if protocol == "val" and status == "ok":  # a val record holds the metric it was selected on
+        fields.setdefault("val_metric", value)
     runs.mkdir(parents=True, exist_ok=True)
     (runs / f"{run_id}.json").write_text(json.dumps({
         "run_id": run_id, "status": status, "message": "nan loss" if status != "ok" else "",

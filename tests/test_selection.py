@@ -193,6 +193,7 @@ def test_a_failed_rerun_never_replaces_an_ok_record(tmp_path, capsys):
         fields = {name: None for name in Record.__dataclass_fields__}
         return Record(**{**fields, "run_id": RUN, "config_hash": "h", "status": status, "test_metric": value,
                          "dataset": "d", "model": "m", "metric": "accuracy", "protocol": "val", "seed": 0,
+                         "val_metric": value,
                          "hidden": [], "epochs": 1, "params": 1, "config": {},
                          "extra": {}, "environment": {}, "message": "", "split": ""})
 

@@ -26,6 +26,8 @@ DAMAGES = {  # name: (how the record is changed, the reason every reader gives)
                             "does not end in its seed and config hash"),
     "seed as text": (lambda r: {**r, "seed": "0"}, "seed is '0', not a whole number"),
     "unknown status": (lambda r: {**r, "status": "done"}, "an unknown status 'done'"),
+    "val without its metric": (lambda r: {**r, "val_metric": None},  # the verdict once stopped: "all NA values"
+                               "an ok record of protocol val without a finite val_metric"),
 }
 
 

@@ -196,6 +196,9 @@ def record_problem(record: Any, file_name: Optional[str] = None) -> Optional[str
         return f"test_metric is {reprlib.repr(test)}, not a number"
     if record["status"] == "ok" and (test is None or not math.isfinite(test)):
         return "an ok record without a finite test_metric"
+    val = record.get("val_metric")
+    if record["status"] == "ok" and record["protocol"] == "val" and not (_is_number(val) and math.isfinite(val)):
+        return f"an ok record of protocol val without a finite val_metric (got {reprlib.repr(val)}), which selects it"
     if "config_hash" in record and not record["run_id"].endswith(f"-s{record['seed']}-{record['config_hash']}"):
         return (f"its run id {record['run_id']} does not end in its seed and config hash "
                 f"(-s{record['seed']}-{record['config_hash']}): edited by hand?")
