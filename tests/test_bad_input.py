@@ -23,7 +23,7 @@ from kanfair.cli import train as train_cli
 GOOD_RECORD = {"run_id": "digits-mlp-s0-0123456789abcdef", "status": "ok", "dataset": "digits",
                "model": "mlp", "metric": "accuracy", "protocol": "val", "seed": 0, "hidden": [8],
                "model_spec": {"name": "mlp", "hidden": [8], "activation": "relu"}, "epochs": 1,
-               "test_metric": 90.0, "params": 610, "flops": 1200.0, "flops_convention": "kanbefair",
+               "test_metric": 90.0, "val_metric": 88.0, "params": 610, "flops": 1200.0, "flops_convention": "kanbefair",
                "time_per_epoch_s": 0.1, "config": {"model": {"name": "mlp"}, "seed": 0}}
 
 
@@ -435,3 +435,15 @@ def test_a_full_disk_after_the_record_is_stored_still_prints_the_summary(place, 
     out = capsys.readouterr().out
     assert "kanfair: ok | mlp [8] on iris" in out
     assert len(list(place["runs"].glob("iris-mlp-*.json"))) == 1
+
+
+def test_the_advice_on_empty_choices_runs(place, tmp_path):
+    """`tune.space.<key>={choices: []}` advises removing the key with ~: that study runs."""
+    from kanfair.cli import tune as tune_cli
+
+    argv = ["tune.py", "model=mlp", "dataset=iris", "budget.target=300", "tune.trials=1", "tune.seeds=1",
+            "trainer.epochs=1", f"paths.results_dir={tmp_path / 'out'}"]
+    status, err = call(tune_cli.main, [*argv, "tune.space.model.activation={choices:[]}"])
+    assert status == 2 and "remove it with ~tune.space.model.activation" in err, err
+    status, err = call(tune_cli.main, [*argv, "~tune.space.model.activation"])
+    assert status == 0, err

@@ -221,7 +221,8 @@ def load_physics(problem: Problem, counts: Collocation, weights: dict[str, float
     scale = float(problem.exact(interior).abs().max())  # the test L2RE divides by the grid's norm of u
     check(float(exact.pow(2).mean().sqrt()) > NEGLIGIBLE * scale, "dataset.pde.eval_grid",
           f"the exact solution is (numerically) 0 at every point of a {counts.eval_grid}-point grid, so the "
-          "relative L2 error would divide by zero", "set e.g. dataset.pde.eval_grid=64 (the task's YAML has its default)")
+          "relative L2 error would divide by zero",
+          "set e.g. dataset.pde.eval_grid=64 (the task's YAML has its default)")
     f32 = lambda t: t.detach().to(torch.float32)  # noqa: E731
     physics = Physics(problem, {k: f32(v) for k, v in points.items()}, {k: f32(v) for k, v in targets.items()},
                       dict(weights), f32(slope))

@@ -101,7 +101,8 @@ def find_package(package: str, data_dir: str | Path, root: Optional[str], name: 
     raise DataUnavailable(
         f"R package '{package}' not found (looked in {', '.join(str(c) for c in candidates)}); run "
         f"`python -m kanfair.cli.data{'' if str(data_dir) == 'data' else f' --data-dir {data_dir}'} prepare {name}"
-        f"{' --package ' + package if name == 'rdata' else ''}` (it extracts the Debian package {debian_package(package)} "
+        f"{' --package ' + package if name == 'rdata' else ''}` (it extracts the Debian package "
+        f"{debian_package(package)} "
         f"with apt-get download, no R needed), install it in R, or set dataset.root to its folder")
 
 

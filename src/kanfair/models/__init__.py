@@ -8,13 +8,14 @@ from typing import Any
 
 from torch import nn
 
-from kanfair.models import boosting, bspline_mlp, cheby_kan, custom, fourier_kan, kan, mlp, rational_kan, rbf_kan
+from kanfair.models import (boosting, bspline_mlp, cheby_kan, custom, fourier_kan, kan, mlp, pykan_kan, rational_kan,
+                            rbf_kan)
 from kanfair.models.family import Family
 from kanfair.schema import check
 
 FAMILIES: dict[str, Family] = {family.name: family for family in (
     kan.FAMILY, mlp.FAMILY, bspline_mlp.FAMILY, bspline_mlp.FIRST_FAMILY, fourier_kan.FAMILY,
-    rbf_kan.FAMILY, cheby_kan.FAMILY, rational_kan.FAMILY, custom.FAMILY,
+    rbf_kan.FAMILY, cheby_kan.FAMILY, rational_kan.FAMILY, pykan_kan.FAMILY, custom.FAMILY,
 )}
 
 # model= values that are not neural families: their config schema by name

@@ -77,7 +77,8 @@ def flatten_space(space: Mapping[str, Any], prefix: str = "") -> dict[str, dict[
         if "choices" in value or "low" in value:
             check("choices" not in value or bool(value["choices"]), f"tune.space.{path}",
                   "offers no choices, so there is nothing to sample",
-                  f"give one or more, e.g. {{choices: [a, b]}}, or remove it with ~tune.space.{path} (the model's own value is kept)")
+                  f"give one or more, e.g. {{choices: [a, b]}}, or remove it with ~tune.space.{path} "
+                  "(the model's own value is kept)")
             check("choices" in value or ("high" in value and value["low"] <= value["high"]), f"tune.space.{path}",
                   f"is a range with low {value.get('low')!r} above high {value.get('high')!r}",
                   "write {low: <smaller>, high: <larger>}")
