@@ -138,3 +138,33 @@ def test_a_report_kind_the_runs_cannot_mean_is_refused_before_anything_is_writte
         report_cli.main(["--runs", str(folder), "--out", str(tmp_path / "out"), flag])
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_.value.code == 2 and len(err) == 1 and named in err[0] and not (tmp_path / "out").exists()
+
+
+GRIDS = [3, 5, 10, 20, 50, 100, 200]
+
+
+def test_the_interpolation_threshold_is_found_on_validation_and_the_papers_rule_stands_beside(tmp_path):
+    """Issue 43: a [2,1,1] KAN (3 edges) on 800 training rows, whose validation RMSE falls as
+    N^-4 up to G = 20 and rises after, while its test RMSE keeps falling (faster, as N^-8)
+    to G = 50: the threshold is G = 20 (validation), never G = 50 (test); α is fitted before
+    it (4), the paper's rule (the frontier on test) reaches G = 50 (α above 4), and the
+    prediction is 800 / 3."""
+    folder = tmp_path / "runs"
+    for grid in GRIDS:
+        n = 3 * (grid + 3 + 2)
+        val = (n / 24) ** -4.0 if grid <= 20 else (78 / 24) ** -4.0 * (grid / 20)
+        test = ((n / 24) ** -4.0 if grid <= 20 else (75 / 24) ** -4.0 * (n / 75) ** -8.0 if grid <= 50
+                else (75 / 24) ** -4.0 * (168 / 75) ** -8.0 * (grid / 50))
+        for seed in range(3):
+            noise = 1 + 0.001 * seed
+            write_run(folder, f"kan-{grid}-{seed}", "kan", seed, test * noise, params=n, grid=grid, dataset="toy",
+                      metric="rmse", protocol="val", val_metric=val * noise, widths=[2, 1, 1], n_train=800)
+    table, _ = scaling_frame(tables.load_records(folder), resamples=200)
+    row = table.iloc[0]
+    assert (row.threshold_params, row.threshold_grid) == (3 * (20 + 5), 20)
+    assert row.predicted_grid == pytest.approx(800 / 3)
+    assert row.params == " ".join(str(3 * (g + 5)) for g in GRIDS[:4])
+    assert row.alpha == pytest.approx(4.0, abs=0.05) and row.alpha_on_test > 4.5
+    tables.write_report(folder, tmp_path / "out", scaling=True)
+    text = (tmp_path / "out" / "scaling.md").read_text()
+    assert "| 75 (G 20) | 267 |" in text and "α on test (the paper's rule)" in text

@@ -79,7 +79,7 @@ def runs_frame(records: list[dict]) -> pd.DataFrame:
             "shortcut": record.get("model_spec", {}).get("shortcut"),
             "activation": record.get("model_spec", {}).get("activation"),
             "grid_range": "_".join(f"{float(v):.1f}" for v in model.get("grid_range", [])) or None,
-            "lr": trainer.get("lr"), "epochs": record["epochs"],
+            "lr": trainer.get("lr"), "epochs": record["epochs"], "n_train": record.get("n_train"),
             "test_metric": record["test_metric"], "val_metric": record.get("val_metric"),
             "params": record["params"], "budget": budget_label(record.get("budget")),
             "reference": bool((record.get("budget") or {}).get("reference")
