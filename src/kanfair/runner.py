@@ -36,9 +36,9 @@ from kanfair.models.text import EmbeddingBagFront
 from kanfair.results import (Record, config_hash, finished_ok, record_path, run_id_for, set_aside_if_not_this_run,
                              write_job_copy, write_record)
 from kanfair.schema import check
-from kanfair.unread import said_once
 from kanfair.trainer import (FitResult, GridExtension, check_physics_trainer, check_validation_split, fit,
                              fit_boosting, fit_continual)
+from kanfair.unread import said_once
 from kanfair.version import __version__
 
 
@@ -289,8 +289,9 @@ def run(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0) -> Opt
     resolved = OmegaConf.to_container(cfg, resolve=True)
     data = fingerprint(conf.dataset)
     run_id, hash_ = run_key(cfg, data)
-    if said_once(resolved):
-        print(said_once(resolved), flush=True)
+    ignored = said_once(resolved)
+    if ignored:
+        print(ignored, flush=True)
     store = record_path(conf.paths.results_dir, run_id).parent
     if store.exists() and not store.is_dir():  # refused before training, creating nothing
         raise FileExistsError(errno.EEXIST, "a file stands where the results store's runs folder goes", str(store))
