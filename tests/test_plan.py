@@ -250,3 +250,12 @@ def test_a_shape_is_the_median_of_its_kept_probes_and_a_speed_change_is_seen(tmp
     assert cache.samples("kan") == [Probe(2.0, 0.001)]
     cache.save()
     assert ProbeCache(tmp_path / "probes.json").get("kan") == Probe(2.0, 0.001)
+
+
+def test_probing_says_how_far_it_is_where_no_bar_shows(tmp_path, monkeypatch):
+    """A plan that probes for minutes printed nothing off a terminal (tqdm's bar is off there)."""
+    import kanfair.cli.plan as plan_cli
+
+    monkeypatch.setattr(plan_cli, "PROGRESS_EVERY_S", 0)
+    _, _, err = plan(SWEEP + [f"paths.results_dir={tmp_path / 'results'}"])
+    assert re.search(r"kanfair: plan: probed \d+ model shapes so far \(\d+ s of probing\)", err), err

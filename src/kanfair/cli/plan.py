@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import os
 import statistics
+import sys
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass
@@ -49,6 +50,9 @@ from kanfair.models import REFERENCES, family
 from kanfair.runner import SizedModel, run_key
 from kanfair.trainer import fit_boosting
 from kanfair.studies.tune import KnobRule, flatten_space, study_name
+
+
+PROGRESS_EVERY_S = 30  # a plain progress line while probing, as the trainer's (trainer.Progress)
 
 
 def sweep_configs(overrides: list[str], config_dir: Optional[str] = None, config_name: str = "train"
@@ -157,6 +161,7 @@ class Planner:
         self.fresh: set[str] = set()  # shapes probed in this call
         self.checked = self.drift = False  # the machine's speed checked against the kept probes; moved
         self.from_cache: set[str] = set()
+        self.said_at = time.perf_counter()
 
     def _task(self, conf: TrainConfig) -> tuple[Task, float, dict[str, Any]]:
         """The task (for continual runs, its tasks' classes), the seconds a run spends loading
@@ -235,9 +240,19 @@ class Planner:
             self.checked = True
             self.cache.add(key, fresh, fresh_start=self.drift or self.reprobe)
             self.fresh.add(key)
+            self._progress()
         elif key not in self.fresh:
             self.from_cache.add(key)
         return self.cache.get(key)
+
+    def _progress(self) -> None:
+        """A line every PROGRESS_EVERY_S while probing where stderr is not a terminal (there
+        tqdm's bar is off): a study of large shapes probes for minutes (the KAN paper's at
+        G = 1000 for over a quarter of an hour, in silence, before this line)."""
+        if not sys.stderr.isatty() and time.perf_counter() - self.said_at >= PROGRESS_EVERY_S:
+            print(f"kanfair: plan: probed {len(self.fresh)} model shapes so far ({self.probe_s:.0f} s of probing)",
+                  file=sys.stderr, flush=True)
+            self.said_at = time.perf_counter()
 
     def _reference_fit(self, conf: TrainConfig, task: Task, threads: int) -> float:
         """A reference line's run is one fit: timed once per data set and settings (a fit
