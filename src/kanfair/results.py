@@ -175,6 +175,10 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_finite(value: Any) -> bool:
+    return _is_number(value) and math.isfinite(value)
+
+
 def record_problem(record: Any, file_name: Optional[str] = None) -> Optional[str]:
     """Why `record` (a file's parsed JSON) is not a record any reader may use, or None: the one
     validation of resume, reports, `load_runs` and `kanfair-robust`. A record names its run
@@ -194,10 +198,10 @@ def record_problem(record: Any, file_name: Optional[str] = None) -> Optional[str
     test = record["test_metric"]
     if not (test is None or _is_number(test)):
         return f"test_metric is {reprlib.repr(test)}, not a number"
-    if record["status"] == "ok" and (test is None or not math.isfinite(test)):
+    if record["status"] == "ok" and not _is_finite(test):
         return "an ok record without a finite test_metric"
     val = record.get("val_metric")
-    if record["status"] == "ok" and record["protocol"] == "val" and not (_is_number(val) and math.isfinite(val)):
+    if record["status"] == "ok" and record["protocol"] == "val" and not _is_finite(val):
         return f"an ok record of protocol val without a finite val_metric (got {reprlib.repr(val)}), which selects it"
     if "config_hash" in record and not record["run_id"].endswith(f"-s{record['seed']}-{record['config_hash']}"):
         return (f"its run id {record['run_id']} does not end in its seed and config hash "

@@ -56,22 +56,17 @@ def unread_keys(config: dict[str, Any]) -> dict[str, tuple[Any, str]]:
     return found
 
 
-def unread_and_set(config: dict[str, Any]) -> list[str]:
-    """The unread keys set away from their default: what a run says it ignores."""
-    set_keys = []
-    for dotted, (default, _) in unread_keys(config).items():
-        group, key = dotted.split(".", 1)
-        if config[group][key] != default:
-            set_keys.append(dotted)
-    return set_keys
+def _at(config: dict[str, Any], dotted: str) -> Any:
+    group, key = dotted.split(".", 1)
+    return config[group][key]
 
 
 def said_once(config: dict[str, Any]) -> str:
-    """The line a run prints when it ignores keys that were set, or ''."""
-    keys = unread_and_set(config)
+    """The line a run prints when it ignores keys that were set away from their default, or ''."""
+    unread = unread_keys(config)
+    keys = [dotted for dotted, (default, _) in unread.items() if _at(config, dotted) != default]
     if not keys:
         return ""
-    reasons = unread_keys(config)
-    why = "; ".join(sorted({reasons[key][1] for key in keys}))
+    why = "; ".join(sorted({unread[key][1] for key in keys}))
     verb = "it does" if len(keys) == 1 else "they do"
     return f"kanfair: this run does not read {', '.join(keys)} ({why}): {verb} not change its run id"

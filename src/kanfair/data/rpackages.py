@@ -32,7 +32,7 @@ from sklearn.preprocessing import LabelEncoder, StandardScaler
 
 from kanfair.config import DatasetConfig
 from kanfair.data import splitting
-from kanfair.data.sources import DataUnavailable, check_column
+from kanfair.data.sources import DataUnavailable, check_column, prepare_command
 from kanfair.data.task import Task
 from kanfair.schema import ConfigError, check
 
@@ -100,10 +100,9 @@ def find_package(package: str, data_dir: str | Path, root: Optional[str], name: 
             return folder
     raise DataUnavailable(
         f"R package '{package}' not found (looked in {', '.join(str(c) for c in candidates)}); run "
-        f"`python -m kanfair.cli.data{'' if str(data_dir) == 'data' else f' --data-dir {data_dir}'} prepare {name}"
-        f"{' --package ' + package if name == 'rdata' else ''}` (it extracts the Debian package "
-        f"{debian_package(package)} "
-        f"with apt-get download, no R needed), install it in R, or set dataset.root to its folder")
+        f"`{prepare_command(name, data_dir, package if name == 'rdata' else None)}` (it extracts the Debian "
+        f"package {debian_package(package)} with apt-get download, no R needed), install it in R, or set "
+        "dataset.root to its folder")
 
 
 def read_lazy_load(base: Path, name: str) -> Any:

@@ -33,8 +33,10 @@ class DataUnavailable(RuntimeError):
     """The data set is neither on disk nor downloadable; the message says how to get it."""
 
 
-def prepare_command(name: str) -> str:
-    return f"python -m kanfair.cli.data prepare {name}"
+def prepare_command(name: str, data_dir: str | Path = "data", package: Optional[str] = None) -> str:
+    """The command that fetches `name` into `data_dir` (dataset=rdata: the R package `package`)."""
+    folder = "" if str(data_dir) == "data" else f" --data-dir {data_dir}"
+    return f"python -m kanfair.cli.data{folder} prepare {name}" + (f" --package {package}" if package else "")
 
 
 def check_column(column: Any, columns: Sequence[Any], key: str, where: str) -> None:

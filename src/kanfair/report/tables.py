@@ -25,7 +25,7 @@ from kanfair.budget import label as budget_label
 from kanfair.data.fingerprint import hashed_part
 from kanfair.report.metrics import HIGHER_IS_BETTER, is_error
 from kanfair.models import FAMILIES, REFERENCES, boosting, model_spec
-from kanfair.results import config_hash, read_store
+from kanfair.results import Store, config_hash, read_store
 from kanfair.report.axes import readable_scale
 from kanfair.report.evidence import spread
 from kanfair.report.latex import comparison_table as latex_comparison, document, verdict_table
@@ -99,10 +99,11 @@ def _to_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def load_records(runs_dir: str | Path) -> pd.DataFrame:
-    """One row per usable record file; each other file is named on stderr, skipped, and
-    kept with its reason in the frame's attrs["not_used"] for table.md to count."""
-    store = read_store(runs_dir)
+def load_records(runs_dir: str | Path, store: Optional[Store] = None) -> pd.DataFrame:
+    """One row per usable record file (of `store`, read from runs_dir when not given); each
+    other file is named on stderr, skipped, and kept with its reason in the frame's
+    attrs["not_used"] for table.md to count."""
+    store = read_store(runs_dir) if store is None else store
     store.warn_each(_to_stderr)
     if not store.records:
         raise FileNotFoundError(f"no run records (*.json) in {runs_dir}"
@@ -513,7 +514,8 @@ def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
     tables.tex; with `scaling`, scaling.md and its plots; with `kan_paper`, kan_paper.md (the
     KAN paper's claims: kanfair.report.kan_paper). Returns the files written.
     `group` splits the model families further by a record column (e.g. shortcut)."""
-    runs = load_records(runs_dir)
+    store = read_store(runs_dir)  # read once: the physics and KAN-paper pages take its records whole
+    runs = load_records(runs_dir, store)
     check_report_kinds(runs, scaling, kan_paper)
     if group != "model":
         if group not in runs:
@@ -535,7 +537,7 @@ def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
         written.append(out / "continual.md")
         written[-1].write_text(continual_markdown(runs))
     if (runs.protocol == "physics").any():
-        written += write_physics(read_store(runs_dir).records, out)
+        written += write_physics(store.records, out)
     if verdict:
         written += write_verdict(runs, out)
     if latex:
@@ -544,5 +546,5 @@ def write_report(runs_dir: str | Path, out_dir: str | Path, by: str = "params",
     if scaling:
         written += write_scaling(runs, out)
     if kan_paper:
-        written += write_kan_paper(read_store(runs_dir).records, runs, out)
+        written += write_kan_paper(store.records, runs, out)
     return written
