@@ -223,6 +223,39 @@ def test_a_tuning_study_costs_its_runs_at_the_mean_batch_size_of_its_space(tmp_p
     assert "compute: 20.0 min (1,200 s)" in out  # 2 x (3 + 2) x mean(32, 64, 128, 256) = 10 x 120
 
 
+def test_a_study_of_several_workers_shares_its_trials_and_one_runs_the_finals():
+    from kanfair.cli.plan import study_jobs, time_limit_min
+
+    assert study_jobs(10.0, trials=7, seeds=2, repeats=1, workers=3) == [50.0, 20.0, 20.0]  # trials 3, 2, 2
+    assert study_jobs(10.0, trials=6, seeds=2, repeats=2, workers=1) == [160.0]  # 2 x (6 + 2)
+    assert time_limit_min(600.0) == 15 and time_limit_min(1.0) == 5  # 1.5 x 10 min; at least 5
+
+
+def test_workers_give_the_wall_time_on_a_cluster_and_its_time_limit(tmp_path, monkeypatch):
+    """--workers N: N jobs at once for a launcher that cannot say (SLURM), and for a tuning
+    sweep with tune.workers=W each study is W jobs; the longest job sets the time limit."""
+    import kanfair.cli.plan as plan_cli
+
+    def costs_ten(self, overrides, cfg):
+        return plan_cli.PlannedRun(overrides, cfg.model.name, "id", False, 10.0)
+
+    monkeypatch.setattr(plan_cli.Planner, "plan", costs_ten)
+    sweep = ["model=mlp,kan", "seed=0,1,2", "dataset=iris", "hydra/launcher=kanfair_slurm", f"paths.results_dir={tmp_path}"]
+    _, unknown, _ = plan(sweep)
+    assert "wall: depends on how many jobs SlurmLauncher runs at once; --workers N says" in unknown
+    status, out, err = plan(sweep + ["--workers", "4"])
+    assert status == 0, err
+    assert "wall with SlurmLauncher with 4 jobs at once: 20 s" in out  # 6 runs of 10 s on 4
+    status, out, err = plan(["--tune", "-m", "model=mlp,kan", "dataset=iris", "budget.target=500", "tune.trials=7",
+                             "tune.seeds=2", "tune.workers=3", "--workers", "6", f"paths.results_dir={tmp_path}"])
+    assert status == 0, err
+    assert "(in 2 tuning studies, 3 jobs each)" in out
+    # a study's jobs: 3 trials + 2 finals = 50 s, and 2 trials (20 s) twice; six jobs on six workers
+    assert "wall with BasicLauncher with 6 jobs at once: 50 s" in out and "compute: 3.0 min (180 s)" in out
+    assert "longest job: 50 s; on a cluster, a time limit with a 50% margin: hydra.launcher.timeout_min=5" in out
+    assert plan(sweep + ["--workers", "0"])[0] == 2
+
+
 def test_a_tuning_sweep_with_the_boosting_reference_is_planned_by_timing_one_fit(tmp_path):
     status, out, err = plan(["--tune", "-m", "model=mlp,hgb", "dataset=wine", "budget.target=500", "tune.trials=2",
                              "tune.seeds=1", f"paths.results_dir={tmp_path}"])

@@ -136,6 +136,77 @@ def test_a_second_worker_on_a_running_study_is_refused_in_one_line(tmp_path):
     assert len(tune(cfg)[0].finals) == 1
 
 
+def test_three_workers_share_one_study_on_one_machine(tmp_path):
+    """tune.workers=3 on the command line makes three joblib jobs of the study (a sweep
+    over tune.worker); on sqlite they claim trials under a file lock: exactly tune.trials
+    finish, no two with the same values, and the finals are trained once."""
+    import optuna
+
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "tune.py"), "model=mlp", "dataset=iris",
+                           "budget.target=500", "trainer.epochs=30", "tune.trials=7", "tune.seeds=2", "tune.workers=3",
+                           "hydra/launcher=joblib", "hydra.launcher.n_jobs=3", f"paths.results_dir={tmp_path}"],
+                          capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert done.returncode == 0, done.stderr
+    storage = f"sqlite:///{tmp_path / 'tune.db'}"
+    study = optuna.load_study(study_name=optuna.get_all_study_names(storage)[0], storage=storage)
+    finished = [t for t in study.get_trials() if "status" in t.user_attrs]
+    assert sorted(t.user_attrs["index"] for t in finished) == list(range(7))
+    assert len({json.dumps(t.user_attrs["values"], sort_keys=True) for t in finished}) == 7
+    assert {t.user_attrs["worker"] for t in finished} <= {0, 1, 2}
+    records = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*.json")]
+    finals = {r["run_id"] for r in records if r["config"]["tune"]["phase"] == "final"}
+    assert len(finals) == 2 and len(records) == 9
+    trained = [line for line in done.stdout.splitlines()
+               if line.startswith("kanfair: ok |") and line.rsplit(" ", 1)[-1] in finals]
+    assert len(trained) == 2, done.stdout
+
+
+def _tune_as_worker(cfg) -> int:
+    return len(tune(cfg)[0].trials)
+
+
+def test_workers_never_train_the_same_values_twice(tmp_path):
+    """A space of four combinations and four trials over two workers: each combination is
+    trained once (TPE proposes a combination already tried often in so small a space)."""
+    import multiprocessing
+
+    from omegaconf import OmegaConf
+
+    space = {"trainer": {"batch_size": {"choices": [16, 32]}}, "model": {"activation": {"choices": ["relu", "tanh"]}}}
+    configs = []
+    for worker in range(2):
+        cfg = tune_config(tmp_path, "model=mlp", "tune.trials=4", "tune.seeds=1", "trainer.epochs=1", "tune.workers=2",
+                          f"tune.worker={worker}")
+        OmegaConf.update(cfg, "tune.space", space, merge=False)
+        configs.append(cfg)
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        assert sum(pool.map(_tune_as_worker, configs)) == 4
+    trained = [(r["config"]["trainer"]["batch_size"], r["config"]["model"]["activation"])
+               for r in map(json.loads, map(Path.read_text, (tmp_path / "runs").glob("*.json")))
+               if r["config"]["tune"]["phase"] == "trial"]
+    assert sorted(trained) == [(16, "relu"), (16, "tanh"), (32, "relu"), (32, "tanh")]
+
+
+def test_workers_on_the_command_line_become_a_sweep_over_the_worker_index():
+    from kanfair.cli.tune import one_job_per_worker
+
+    assert one_job_per_worker(["tune", "model=mlp", "tune.workers=3"]) == [
+        "tune", "-m", "model=mlp", "tune.workers=3", "tune.worker=range(0,3)"]
+    assert one_job_per_worker(["tune", "-m", "tune.workers=2"]) == ["tune", "-m", "tune.workers=2",
+                                                                    "tune.worker=range(0,2)"]
+    for unchanged in (["tune", "tune.workers=1"], ["tune", "tune.workers=3", "tune.worker=1"], ["tune", "model=mlp"]):
+        assert one_job_per_worker(unchanged) == unchanged
+
+
+@pytest.mark.parametrize("override, key", [("tune.worker=3", "tune.worker"), ("tune.heartbeat_s=0", "tune.heartbeat_s"),
+                                           ("tune.storage=mysql://u@h/db", "tune.storage")])
+def test_a_worker_index_out_of_range_or_a_storage_workers_cannot_share_is_refused(tmp_path, override, key):
+    from kanfair.config import validate
+
+    with pytest.raises(ConfigError, match=key):
+        validate(tune_config(tmp_path, "model=mlp", "tune.workers=3", override))
+
+
 def _open_storage(results: str, barrier) -> str:
     from omegaconf import OmegaConf
     from kanfair.studies.tune import storage_url

@@ -296,21 +296,26 @@ class TrainConfig:
 
 # Beyond these a study is a typo, not a plan (each repeat re-runs the whole study, each trial
 # trains a model, each seed re-trains the winner; TPE itself slows past a few thousand trials)
-TUNE_MAXIMA = {"repeats": 100, "trials": 10_000, "seeds": 100}
+TUNE_MAXIMA = {"repeats": 100, "trials": 10_000, "seeds": 100, "workers": 1_000}
 
 
 @dataclass
 class TuneConfig:
     """kanfair-tune: `trials` per family, the best re-run on `seeds` seeds, TPE seeded by
     `sampler_seed`, studies in `storage` (null: sqlite in the results dir), searching
-    `space` (configs/search/), the whole study done `repeats` times (kanfair.studies.tune).
-    `study`, `trial`, `phase`, `repeat` label the runs the tuner makes."""
+    `space` (configs/search/), the whole study done `repeats` times (kanfair.studies.tune),
+    by `workers` jobs at once (`worker` is a job's index among them; a worker whose trial's
+    heartbeat, every `heartbeat_s`, has stopped is taken for dead). `study`, `trial`,
+    `phase`, `repeat` label the runs the tuner makes."""
 
     trials: int = 20
     seeds: int = 5
     repeats: int = 1
     sampler_seed: int = 0
     storage: Optional[str] = None
+    workers: int = 1
+    worker: int = 0
+    heartbeat_s: int = 30
     space: Dict[str, Any] = field(default_factory=dict)
     study: Optional[str] = None
     trial: Optional[int] = None
@@ -319,10 +324,17 @@ class TuneConfig:
 
     def __post_init__(self) -> None:
         check_seed(self.sampler_seed, "tune.sampler_seed")
-        for key, example in (("repeats", 3), ("trials", 20), ("seeds", 5)):
+        for key, example in (("repeats", 3), ("trials", 20), ("seeds", 5), ("workers", 3)):
             value, most = getattr(self, key), TUNE_MAXIMA[key]
             check(1 <= value <= most, f"tune.{key}", f"must be in 1 .. {most:,} (got {value:,})",
                   f"set e.g. tune.{key}={example}; size a study first with scripts/plan.py --tune")
+        check(0 <= self.worker < self.workers, "tune.worker", f"must be in 0 .. {self.workers - 1} for "
+              f"tune.workers={self.workers} (got {self.worker})", "leave it out: tune.workers=N sweeps it")
+        check(self.heartbeat_s >= 1, "tune.heartbeat_s", f"must be >= 1 second (got {self.heartbeat_s})",
+              "leave it at 30, or set e.g. tune.heartbeat_s=10")
+        check(self.workers == 1 or (self.storage or "sqlite").startswith(("sqlite", "postgresql")), "tune.storage",
+              f"{self.workers} workers share a study through sqlite (one machine) or PostgreSQL, not "
+              f"'{self.storage}'", "give a postgresql:// URL (see README: On a cluster)")
         check(bool(self.space), "tune.space", "the search space is empty",
               "pick one with search=<family> (configs/search/)")
 
@@ -349,7 +361,10 @@ class SizeConfig(TrainConfig):
 
 
 def register_configs() -> None:
-    """Make the schemas available to the group files as `/schema/<group>/<name>`."""
+    """Make the schemas available to the group files as `/schema/<group>/<name>`, and the
+    resolver hydra/launcher=kanfair_slurm asks for its CPUs with (trainer.threads, at least 1)."""
+    if not OmegaConf.has_resolver("kanfair_cpus"):
+        OmegaConf.register_new_resolver("kanfair_cpus", lambda threads: max(1, int(threads)))
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConfig)
     store.store(name="size_schema", node=SizeConfig)

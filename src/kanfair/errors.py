@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 
 from hydra.errors import InstantiationException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
@@ -21,6 +22,19 @@ def _first_line(text: str) -> str:
 def _did_you_mean(word: str, options) -> str:
     close = difflib.get_close_matches(word, list(options), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+# sbatch's refusals of a launcher setting, and the setting to change
+SBATCH_REFUSALS = {
+    "Invalid generic resource (gres) specification":
+        "the partition has no GPUs: drop hydra.launcher.gpus_per_node, or pick a GPU partition with "
+        "hydra.launcher.partition=<name> (sinfo -o '%P %G' lists each partition's GPUs)",
+    "Requested node configuration is not available":
+        "no node has the CPUs or memory asked for: lower hydra.launcher.cpus_per_task (trainer.threads) or "
+        "hydra.launcher.mem_gb (sinfo -o '%P %c %m' lists each partition's CPUs and MB)",
+    "Invalid partition name specified":
+        "set hydra.launcher.partition to one of the partitions sinfo -s lists",
+}
 
 
 def describe(error: BaseException) -> str:
@@ -53,6 +67,15 @@ def describe(error: BaseException) -> str:
         return f"cannot parse the command-line override: {_first_line(str(error))}"
     if isinstance(error, ConfigError):
         return str(error)
+    if type(error).__name__ == "UncompletedJobError":  # submitit's: a job ended without a result
+        job = re.search(r"Job (\S+) .*\(state: ([^)]*)\)", str(error), re.S)
+        where = f"job {job[1]} ended {job[2]}" if job else _first_line(str(error))
+        return (f"a cluster job of the sweep ended without its result ({where}; its log is in "
+                "hydra.launcher.submitit_folder): the records already written are kept; run the same command "
+                "again to run only the missing runs")
+    for words, advice in SBATCH_REFUSALS.items():
+        if words in str(error):
+            return f"SLURM refused the jobs ({words}): {advice}"
     if isinstance(error, OSError) and error.filename:  # "[Errno 28] No space left" says not where
         return f"{error.strerror or _first_line(str(error))}: {error.filename}"
     return _first_line(str(error)) or type(error).__name__

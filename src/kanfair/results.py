@@ -76,7 +76,7 @@ class Record:
 # where results go, who watches, and what cannot change a run's numbers are not what was run
 # (trainer.eval_train: how often the train split is scored, which selects nothing)
 NOT_HASHED = ("paths", "logger", "trainer.rerun", "trainer.eval_train", "tune.trials", "tune.seeds",
-              "tune.storage", "tune.repeats")
+              "tune.storage", "tune.repeats", "tune.workers", "tune.worker", "tune.heartbeat_s")
 # keys added after records were written: hashed only when set away from the value that
 # reproduces the earlier behaviour, so that earlier records still resume
 HASHED_UNLESS = {"dataset.split": None, "dataset.split_seed": 0, "dataset.source": None,

@@ -188,7 +188,18 @@ def environment(device_name: str) -> dict[str, Any]:
             "gpu_kernels": gpu_kernels.active() and on_cuda,
             **({"gpu_kernels_failed": gpu_kernels.failure()} if gpu_kernels.failure() else {}),
             "cpu_kernel_set": cpu_kernel_set(), "blas": blas(),
-            "torch": torch.__version__, "python": platform.python_version()}
+            "torch": torch.__version__, "python": platform.python_version(), **slurm_job()}
+
+
+def slurm_job() -> dict[str, Any]:
+    """The SLURM job a run ran in, if any: its id, array task, and how often SLURM requeued
+    it (a job stopped at its time limit is requeued by hydra/launcher=kanfair_slurm, and its
+    unfinished run starts again)."""
+    if "SLURM_JOB_ID" not in os.environ:
+        return {}
+    array = os.environ.get("SLURM_ARRAY_JOB_ID")
+    return {"slurm": {"job_id": f"{array}_{os.environ['SLURM_ARRAY_TASK_ID']}" if array else os.environ["SLURM_JOB_ID"],
+                      "requeued": int(os.environ.get("SLURM_RESTART_COUNT", 0))}}
 
 
 def make_record(conf: TrainConfig, resolved: dict[str, Any], data: dict[str, Any], task: Task,

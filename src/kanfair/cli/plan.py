@@ -13,12 +13,13 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import math
 import os
 import statistics
 import sys
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -107,10 +108,14 @@ class Launcher:
     threads: int
 
 
-def launcher_of(master: DictConfig) -> Launcher:
+def launcher_of(master: DictConfig, workers: Optional[int] = None) -> Launcher:
+    """The sweep's launcher; `workers` (--workers) says how many of its jobs run at once
+    where the launcher cannot (a cluster's free slots)."""
     target = str(master.hydra.launcher.get("_target_", ""))
     name = target.rsplit(".", 1)[-1]
     threads = threads_per_job(master.hydra)
+    if workers is not None:
+        return Launcher(f"{name} with {workers} jobs at once", workers, threads)
     if name == "BasicLauncher":
         return Launcher("basic (one job at a time)", 1, threads)
     if name == "JoblibLauncher":
@@ -147,6 +152,17 @@ class PlannedRun:
     seconds: float = 0.0  # estimate; 0 for a done run unless the planner compares
     measured: Optional[Measured] = None  # a done run's record, when comparing
     runs: int = 1  # a tuning study (kanfair-tune job) makes many
+    jobs: list[float] = field(default_factory=list)  # a study's jobs' seconds (tune.workers); [] = [seconds]
+
+    def job_seconds(self) -> list[float]:
+        return self.jobs or [self.seconds]
+
+
+def study_jobs(run_s: float, trials: int, seeds: int, repeats: int, workers: int) -> list[float]:
+    """The seconds of a study's tune.workers jobs: its trials shared among them as evenly as
+    they go, then the finals run by one, repeat after repeat."""
+    shares = [trials // workers + (worker < trials % workers) for worker in range(workers)]
+    return [repeats * (share + (seeds if worker == 0 else 0)) * run_s for worker, share in enumerate(shares)]
 
 
 class Planner:
@@ -197,8 +213,9 @@ class Planner:
             for key, value in typical.items():
                 OmegaConf.update(sized, key, value, merge=False)
             per_run.append(self.plan(overrides, sized).seconds)
-        runs = cfg.tune.repeats * (cfg.tune.trials + cfg.tune.seeds)
-        return PlannedRun(overrides, cfg.model.name, study_name(cfg), False, runs * statistics.mean(per_run), runs=runs)
+        runs, run_s = cfg.tune.repeats * (cfg.tune.trials + cfg.tune.seeds), statistics.mean(per_run)
+        return PlannedRun(overrides, cfg.model.name, study_name(cfg), False, runs * run_s, runs=runs,
+                          jobs=study_jobs(run_s, cfg.tune.trials, cfg.tune.seeds, cfg.tune.repeats, cfg.tune.workers))
 
     def plan(self, overrides: list[str], cfg: DictConfig) -> PlannedRun:
         conf = validate(cfg)
@@ -315,19 +332,34 @@ def summary(runs: list[PlannedRun], launcher: Launcher) -> str:
                      "to run": sum(run.runs for run in group if not run.done),
                      "median job": _duration(statistics.median(todo)) if todo else "",
                      "compute": _duration(sum(todo))})
-    todo = [run.seconds for run in runs if not run.done]
+    todo = [seconds for run in runs if not run.done for seconds in run.job_seconds()]
     total, done = sum(run.runs for run in runs), sum(run.runs for run in runs if run.done)
+    per_study = len(runs[0].job_seconds()) if runs else 1
     lines = [tabulate(rows, headers="keys", intfmt=","), "",
              f"runs: {total:,}; done: {done:,}; to run: {total - done:,}"
-             + (f" (in {len(runs):,} tuning studies, one job each)" if total > len(runs) else ""),
+             + (f" (in {len(runs):,} tuning studies, {'one job' if per_study == 1 else f'{per_study} jobs'} each)"
+                if total > len(runs) else ""),
              f"compute: {_duration(sum(todo))} ({sum(todo):,.0f} s)"]
+    longest = max(todo, default=0.0)
     if launcher.workers is None:
-        lines.append(f"wall: depends on how many jobs {launcher.name} runs at once "
-                     f"(the longest run: {_duration(max(todo, default=0.0))})")
+        lines.append(f"wall: depends on how many jobs {launcher.name} runs at once; --workers N says "
+                     f"(the longest job: {_duration(longest)})")
     else:
         wall = wall_seconds(todo, launcher.workers)
         lines.append(f"wall with {launcher.name}: {_duration(wall)} ({wall:,.0f} s)")
+    if todo:
+        lines.append(f"longest job: {_duration(longest)}; on a cluster, a time limit with a "
+                     f"{TIME_LIMIT_MARGIN:.0%} margin: hydra.launcher.timeout_min={time_limit_min(longest)}")
     return "\n".join(lines)
+
+
+TIME_LIMIT_MARGIN = 0.5  # over the longest job's estimate: probes vary, and a job loads its data first
+
+
+def time_limit_min(seconds: float) -> int:
+    """A cluster job's time limit for a job estimated at `seconds`: the margin on top,
+    whole minutes, at least 5 (SLURM's pre-timeout signal needs the room)."""
+    return max(5, math.ceil(seconds * (1 + TIME_LIMIT_MARGIN) / 60))
 
 
 def comparison(runs: list[PlannedRun]) -> str:
@@ -363,15 +395,19 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--runs", action="store_true", help="also list every run with its estimate")
     parser.add_argument("--compare", action="store_true",
                         help="also estimate the done runs and compare with their records' times")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="jobs running at once (e.g. a cluster's free slots): the wall time on N of them")
     parser.add_argument("--tune", action="store_true",
                         help="plan a kanfair-tune sweep (each job a tuning study) instead of train.py's")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # flags may follow the overrides
     with one_line_errors():
         if args.tune and args.compare:
             raise ConfigError("--compare", "compares runs with their records, but a study's runs are "
                               "drawn as it goes", "drop --compare with --tune")
         master, jobs = sweep_configs(args.overrides, args.config_dir, "tune" if args.tune else "train")
-        launcher = launcher_of(master)
+        if args.workers is not None and args.workers < 1:
+            raise ConfigError("--workers", f"must be >= 1 (got {args.workers})", "e.g. --workers 16")
+        launcher = launcher_of(master, args.workers)
         cache = ProbeCache(cache_path())
         planner = Planner(launcher, cache, args.reprobe, args.compare)
         runs = []

@@ -18,9 +18,14 @@ from kanfair.runner import run
 
 
 def threads_per_job(hydra_conf: DictConfig) -> int:
-    """Torch threads for one job of a parallel sweep so that jobs x threads <= cores
-    (0: leave torch's default, e.g. for sequential jobs). trainer.threads overrides it."""
-    jobs = hydra_conf.launcher.get("n_jobs") if "launcher" in hydra_conf else None
+    """Torch threads for one job of a parallel sweep so that jobs x threads <= cores, or
+    the CPUs a cluster job asked for (hydra.launcher.cpus_per_task: without cgroups torch
+    would see, and use, every core of the node); 0 leaves torch's default (sequential
+    jobs). trainer.threads overrides it."""
+    launcher = hydra_conf.launcher if "launcher" in hydra_conf else {}
+    if hydra_conf.mode == RunMode.MULTIRUN and launcher.get("cpus_per_task"):
+        return int(launcher.cpus_per_task)
+    jobs = launcher.get("n_jobs")
     if not jobs or hydra_conf.mode != RunMode.MULTIRUN:
         return 0
     cores = os.cpu_count() or 1

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import statistics
+import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -18,6 +19,8 @@ def _app(cfg: DictConfig) -> None:
     with one_line_errors():
         hydra_conf = HydraConfig.get()
         for result in tune(cfg, job_dir=hydra_conf.runtime.output_dir, threads=threads_per_job(hydra_conf)):
+            if not result.finals:  # another worker of the study runs them
+                continue
             tests = [r.test_metric for r in result.finals if r.test_metric is not None]
             spread = f" ± {statistics.stdev(tests):.4g}" if len(tests) > 1 else ""
             print(f"kanfair: tuned {result.study} (tune.repeat={result.repeat}): best trial {result.best_trial} "
@@ -26,8 +29,20 @@ def _app(cfg: DictConfig) -> None:
                   + ", ".join(f"{k}={v}" for k, v in result.best_params.items()), flush=True)
 
 
+def one_job_per_worker(argv: list[str]) -> list[str]:
+    """`tune.workers=N` on the command line makes N jobs a study: a sweep over tune.worker
+    (added with -m where the user did not sweep it)."""
+    workers = [word.split("=", 1)[1] for word in argv if word.startswith("tune.workers=")]
+    if not workers or not workers[-1].isdigit() or int(workers[-1]) < 2 \
+            or any(word.startswith("tune.worker=") for word in argv):
+        return argv
+    multirun = [] if any(word in ("-m", "--multirun") for word in argv) else ["-m"]
+    return [argv[0], *multirun, *argv[1:], f"tune.worker=range(0,{workers[-1]})"]
+
+
 def main() -> None:
     register_configs()
+    sys.argv = one_job_per_worker(sys.argv)
     hydra_main_with_one_line_errors(_app)
 
 

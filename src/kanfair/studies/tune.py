@@ -16,12 +16,20 @@ re-runs its own best configuration on the seeds. The verdict then replicates ove
 
 Optuna is driven through its ask-and-tell API rather than Hydra's optuna sweeper plugin,
 which pins optuna < 3: here a study is one Hydra job, so any launcher (joblib locally,
-submitit on SLURM) runs the families in parallel, all studies in one storage. One worker
-drives a study at a time, sequentially, which keeps its trial sequence a function of its
+submitit on SLURM) runs the families in parallel, all studies in one storage. By default
+one worker drives a study, sequentially, which keeps its trial sequence a function of its
 seed alone: the sampler is reseeded from tune.sampler_seed, the number of finished trials
 and the draws rejected for the next one (KnobRule) before every ask, so a study restarted
 after a kill draws exactly what an uninterrupted one would. A trial killed mid-run is closed as failed and not counted, so
 its values are drawn again; finished trials are never repeated.
+
+With tune.workers=N, N jobs drive one study at once (SharedStudy): each claims a trial
+under a lock held in the storage (a PostgreSQL advisory lock; a file lock for sqlite on
+one machine), so that no more than tune.trials are ever running or finished and no two
+carry the same values; a claimed trial beats a heartbeat, and one whose worker died is
+closed by the next claim and its slot drawn again; the finals run once, by the first
+worker to find every trial finished. The trial sequence then depends on which job
+finishes first: tune.repeats measures what that changes.
 """
 from __future__ import annotations
 
@@ -29,14 +37,19 @@ import contextlib
 import copy
 import dataclasses
 import fcntl
+import hashlib
 import itertools
 import json
+import threading
+import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Optional
+from typing import Any, Callable, Collection, Iterator, Mapping, Optional
 
 import numpy as np
 import optuna
+import sqlalchemy
 from omegaconf import DictConfig, OmegaConf
 
 from kanfair.budget import BudgetError
@@ -49,8 +62,11 @@ from kanfair.runner import SizedModel, run_or_stored
 from kanfair.schema import ConfigError, check
 
 COUNTED = "status"  # user attribute set when a trial's run has finished (ok, diverged or failed)
-REJECTED = "rejected_for"  # a draw that width alone could not fit: the trial index it was drawn for
+REJECTED = "rejected_for"  # a draw not trained (width alone cannot fit it, or a running or finished
+# trial of a shared study has its values): the trial index it was drawn for
 MAX_REDRAWS = 1000
+STALE_HEARTBEATS = 4  # a shared study's running trial silent for this many heartbeats is dead
+WAIT_S = 2.0  # a worker with nothing to claim looks again this often (a trial may die and free its slot)
 LABELS = ("study", "trial", "phase")
 Runner = Callable[[DictConfig, Optional[str], int], Record]
 
@@ -207,45 +223,84 @@ def storage_address(cfg: DictConfig) -> str:
 
 @contextlib.contextmanager
 def sole_driver(url: str, name: str) -> Iterator[None]:
-    """One worker drives a study at a time: a second would close the first's running trial
-    as interrupted, and the first would die telling it. With sqlite storage (a local file)
-    an OS lock beside the database refuses the second at once, in one line; a server
-    storage shared by cluster jobs relies on one job per study, as a sweep gives."""
-    if not url.startswith("sqlite:///"):
+    """With tune.workers=1 one worker drives a study: a second would close the first's
+    running trial as interrupted, and the first would die telling it. A lock in the
+    storage (StorageLock) refuses the second at once, in one line."""
+    if not url.startswith(("sqlite:///", "postgresql")):
         yield
         return
-    lock = Path(url[len("sqlite:///"):]).with_suffix(f".{name}.lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with StorageLock(url).held(name, wait=False) as got:
+        if not got:
             raise ConfigError("tune", f"study {name} is being tuned by another kanfair-tune right now "
-                              f"({lock} is locked)", "let that one finish, then run the command again: "
-                              "it resumes where the study stands") from None
+                              "(its lock in the storage is held)", "let that one finish, then run the command "
+                              "again: it resumes where the study stands; or tune with tune.workers=N")
         yield
+
+
+def lock_key(name: str) -> int:
+    """A PostgreSQL advisory lock's 64-bit key for a name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+class StorageLock:
+    """A named lock that every worker of a storage sees: a PostgreSQL advisory lock (on its
+    own connection, so it is released when the holder dies), or, for sqlite (one
+    machine), an OS lock on a file beside the database."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = (sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+                       if url.startswith("postgresql") else None)
+
+    @contextlib.contextmanager
+    def held(self, name: str, wait: bool = True) -> Iterator[bool]:
+        """Hold the lock `name` in the block; with wait=False, yield False at once where
+        another worker holds it."""
+        if self.engine is None:
+            path = Path(self.url[len("sqlite:///"):]).with_suffix(f".{name}.lock")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "w") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+                except BlockingIOError:
+                    yield False
+                    return
+                yield True
+            return
+        with self.engine.connect() as connection:
+            take = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
+            got = connection.execute(sqlalchemy.text(f"SELECT {take}(:key)"), {"key": lock_key(name)}).scalar()
+            connection.commit()
+            try:
+                yield got is not False
+            finally:
+                if got is not False:
+                    connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key(name)})
+                    connection.commit()
 
 
 @contextlib.contextmanager
 def creating(url: str) -> Iterator[None]:
-    """One worker at a time opens a sqlite storage: the first creates its tables, and two
-    workers creating them at once (a fresh sweep's first jobs) fail in SQLAlchemy."""
-    if not url.startswith("sqlite:///"):
+    """One worker at a time opens a storage: the first creates its tables, and workers
+    creating them at once (a fresh sweep's first jobs) fail in SQLAlchemy, or, on a fresh
+    PostgreSQL database, with "CREATE TYPE studydirection" (optuna issue 1092)."""
+    if not url.startswith(("sqlite:///", "postgresql")):
         yield
         return
-    path = Path(url[len("sqlite:///"):])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".create.lock"), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    with StorageLock(url).held("kanfair-create-tables"):
         yield
 
 
-def storage_url(cfg: DictConfig) -> optuna.storages.RDBStorage:
+def storage_url(cfg: DictConfig, heartbeat_s: Optional[int] = None) -> optuna.storages.RDBStorage:
+    """The study storage; with `heartbeat_s`, one where running trials beat a heartbeat and
+    those silent for STALE_HEARTBEATS beats can be failed (a shared study's)."""
     url = storage_address(cfg)
     engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}  # parallel jobs wait
+    beats = ({"heartbeat_interval": heartbeat_s, "grace_period": STALE_HEARTBEATS * heartbeat_s}
+             if heartbeat_s else {})
     try:
         with creating(url):
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine, **beats)
     except Exception as error:  # SQLAlchemy's words name no key
         raise ConfigError("tune.storage", f"cannot open '{url}' ({type(error).__name__}: "
                           f"{str(error).splitlines()[0] if str(error) else ''})",
@@ -320,6 +375,10 @@ def tune(cfg: DictConfig, job_dir: Optional[str] = None, threads: int = 0,
     for repeat in range(conf.tune.repeats):
         repeated = repeat_config(cfg, repeat)
         name = study_name(repeated)
+        if conf.tune.workers > 1:
+            results.append(_drive_shared(repeated, validate(repeated), space, rule, higher, name, job_dir,
+                                         threads, runner))
+            continue
         with sole_driver(storage_address(repeated), name):
             results.append(_drive(repeated, validate(repeated), space, rule, higher, name, job_dir, threads, runner))
     return results
@@ -335,41 +394,139 @@ def draw_seed(sampler_seed: int, index: int, redraw: int) -> int:
 
 def _drive(cfg: DictConfig, conf: TuneRunConfig, space: dict, rule: KnobRule, higher: bool, name: str,
            job_dir: Optional[str], threads: int, runner: Runner) -> TuneResult:
-    """The study's trials (those not yet finished), then its finals."""
+    """The study's trials (those not yet finished), one after another, then its finals."""
     study = optuna.create_study(study_name=name, storage=storage_url(cfg), load_if_exists=True,
                                 direction="maximize" if higher else "minimize")
     close_interrupted(study)
     runs = []
     while len(done := finished_trials(study)) < conf.tune.trials:
-        redraw = sum(t.user_attrs.get(REJECTED) == len(done) for t in study.get_trials(deepcopy=False))
-        check(redraw < MAX_REDRAWS, f"model.{rule.knob}", f"{MAX_REDRAWS} draws of trial {len(done)} of {name} in a "
-              "row did not fit the budget with width alone", "widen budget.tolerance or narrow the search space")
-        study.sampler = optuna.samplers.TPESampler(seed=draw_seed(conf.tune.sampler_seed, len(done), redraw))
+        trial, values = _draw(study, conf, space, rule, name, len(done))
+        runs.append(_train(study, trial, values, len(done), cfg, conf, name, job_dir, threads, runner))
+    return _finish(study, cfg, conf, higher, name, runs, job_dir, threads, runner, run_finals=True)
+
+
+class Finished:
+    """_claim's answer when every trial of the study has finished."""
+
+
+def _drive_shared(cfg: DictConfig, conf: TuneRunConfig, space: dict, rule: KnobRule, higher: bool, name: str,
+                  job_dir: Optional[str], threads: int, runner: Runner) -> TuneResult:
+    """One of tune.workers jobs on the study: claim a trial, train it, until every trial
+    has finished; then the finals, unless another worker is running them."""
+    storage = storage_url(cfg, heartbeat_s=conf.tune.heartbeat_s)
+    study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True,
+                                direction="maximize" if higher else "minimize")
+    lock = StorageLock(storage_address(cfg))
+    runs = []
+    while (claim := _claim(study, storage, lock, conf, space, rule, name)) is not Finished:
+        if claim is None:  # every open slot is running elsewhere; one may yet die and free it
+            time.sleep(WAIT_S)
+            continue
+        trial, index, values = claim
+        with heartbeat(storage, trial._trial_id, conf.tune.heartbeat_s):
+            runs.append(_train(study, trial, values, index, cfg, conf, name, job_dir, threads, runner))
+    with lock.held(f"{name}:finals", wait=False) as mine:
+        if not mine:
+            print(f"kanfair: tune {name}: every trial has finished; another worker runs the finals", flush=True)
+        return _finish(study, cfg, conf, higher, name, runs, job_dir, threads, runner, run_finals=mine)
+
+
+def _claim(study: optuna.Study, storage: optuna.storages.RDBStorage, lock: StorageLock, conf: TuneRunConfig,
+           space: dict, rule: KnobRule, name: str) -> Any:
+    """Under the study's lock: Finished; None where every trial not finished is running;
+    else a new trial (its index the lowest free one, its values no other trial's) with its
+    first heartbeat. Running trials whose worker died (heartbeat silent) are closed first."""
+    with lock.held(name), warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # stable since optuna 2.9
+        optuna.storages.fail_stale_trials(study)
+        trials = study.get_trials(deepcopy=False)
+        running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING and COUNTED not in t.user_attrs]
+        for orphan in [t for t in running if "worker" not in t.user_attrs]:  # a sequential tuner's, killed
+            study.tell(orphan.number, state=optuna.trial.TrialState.FAIL)
+        running = [t for t in running if "worker" in t.user_attrs]
+        done = [t for t in trials if COUNTED in t.user_attrs]
+        if len(done) >= conf.tune.trials:
+            return Finished
+        if len(done) + len(running) >= conf.tune.trials:
+            return None
+        taken = {t.user_attrs["index"] for t in done + running}
+        index = next(i for i in itertools.count() if i not in taken)
+        trial, values = _draw(study, conf, space, rule, name, index,
+                              {_canonical(t.user_attrs["values"]) for t in done + running})
+        trial.set_user_attr("worker", conf.tune.worker)
+        storage.record_heartbeat(trial._trial_id)
+        return trial, index, values
+
+
+@contextlib.contextmanager
+def heartbeat(storage: optuna.storages.RDBStorage, trial_id: int, every_s: int) -> Iterator[None]:
+    """Beat the trial's heartbeat every `every_s` seconds while the block trains it."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every_s):
+            storage.record_heartbeat(trial_id)
+
+    thread = threading.Thread(target=beat, name="kanfair-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _canonical(values: Mapping[str, Any]) -> str:
+    return json.dumps(values, sort_keys=True)
+
+
+def _draw(study: optuna.Study, conf: TuneRunConfig, space: dict, rule: KnobRule, name: str, index: int,
+          taken: Collection[str] = ()) -> tuple[optuna.Trial, dict[str, Any]]:
+    """Ask for trial `index` until a draw can be trained: width alone fits it to the budget
+    (KnobRule), and no trial in `taken` (a shared study's running and finished ones) has
+    its values. A draw not trained is closed as failed, so the sampler learns nothing from it."""
+    while True:
+        redraw = sum(t.user_attrs.get(REJECTED) == index for t in study.get_trials(deepcopy=False))
+        check(redraw < MAX_REDRAWS, f"model.{rule.knob}" if rule.knob else "tune.space",
+              f"{MAX_REDRAWS} draws of trial {index} of {name} in a row could not be trained (width alone did "
+              f"not fit them to the budget{', or another trial had their values' if taken else ''})",
+              "widen budget.tolerance, or the search space")
+        study.sampler = optuna.samplers.TPESampler(seed=draw_seed(conf.tune.sampler_seed, index, redraw))
         trial = study.ask()
         values = {key: suggest(trial, key, spec) for key, spec in space.items()}
-        if not rule.fits(values):  # nothing trains; the sampler learns nothing from a failed trial
-            trial.set_user_attr(REJECTED, len(done))
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            continue
-        trial.set_user_attr("values", values)
-        trial.set_user_attr("index", len(done))
-        record = runner(labelled(cfg, values, "trial", len(done), name, conf.seed), job_dir, threads)
-        runs.append(record)
-        trial.set_user_attr(COUNTED, record.status)
-        trial.set_user_attr("run_id", record.run_id)
-        ok = record.status == "ok" and record.val_metric is not None
-        if ok:
-            study.tell(trial, record.val_metric)
-        else:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        print(f"kanfair: tune {name}{_of_repeats(conf)}: trial {len(done) + 1}/{conf.tune.trials}: "
-              f"{'val ' + f'{record.val_metric:.6g}' if ok else record.status} with "
-              + ", ".join(f"{k}={v}" for k, v in values.items()), flush=True)
+        if rule.fits(values) and _canonical(values) not in taken:
+            trial.set_user_attr("values", values)
+            trial.set_user_attr("index", index)
+            return trial, values
+        trial.set_user_attr(REJECTED, index)
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+
+def _train(study: optuna.Study, trial: optuna.Trial, values: dict[str, Any], index: int, cfg: DictConfig,
+           conf: TuneRunConfig, name: str, job_dir: Optional[str], threads: int, runner: Runner) -> Record:
+    """Run trial `index` and tell the study its validation score (failed where it has none)."""
+    record = runner(labelled(cfg, values, "trial", index, name, conf.seed), job_dir, threads)
+    trial.set_user_attr(COUNTED, record.status)
+    trial.set_user_attr("run_id", record.run_id)
+    ok = record.status == "ok" and record.val_metric is not None
+    if ok:
+        study.tell(trial, record.val_metric)
+    else:
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    print(f"kanfair: tune {name}{_of_repeats(conf)}: trial {index + 1}/{conf.tune.trials}: "
+          f"{'val ' + f'{record.val_metric:.6g}' if ok else record.status} with "
+          + ", ".join(f"{k}={v}" for k, v in values.items()), flush=True)
+    return record
+
+
+def _finish(study: optuna.Study, cfg: DictConfig, conf: TuneRunConfig, higher: bool, name: str, runs: list[Record],
+            job_dir: Optional[str], threads: int, runner: Runner, run_finals: bool) -> TuneResult:
+    """The best finished trial and (where `run_finals`) its configuration re-run on the seeds."""
     completed = [t for t in finished_trials(study) if t.state == optuna.trial.TrialState.COMPLETE]
     check(bool(completed), "tune.trials", f"none of the {conf.tune.trials} trials of {name} ended ok",
           "look at the trials' records (status, message) and narrow the search space")
     best = max(completed, key=lambda t: t.value if higher else -t.value)
     index = best.user_attrs["index"]
     finals = [runner(labelled(cfg, best.user_attrs["values"], "final", index, name, seed), job_dir, threads)
-              for seed in range(conf.tune.seeds)]
+              for seed in range(conf.tune.seeds)] if run_finals else []
     return TuneResult(name, conf.tune.repeat, index, best.user_attrs["values"], best.value, runs, finals)
