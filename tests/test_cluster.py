@@ -127,6 +127,35 @@ def test_a_cancelled_job_of_a_slurm_sweep_is_all_the_rerun_runs(tmp_path, slurm)
     assert logs.count("kanfair: skipped") == 3 and logs.count("kanfair: ok |") == 1
 
 
+def test_a_job_signalled_before_its_time_limit_is_requeued_and_its_record_says_so(tmp_path, slurm):
+    """SLURM's pre-timeout signal (USR2, sent here by hand while the run trains) makes
+    submitit requeue the job (hydra/launcher=kanfair_slurm sets max_num_timeout); the run
+    starts again, the sweep ends well, and the record counts the requeue."""
+    name = f"kanfair-test-{uuid.uuid4().hex[:8]}"
+    sweep = subprocess.Popen([sys.executable, str(REPO / "train.py"), "-m", "hydra/launcher=kanfair_slurm",
+                              f"hydra.launcher.name={name}", f"hydra.launcher.submitit_folder={tmp_path / 'jobs'}/%j",
+                              "model=mlp", "dataset=digits", "trainer.epochs=1500", "trainer.threads=1",
+                              f"paths.results_dir={tmp_path}"], cwd=REPO, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    deadline, job = time.time() + 120, ""
+    while not job:
+        assert time.time() < deadline, "the job never started training"
+        if "kanfair: run " in job_logs(tmp_path / "jobs"):
+            job = subprocess.run(["squeue", "-h", "-n", name, "-o", "%i"], capture_output=True, text=True).stdout.strip()
+        time.sleep(0.2)
+    subprocess.run(["scancel", "--signal=USR2", job], check=True)
+    while not {"Restarts=1", "JobState=PENDING"} <= set(
+            subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True).stdout.split()):
+        assert time.time() < deadline, "the job was not requeued"
+        time.sleep(0.2)
+    subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True)  # SLURM waits 2 min else
+    _, err = sweep.communicate(timeout=300)
+    assert sweep.returncode == 0, err
+    [record] = records(tmp_path).values()
+    assert record["status"] == "ok" and record["environment"]["slurm"] == {"job_id": job, "requeued": 1}
+    assert "Exiting gracefully after preemption/timeout" in job_logs(tmp_path / "jobs")
+
+
 def tune_workers(tmp_path: Path, url: str, workers: int, *extra: str) -> list[list[str]]:
     base = [*TUNE, "model=mlp", "dataset=iris", "budget.target=500", "trainer.epochs=400", "tune.trials=6",
             "tune.seeds=2", f"tune.workers={workers}", "tune.heartbeat_s=1", f"tune.storage={url}",

@@ -71,7 +71,8 @@ def test_every_command_composes_and_validates(command):
     """Each job of each command, composed as its app composes it (the sweep expanded as
     `-m` would); train jobs also pass kanfair's own validation."""
     app, words = _app(command)
-    overrides = [w for w in words if w != "-m"]
+    overrides = [w for w, before in zip(words, ["", *words]) if not w.startswith("-")
+                 and not (before.startswith("--") and "=" not in w)]  # flags and their values (--workers 64)
     _, jobs = sweep_configs(overrides, config_name=app)
     assert jobs
     if app == "train":
