@@ -256,6 +256,28 @@ def test_workers_give_the_wall_time_on_a_cluster_and_its_time_limit(tmp_path, mo
     assert plan(sweep + ["--workers", "0"])[0] == 2
 
 
+def test_a_study_is_timed_at_the_means_of_its_sampled_model_ranges(tmp_path, monkeypatch):
+    """A boosting study samples max_iter log-uniformly in 50..500: its runs are timed at the
+    distribution's mean (195), not at the model's default of 100 (the planner put
+    tabular_real's boosting studies at half their time)."""
+    import scipy.stats
+
+    import kanfair.cli.plan as plan_cli
+    from kanfair.cli.plan import range_means
+
+    space = {"model.max_iter": {"low": 50, "high": 500, "log": True}, "model.max_features": {"low": 0.5, "high": 1.0},
+             "model.grid_size": {"low": 3, "high": 20}, "model.l2": {"choices": [0.0, 1.0]},
+             "trainer.lr": {"low": 1e-4, "high": 1e-2, "log": True}}
+    means = range_means(space, knob="grid_size")
+    assert means == {"model.max_iter": round(scipy.stats.loguniform(50, 500).mean()), "model.max_features": 0.75}
+    timed = []
+    monkeypatch.setattr(plan_cli.Planner, "_reference_fit", lambda self, conf, task, threads: timed.append(conf.model) or 1.0)
+    status, _, err = plan(["--tune", "model=hgb", "dataset=wine", "budget.target=500", "tune.trials=2", "tune.seeds=1",
+                           f"paths.results_dir={tmp_path}"])
+    assert status == 0, err
+    assert timed and all(m.max_iter == 195 and m.max_leaf_nodes == 36 for m in timed)  # (128 - 4) / ln 32 = 35.8
+
+
 def test_a_tuning_sweep_with_the_boosting_reference_is_planned_by_timing_one_fit(tmp_path):
     status, out, err = plan(["--tune", "-m", "model=mlp,hgb", "dataset=wine", "budget.target=500", "tune.trials=2",
                              "tune.seeds=1", f"paths.results_dir={tmp_path}"])

@@ -158,6 +158,19 @@ class PlannedRun:
         return self.jobs or [self.seconds]
 
 
+def range_means(space: dict[str, dict[str, Any]], knob: Optional[str]) -> dict[str, Any]:
+    """The mean of each sampled model range but the size knob's: log-uniform
+    (high - low) / ln(high / low), uniform (low + high) / 2; rounded for integers."""
+    means = {}
+    for key, leaf in space.items():
+        if not key.startswith("model.") or key == f"model.{knob}" or "choices" in leaf:
+            continue
+        low, high = leaf["low"], leaf["high"]
+        mean = ((high - low) / math.log(high / low) if leaf.get("log") and high > low else (low + high) / 2)
+        means[key] = round(mean) if isinstance(low, int) and isinstance(high, int) else mean
+    return means
+
+
 def study_jobs(run_s: float, trials: int, seeds: int, repeats: int, workers: int) -> list[float]:
     """The seconds of a study's tune.workers jobs: its trials shared among them as evenly as
     they go, then the finals run by one, repeat after repeat."""
@@ -204,7 +217,10 @@ class Planner:
         flat = flatten_space(space)
         conf = validate(cfg)
         rule = KnobRule.of(conf, self._task(conf)[0], flat)
-        typical = rule.typical(rule.cut(flat))  # a size knob where width alone meets the budget, as trials have it
+        # a size knob where width alone meets the budget, as trials have it; the other sampled
+        # model ranges at their means (a boosting study's max_iter: timed at the model's
+        # default of 100, trials that drew 50..500 took twice the estimate)
+        typical = {**range_means(flat, rule.knob), **rule.typical(rule.cut(flat))}
         per_run = []
         for size in sizes:
             sized = copy.deepcopy(cfg)
