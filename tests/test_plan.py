@@ -240,12 +240,14 @@ def test_workers_give_the_wall_time_on_a_cluster_and_its_time_limit(tmp_path, mo
         return plan_cli.PlannedRun(overrides, cfg.model.name, "id", False, 10.0)
 
     monkeypatch.setattr(plan_cli.Planner, "plan", costs_ten)
+    monkeypatch.setattr(plan_cli, "job_start_seconds", lambda cache: 2.0)  # a SLURM job starts its own process
     sweep = ["model=mlp,kan", "seed=0,1,2", "dataset=iris", "hydra/launcher=kanfair_slurm", f"paths.results_dir={tmp_path}"]
     _, unknown, _ = plan(sweep)
     assert "wall: depends on how many jobs SlurmLauncher runs at once; --workers N says" in unknown
     status, out, err = plan(sweep + ["--workers", "4"])
     assert status == 0, err
-    assert "wall with SlurmLauncher with 4 jobs at once: 20 s" in out  # 6 runs of 10 s on 4
+    assert "wall with SlurmLauncher with 4 jobs at once: 24 s" in out  # 6 jobs of 2 + 10 s on 4
+    assert "compute: 72 s (72 s), of which 2.0 s a job to start its Python process" in out
     status, out, err = plan(["--tune", "-m", "model=mlp,kan", "dataset=iris", "budget.target=500", "tune.trials=7",
                              "tune.seeds=2", "tune.workers=3", "--workers", "6", f"paths.results_dir={tmp_path}"])
     assert status == 0, err

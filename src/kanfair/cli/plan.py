@@ -11,11 +11,13 @@ job's value overrides to a copy with Hydra's own override code (~7 ms a job).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import json
 import math
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -101,11 +103,14 @@ def sweep_configs(overrides: list[str], config_dir: Optional[str] = None, config
 @dataclass(frozen=True)
 class Launcher:
     """How the sweep's jobs run: `workers` at once (None: unknown, e.g. a cluster), each
-    with `threads` torch threads (0: torch's default)."""
+    with `threads` torch threads (0: torch's default); `fresh_process`: each job starts a
+    Python process of its own (submitit), which costs `start_s` before its run."""
 
     name: str
     workers: Optional[int]
     threads: int
+    fresh_process: bool = False
+    start_s: float = 0.0
 
 
 def launcher_of(master: DictConfig, workers: Optional[int] = None) -> Launcher:
@@ -115,7 +120,7 @@ def launcher_of(master: DictConfig, workers: Optional[int] = None) -> Launcher:
     name = target.rsplit(".", 1)[-1]
     threads = threads_per_job(master.hydra)
     if workers is not None:
-        return Launcher(f"{name} with {workers} jobs at once", workers, threads)
+        return Launcher(f"{name} with {workers} jobs at once", workers, threads, "submitit" in target)
     if name == "BasicLauncher":
         return Launcher("basic (one job at a time)", 1, threads)
     if name == "JoblibLauncher":
@@ -124,7 +129,21 @@ def launcher_of(master: DictConfig, workers: Optional[int] = None) -> Launcher:
         workers = cores if jobs < 0 else jobs
         each = f"{threads} threads" if threads else "torch's default threads"
         return Launcher(f"joblib ({workers} jobs x {each})", workers, threads)
-    return Launcher(name, None, threads)
+    return Launcher(name, None, threads, "submitit" in target)
+
+
+def job_start_seconds(cache: ProbeCache) -> float:
+    """What a job's own Python process costs before its run: interpreter, torch and
+    kanfair imported, timed once per machine (kept in the probe cache)."""
+    key = json.dumps({"job start": sys.executable})
+    kept = cache.get(key)
+    if kept is None:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import kanfair.cli.train, kanfair.runner"], check=True)
+        cache.add(key, Probe(time.perf_counter() - start, 0.0))
+        cache.save()
+        kept = cache.get(key)
+    return kept.step_s
 
 
 @dataclass(frozen=True)
@@ -348,14 +367,15 @@ def summary(runs: list[PlannedRun], launcher: Launcher) -> str:
                      "to run": sum(run.runs for run in group if not run.done),
                      "median job": _duration(statistics.median(todo)) if todo else "",
                      "compute": _duration(sum(todo))})
-    todo = [seconds for run in runs if not run.done for seconds in run.job_seconds()]
+    todo = [launcher.start_s + seconds for run in runs if not run.done for seconds in run.job_seconds()]
     total, done = sum(run.runs for run in runs), sum(run.runs for run in runs if run.done)
     per_study = len(runs[0].job_seconds()) if runs else 1
     lines = [tabulate(rows, headers="keys", intfmt=","), "",
              f"runs: {total:,}; done: {done:,}; to run: {total - done:,}"
              + (f" (in {len(runs):,} tuning studies, {'one job' if per_study == 1 else f'{per_study} jobs'} each)"
                 if total > len(runs) else ""),
-             f"compute: {_duration(sum(todo))} ({sum(todo):,.0f} s)"]
+             f"compute: {_duration(sum(todo))} ({sum(todo):,.0f} s)"
+             + (f", of which {launcher.start_s:.1f} s a job to start its Python process" if launcher.start_s else "")]
     longest = max(todo, default=0.0)
     if launcher.workers is None:
         lines.append(f"wall: depends on how many jobs {launcher.name} runs at once; --workers N says "
@@ -425,6 +445,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             raise ConfigError("--workers", f"must be >= 1 (got {args.workers})", "e.g. --workers 16")
         launcher = launcher_of(master, args.workers)
         cache = ProbeCache(cache_path())
+        if launcher.fresh_process:
+            launcher = dataclasses.replace(launcher, start_s=job_start_seconds(cache))
         planner = Planner(launcher, cache, args.reprobe, args.compare)
         runs = []
         try:
