@@ -182,6 +182,10 @@ def test_the_launcher_sets_workers_and_threads(tmp_path):
     _, joblib, _ = plan(overrides + ["hydra/launcher=joblib", "hydra.launcher.n_jobs=3"])
     assert "wall with basic (one job at a time)" in basic
     assert re.search(r"wall with joblib \(3 jobs x 1 threads\)", joblib)
+    # a plain -m sweep (no experiment setting hydra.mode) runs its jobs with the same threads
+    plain = ["model=mlp,kan", "dataset=iris", "trainer.epochs=1", f"paths.results_dir={tmp_path / 'results'}"]
+    _, two_jobs, _ = plan(plain + ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"])
+    assert "wall with joblib (2 jobs x 1 threads)" in two_jobs
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -179,7 +179,8 @@ def test_workers_never_train_the_same_values_twice(tmp_path):
                           f"tune.worker={worker}")
         OmegaConf.update(cfg, "tune.space", space, merge=False)
         configs.append(cfg)
-    with multiprocessing.get_context("fork").Pool(2) as pool:
+    # spawned, not forked: a fork of a process whose torch has run OpenMP threads can hang
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
         assert sum(pool.map(_tune_as_worker, configs)) == 4
     trained = [(r["config"]["trainer"]["batch_size"], r["config"]["model"]["activation"])
                for r in map(json.loads, map(Path.read_text, (tmp_path / "runs").glob("*.json")))

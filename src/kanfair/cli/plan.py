@@ -72,6 +72,8 @@ def sweep_configs(overrides: list[str], config_dir: Optional[str] = None, config
     hydra = Hydra.create_main_hydra2(task_name=config_name, config_search_path=search_path)
     try:
         master = hydra.compose_config(config_name, overrides, run_mode=RunMode.MULTIRUN)
+        with read_write(master), open_dict(master):  # what the jobs will see: a job's threads depend on it
+            master.hydra.mode = RunMode.MULTIRUN
         loader = hydra.config_loader
         sweeper = Plugins.instance().instantiate_sweeper(
             config=master, hydra_context=HydraContext(config_loader=loader, callbacks=Callbacks(master)),

@@ -45,7 +45,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Collection, Iterator, Mapping, Optional
+from typing import Any, Callable, Collection, Iterator, Mapping, Optional, Union
 
 import numpy as np
 import optuna
@@ -405,8 +405,17 @@ def _drive(cfg: DictConfig, conf: TuneRunConfig, space: dict, rule: KnobRule, hi
     return _finish(study, cfg, conf, higher, name, runs, job_dir, threads, runner, run_finals=True)
 
 
-class Finished:
-    """_claim's answer when every trial of the study has finished."""
+@dataclass
+class Claim:
+    """A trial a worker of a shared study has claimed: its index among the study's trials
+    and its values."""
+
+    trial: optuna.Trial
+    index: int
+    values: dict[str, Any]
+
+
+FINISHED, WAIT = "finished", "wait"  # _claim's other answers
 
 
 def _drive_shared(cfg: DictConfig, conf: TuneRunConfig, space: dict, rule: KnobRule, higher: bool, name: str,
@@ -418,13 +427,13 @@ def _drive_shared(cfg: DictConfig, conf: TuneRunConfig, space: dict, rule: KnobR
                                 direction="maximize" if higher else "minimize")
     lock = StorageLock(storage_address(cfg))
     runs = []
-    while (claim := _claim(study, storage, lock, conf, space, rule, name)) is not Finished:
-        if claim is None:  # every open slot is running elsewhere; one may yet die and free it
+    while (claim := _claim(study, storage, lock, conf, space, rule, name)) != FINISHED:
+        if claim == WAIT:  # every open slot is running elsewhere; one may yet die and free it
             time.sleep(WAIT_S)
             continue
-        trial, index, values = claim
-        with heartbeat(storage, trial._trial_id, conf.tune.heartbeat_s):
-            runs.append(_train(study, trial, values, index, cfg, conf, name, job_dir, threads, runner))
+        with heartbeat(storage, claim.trial._trial_id, conf.tune.heartbeat_s):
+            runs.append(_train(study, claim.trial, claim.values, claim.index, cfg, conf, name, job_dir, threads,
+                               runner))
     with lock.held(f"{name}:finals", wait=False) as mine:
         if not mine:
             print(f"kanfair: tune {name}: every trial has finished; another worker runs the finals", flush=True)
@@ -432,8 +441,8 @@ def _drive_shared(cfg: DictConfig, conf: TuneRunConfig, space: dict, rule: KnobR
 
 
 def _claim(study: optuna.Study, storage: optuna.storages.RDBStorage, lock: StorageLock, conf: TuneRunConfig,
-           space: dict, rule: KnobRule, name: str) -> Any:
-    """Under the study's lock: Finished; None where every trial not finished is running;
+           space: dict, rule: KnobRule, name: str) -> Union[Claim, str]:
+    """Under the study's lock: FINISHED; WAIT where every trial not finished is running;
     else a new trial (its index the lowest free one, its values no other trial's) with its
     first heartbeat. Running trials whose worker died (heartbeat silent) are closed first."""
     with lock.held(name), warnings.catch_warnings():
@@ -446,16 +455,16 @@ def _claim(study: optuna.Study, storage: optuna.storages.RDBStorage, lock: Stora
         running = [t for t in running if "worker" in t.user_attrs]
         done = [t for t in trials if COUNTED in t.user_attrs]
         if len(done) >= conf.tune.trials:
-            return Finished
+            return FINISHED
         if len(done) + len(running) >= conf.tune.trials:
-            return None
+            return WAIT
         taken = {t.user_attrs["index"] for t in done + running}
         index = next(i for i in itertools.count() if i not in taken)
         trial, values = _draw(study, conf, space, rule, name, index,
                               {_canonical(t.user_attrs["values"]) for t in done + running})
         trial.set_user_attr("worker", conf.tune.worker)
         storage.record_heartbeat(trial._trial_id)
-        return trial, index, values
+        return Claim(trial, index, values)
 
 
 @contextlib.contextmanager
