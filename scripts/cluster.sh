@@ -44,11 +44,13 @@ write_configs() {
   mem=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024 ))  # a node claiming more is drained
   mkdir -p /etc/slurm
   cat > /etc/slurm/slurm.conf <<EOF
-# written by kanfair's scripts/cluster.sh: one node, no cgroups, accounting through slurmdbd
+# written by kanfair's scripts/cluster.sh: one node, no cgroups, accounting through slurmdbd;
+# a requeued job waits cred_expire seconds before it starts again (SLURM's default: 120)
 ClusterName=kanfair
 SlurmctldHost=localhost
 SlurmUser=slurm
 AuthType=auth/munge
+AuthInfo=cred_expire=10
 CredType=cred/munge
 MpiDefault=none
 ProctrackType=proctrack/linuxproc

@@ -144,12 +144,7 @@ def test_a_job_signalled_before_its_time_limit_is_requeued_and_its_record_says_s
             job = subprocess.run(["squeue", "-h", "-n", name, "-o", "%i"], capture_output=True, text=True).stdout.strip()
         time.sleep(0.2)
     subprocess.run(["scancel", "--signal=USR2", job], check=True)
-    while not {"Restarts=1", "JobState=PENDING"} <= set(
-            subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True).stdout.split()):
-        assert time.time() < deadline, "the job was not requeued"
-        time.sleep(0.2)
-    subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True)  # SLURM waits 2 min else
-    _, err = sweep.communicate(timeout=300)
+    _, err = sweep.communicate(timeout=300)  # the requeued job waits cred_expire (scripts/cluster.sh: 10 s)
     assert sweep.returncode == 0, err
     [record] = records(tmp_path).values()
     assert record["status"] == "ok" and record["environment"]["slurm"] == {"job_id": job, "requeued": 1}
