@@ -35,6 +35,11 @@ def run_train(*overrides: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, cwd=REPO, timeout=600)
 
 
+def records(results: Path) -> dict[str, dict]:
+    """The records a sweep wrote to <results>/runs, by run id."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted((results / "runs").glob("*.json"))}
+
+
 def call(main, argv: list[str]) -> tuple[int, str]:
     """Run a CLI's main in-process as the shell would: argv, then the exit status and what
     it printed on stderr (argparse CLIs take argv, the Hydra apps read sys.argv)."""

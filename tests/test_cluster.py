@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_train
+from conftest import REPO, records, run_train
 
 pytestmark = pytest.mark.cluster
 
@@ -58,9 +58,6 @@ def postgres() -> str:
         connection.execute(sqlalchemy.text(f"DROP DATABASE {name} WITH (FORCE)"))
     admin.dispose()
 
-
-def records(results: Path) -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text()) for p in sorted((results / "runs").glob("*.json"))}
 
 
 def job_logs(folder: Path) -> str:

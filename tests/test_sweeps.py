@@ -11,15 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, compose_config, run_train
+from conftest import REPO, compose_config, records, run_train
 from kanfair import runner
 
 SWEEP = ["-m", "hydra/launcher=joblib", "model=kan,mlp", "seed=0,1", "dataset=digits",
          "trainer.epochs=2"]
 
-
-def records(results: Path) -> dict[str, dict]:
-    return {p.name: json.loads(p.read_text()) for p in (results / "runs").glob("*.json")}
 
 
 def test_parallel_sweep_resumes_and_restores_exactly_what_is_missing(tmp_path):
@@ -34,7 +31,7 @@ def test_parallel_sweep_resumes_and_restores_exactly_what_is_missing(tmp_path):
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*.json")} == stamps
 
     lost = sorted(first)[0]
-    (tmp_path / "runs" / lost).unlink()
+    (tmp_path / "runs" / f"{lost}.json").unlink()
     third = run_train(*out)
     assert third.stdout.count("kanfair: skipped") == 3 and third.stdout.count("kanfair: ok") == 1
     assert set(records(tmp_path)) == set(first) and records(tmp_path)[lost]["config_hash"] == \

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from conftest import REPO
+from conftest import REPO, records
 from kanfair.config import CONFIG_DIR
 from kanfair.runner import run_or_stored
 from kanfair.config import register_configs
@@ -153,9 +153,9 @@ def test_three_workers_share_one_study_on_one_machine(tmp_path):
     assert sorted(t.user_attrs["index"] for t in finished) == list(range(7))
     assert len({json.dumps(t.user_attrs["values"], sort_keys=True) for t in finished}) == 7
     assert {t.user_attrs["worker"] for t in finished} <= {0, 1, 2}
-    records = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*.json")]
-    finals = {r["run_id"] for r in records if r["config"]["tune"]["phase"] == "final"}
-    assert len(finals) == 2 and len(records) == 9
+    stored = records(tmp_path).values()
+    finals = {r["run_id"] for r in stored if r["config"]["tune"]["phase"] == "final"}
+    assert len(finals) == 2 and len(stored) == 9
     trained = [line for line in done.stdout.splitlines()
                if line.startswith("kanfair: ok |") and line.rsplit(" ", 1)[-1] in finals]
     assert len(trained) == 2, done.stdout
@@ -183,8 +183,7 @@ def test_workers_never_train_the_same_values_twice(tmp_path):
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         assert sum(pool.map(_tune_as_worker, configs)) == 4
     trained = [(r["config"]["trainer"]["batch_size"], r["config"]["model"]["activation"])
-               for r in map(json.loads, map(Path.read_text, (tmp_path / "runs").glob("*.json")))
-               if r["config"]["tune"]["phase"] == "trial"]
+               for r in records(tmp_path).values() if r["config"]["tune"]["phase"] == "trial"]
     assert sorted(trained) == [(16, "relu"), (16, "tanh"), (32, "relu"), (32, "tanh")]
 
 

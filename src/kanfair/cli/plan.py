@@ -121,8 +121,9 @@ def launcher_of(master: DictConfig, workers: Optional[int] = None) -> Launcher:
     target = str(master.hydra.launcher.get("_target_", ""))
     name = target.rsplit(".", 1)[-1]
     threads = threads_per_job(master.hydra)
+    fresh_process = "submitit" in target
     if workers is not None:
-        return Launcher(f"{name} with {workers} jobs at once", workers, threads, "submitit" in target)
+        return Launcher(f"{name} with {workers} jobs at once", workers, threads, fresh_process)
     if name == "BasicLauncher":
         return Launcher("basic (one job at a time)", 1, threads)
     if name == "JoblibLauncher":
@@ -131,7 +132,7 @@ def launcher_of(master: DictConfig, workers: Optional[int] = None) -> Launcher:
         workers = cores if jobs < 0 else jobs
         each = f"{threads} threads" if threads else "torch's default threads"
         return Launcher(f"joblib ({workers} jobs x {each})", workers, threads)
-    return Launcher(name, None, threads, "submitit" in target)
+    return Launcher(name, None, threads, fresh_process)
 
 
 def job_start_seconds(cache: ProbeCache) -> float:

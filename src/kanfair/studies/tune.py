@@ -23,7 +23,7 @@ and the draws rejected for the next one (KnobRule) before every ask, so a study 
 after a kill draws exactly what an uninterrupted one would. A trial killed mid-run is closed as failed and not counted, so
 its values are drawn again; finished trials are never repeated.
 
-With tune.workers=N, N jobs drive one study at once (SharedStudy): each claims a trial
+With tune.workers=N, N jobs drive one study at once (_drive_shared): each claims a trial
 under a lock held in the storage (a PostgreSQL advisory lock; a file lock for sqlite on
 one machine), so that no more than tune.trials are ever running or finished and no two
 carry the same values; a claimed trial beats a heartbeat, and one whose worker died is
