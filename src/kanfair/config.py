@@ -162,6 +162,12 @@ class TrainerConfig:
     steps_per_grid: Optional[int] = None  # epochs per stage (None: trainer.epochs)
     grid_update_every: int = 0  # move a KAN's grids to its inputs every N epochs of a stage (0: never)
     grid_update_until: Optional[int] = None  # ... only in a stage's first N epochs (None: all)
+    # the KAN paper's sparsification and pruning (kanfair.models.pruning): the penalty's weight
+    # (0: off) and its L1 and entropy shares; pruning after the first grid stage at this threshold
+    lamb: float = 0.0
+    lamb_l1: float = 1.0
+    lamb_entropy: float = 2.0
+    prune_threshold: Optional[float] = None
 
     @property
     def stage_epochs(self) -> int:
@@ -206,6 +212,22 @@ class TrainerConfig:
         check(self.threads >= 0, "trainer.threads", f"must be >= 0 (got {self.threads})",
                "use 0 for torch's default")
         self._check_grid_schedule()
+        self._check_sparsity()
+
+    def _check_sparsity(self) -> None:
+        for key in ("lamb", "lamb_l1", "lamb_entropy"):
+            value = getattr(self, key)
+            check(math.isfinite(value) and value >= 0, f"trainer.{key}", f"must be a finite number >= 0 (got {value})",
+                  "set e.g. trainer.lamb=1e-2 (0 switches the sparsity penalty off)")
+        for key, default in (("lamb_l1", 1.0), ("lamb_entropy", 2.0)):
+            check(self.lamb > 0 or getattr(self, key) == default, f"trainer.{key}",
+                  "is set while trainer.lamb is 0, so it would change nothing", "set trainer.lamb too, e.g. 1e-2")
+        if self.prune_threshold is not None:
+            check(math.isfinite(self.prune_threshold) and self.prune_threshold > 0, "trainer.prune_threshold",
+                  f"must be a finite number > 0 (got {self.prune_threshold})", "set e.g. trainer.prune_threshold=1e-2")
+            check(len(self.grid_schedule) >= 2, "trainer.prune_threshold",
+                  "prunes after the first grid stage and retrains the pruned KAN in the later ones, so it "
+                  "needs trainer.grid_schedule with two stages or more", "set e.g. trainer.grid_schedule=[3,5,10,20,50]")
 
     def _check_grid_schedule(self) -> None:
         schedule = list(self.grid_schedule)

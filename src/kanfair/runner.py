@@ -250,7 +250,11 @@ def make_record(conf: TrainConfig, resolved: dict[str, Any], data: dict[str, Any
 
 def selected_stage(sized: SizedModel, params: int, result: FitResult) -> tuple[SizedModel, int]:
     """A grid-extension run reports the model of the stage its selected epoch is in: that
-    stage's knob (so its FLOPs) and trainable parameters."""
+    stage's knob (so its FLOPs) and trainable parameters; a pruned run, the pruned widths."""
+    pruned = result.extra.get("pruning")
+    if pruned:
+        widths = pruned["widths_after"]
+        sized = replace(sized, spec={**sized.spec, "hidden": widths[1:-1]}, in_dim=widths[0])
     extension = result.extra.get("grid_extension")
     if not extension or extension["selected_stage"] is None:
         return sized, params
@@ -288,6 +292,9 @@ def _built(conf: TrainConfig, sized: SizedModel, task: Task) -> tuple[nn.Module,
     model, params = sized.build(task.out_dim)
     check(not conf.trainer.grid_update_every or hasattr(model, "update_grid"), "trainer.grid_update_every",
           f"model {conf.model.name} has no grid to move to its inputs", "use it with model=kan, or set it to 0")
+    for key, value in (("lamb", conf.trainer.lamb), ("prune_threshold", conf.trainer.prune_threshold)):
+        check(not value or conf.model.name == "kan", f"trainer.{key}", f"the KAN paper's sparsity and pruning "
+              f"read a spline KAN's edges; model {conf.model.name} has none here", "use it with model=kan")
     check(params > 0, "model", f"{conf.model.name} {sized.hidden} has no trainable parameters: "
           "nothing would train", "give the model parameters that require grad")
     return model, params

@@ -24,6 +24,7 @@ from kanfair.schema import check
 from kanfair.data import Task
 from kanfair.data.pde import Physics
 from kanfair.models import boosting, count_params
+from kanfair.models.pruning import prune, sparsity_penalty
 
 STEP_BAR_MIN_STEPS = 200  # show a per-step bar only on epochs at least this long
 PLAIN_EVERY_S = 30.0  # without a terminal, a progress line at most this often
@@ -98,7 +99,9 @@ def check_physics_trainer(cfg: TrainerConfig) -> None:
                      ("protocol", "selects the step of lowest physics loss"),
                      ("val_fraction", "holds out no validation split"),
                      ("val_seed", "holds out no validation split"),
-                     ("eval_train", "is scored on its evaluation grid, not its training points")):
+                     ("eval_train", "is scored on its evaluation grid, not its training points"),
+                     ("lamb", "trains on its physics loss alone (kanfair adds no sparsity penalty to it)"),
+                     ("prune_threshold", "is not pruned by kanfair")):
         check(getattr(cfg, key) == getattr(defaults, key), f"trainer.{key}",
               f"a PDE task {why}, so it would change nothing", f"leave trainer.{key} unset")
 
@@ -161,16 +164,22 @@ def loss_fn(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
-def objective_for(task: Task, physics: Optional[Physics]) -> Objective:
+def objective_for(task: Task, physics: Optional[Physics], cfg: Optional[TrainerConfig] = None) -> Objective:
     """The task's loss of a batch, (model, x, y) -> (loss, outputs): the criterion of the
-    outputs for a supervised task, the weighted physics loss for a PDE task."""
+    outputs for a supervised task, the weighted physics loss for a PDE task. With `cfg`
+    whose trainer.lamb > 0, plus the KAN paper's sparsity penalty on the batch."""
     if physics is not None:
         return physics.loss
     criterion = loss_fn(task.kind)
 
     def supervised(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        outputs = model(x)
-        return criterion(outputs, y), outputs.detach()
+        if cfg is None or not cfg.lamb:
+            outputs = model(x)
+            return criterion(outputs, y), outputs.detach()
+        scales: list[torch.Tensor] = []
+        outputs = model(x, edge_scales=scales)
+        penalty = sparsity_penalty(scales, cfg.lamb_l1, cfg.lamb_entropy)
+        return criterion(outputs, y) + cfg.lamb * penalty, outputs.detach()
     return supervised
 
 
@@ -296,7 +305,7 @@ def _setup(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int):
     trained, compiled = maybe_compile(model, cfg.compile)
     optimizer = make_optimizer(cfg, [p for p in model.parameters() if p.requires_grad])
     physics = task.physics.to(device, dtype) if task.physics is not None else None
-    return (device, trained, compiled, optimizer, objective_for(task, physics),
+    return (device, trained, compiled, optimizer, objective_for(task, physics, cfg),
             torch.Generator().manual_seed(seed), physics)
 
 
@@ -367,6 +376,10 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
     runs over all stages' scored epochs; extra["grid_extension"] keeps one block per stage.
     With trainer.grid_update_every, a model with `update_grid(x)` (the KAN) moves its grids
     to its layers' training inputs before the epochs `updates_grid` names.
+    With trainer.lamb > 0 the loss carries the KAN paper's sparsity penalty; with
+    trainer.prune_threshold the KAN is pruned on the training inputs after the first stage
+    (whose penalty then stops), the later stages retrain it, and only their epochs can be
+    selected; extra["pruning"] says what was pruned.
     """
     device, trained, compiled, optimizer, objective, generator, physics = _setup(model, task, cfg, seed)
     splits = (make_splits(task, cfg.protocol, cfg.val_fraction, cfg.val_seed) if physics is None
@@ -395,8 +408,13 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
     score_train_last = cfg.eval_train == "last" and physics is None
     epochs_run = 0
     stages: list[dict] = []
+    pruned: dict = {}
+    selectable_from = 0  # a pruned run selects among the pruned model's epochs only
     for stage, knob in enumerate(cfg.grid_schedule or [None]):
         residual = 0.0
+        if stage == 1 and cfg.prune_threshold is not None:  # the sparsified KAN pruned, then retrained
+            pruned = prune(model, x_tr, cfg.prune_threshold)
+            objective, selectable_from = objective_for(task, physics), len(history)
         if stage:  # refine, then a fresh optimizer (and compiled graph) for the new parameters
             residual = extension.refine(model, knob, x_tr)
             trained, compiled = maybe_compile(model, cfg.compile)
@@ -441,13 +459,19 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
             break
     bar.close()
 
-    best = _select(history, select_on, higher_is_better)
+    best = _select(history[selectable_from:], select_on, higher_is_better)
+    best = None if best is None else best + selectable_from
     if status == "ok" and best is not None:  # a finite loss can still give non-finite outputs
         bad = [key for key in (select_on, f"test_{metric}") if not math.isfinite(history[best][key])]
         if bad:
             status, message = "diverged", f"{bad[0]} is {history[best][bad[0]]} at the selected epoch"
     selected = _selected_row(history, best, score_train_last)
     extra = {"lbfgs": lbfgs_settings(cfg)} if cfg.optimizer in LBFGS_OPTIMIZERS else {}
+    if cfg.lamb:
+        extra["sparsity"] = {"lamb": cfg.lamb, "lamb_l1": cfg.lamb_l1, "lamb_entropy": cfg.lamb_entropy,
+                             "stages": "the first" if pruned else "all"}
+    if pruned:
+        extra["pruning"] = {**pruned, "after_stage": 0}
     if cfg.grid_schedule:
         extra["grid_extension"] = {
             "knob": extension.knob, "schedule": list(cfg.grid_schedule), "steps_per_grid": cfg.stage_epochs,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -81,6 +81,32 @@ class KANLinear(ExactKnots):
     def spline_weight(self) -> torch.Tensor:
         return scaled_spline_weight(self.spline_scale, self.coef)
 
+    def edge_scales(self, x: torch.Tensor) -> torch.Tensor:
+        """Each edge's size on the inputs `x`, as the KAN paper's sparsity and pruning read it
+        (pykan v1's `acts_scale`): mean_s |phi_oi(x_si)| over the width of input i's grid,
+        shape (out, in). Differentiable in the parameters (the sparsity penalty trains on it)."""
+        flat = x.reshape(-1, self.in_features)
+        basis = bspline_basis(flat, self.grid_size, self.spline_order, knots=self.knots)  # (B, in, G+K)
+        phi = torch.einsum("bij,oij->boi", basis, self.spline_weight())
+        if self.base_scale is not None:
+            phi = phi + SHORTCUTS[self.shortcut](flat)[:, None, :] * self.base_scale
+        ends = self.knots[..., [self.spline_order, self.grid_size + self.spline_order]]
+        width = (ends[..., 1] - ends[..., 0]).expand(self.in_features)
+        return phi.abs().mean(0) / (width + 1e-4)
+
+    @torch.no_grad()
+    def keep(self, inputs: torch.Tensor, outputs: torch.Tensor) -> None:
+        """Keep only the edges from `inputs` to `outputs` (index tensors): a pruned layer,
+        its parameters new tensors (an optimizer must be made anew)."""
+        self.coef = nn.Parameter(self.coef[outputs][:, inputs].clone())
+        self.spline_scale = nn.Parameter(self.spline_scale[outputs][:, inputs].clone())
+        if self.base_scale is not None:
+            self.base_scale = nn.Parameter(self.base_scale[outputs][:, inputs].clone())
+        self.bias = nn.Parameter(self.bias[outputs].clone())
+        if self.knots.dim() == 2:  # per-input grids (moved to the data)
+            self.knots = self.knots[inputs].clone()
+        self.in_features, self.out_features = len(inputs), len(outputs)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, self.in_features)
         y = spline_linear(flat, self.spline_weight(), self.knots, self.grid_size, self.spline_order)
@@ -124,7 +150,8 @@ class KAN(nn.Module):
     """A stack of KANLinear layers, widths [in] + hidden + [out].
 
     grid_update_every=N > 0 adapts every layer's grid to its inputs every N training steps
-    (0, the paper's setting, keeps the grid fixed)."""
+    (0, the paper's setting, keeps the grid fixed). A pruned KAN (kanfair.models.pruning)
+    may read only some of its input columns: `input_columns`, None for all."""
 
     def __init__(self, widths: Sequence[int], grid_size: int = 5, spline_order: int = 3,
                  grid_range: GridRange = (-1.0, 1.0), shortcut: str = "silu",
@@ -135,18 +162,29 @@ class KAN(nn.Module):
             for d_in, d_out in zip(widths[:-1], widths[1:]))
         self.grid_update_every = grid_update_every
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+        self.register_buffer("input_columns", None)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def read_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """The input columns the first layer takes (all, unless pruning dropped some)."""
+        return x if self.input_columns is None else x[..., self.input_columns]
+
+    def forward(self, x: torch.Tensor, edge_scales: Optional[list] = None) -> torch.Tensor:
+        """The outputs; with a list as `edge_scales`, each layer's KANLinear.edge_scales on
+        its inputs is appended to it (the sparsity penalty's terms)."""
         if self.training and self.grid_update_every:
             if self.steps > 0 and int(self.steps) % self.grid_update_every == 0:
                 self.update_grid(x)
             self.steps += 1
+        x = self.read_inputs(x)
         for layer in self.layers:
+            if edge_scales is not None:
+                edge_scales.append(layer.edge_scales(x))
             x = layer(x)
         return x
 
     @torch.no_grad()
     def update_grid(self, x: torch.Tensor) -> None:
+        x = self.read_inputs(x)
         for layer in self.layers:
             layer.update_grid(x)
             x = layer(x)
@@ -253,4 +291,4 @@ def spline_label(spec: Spec) -> str:
 
 FAMILY = Family("kan", KANConfig, _build, layer_costs, knob="grid_size", label=spline_label,
                 check_twice_differentiable=check_spline_twice_differentiable,
-                refine=lambda model, grid, x: refine_stack(model.layers, grid, x))
+                refine=lambda model, grid, x: refine_stack(model.layers, grid, model.read_inputs(x)))
