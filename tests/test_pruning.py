@@ -79,10 +79,17 @@ def test_pruning_keeps_the_function_of_the_nodes_it_keeps():
         out.base_scale[:, 2] = 0.0
     x = torch.rand(100, 3, dtype=torch.float64) * 2 - 1
     before = model(x)
+    with torch.no_grad():  # an input no edge reads: kept, as the paper keeps every input
+        model.layers[0].coef[:, 1] = 0.0
+        model.layers[0].base_scale[:, 1] = 0.0
+    before = model(x)
     said = prune(model, x, threshold=1e-2)
     assert said["widths_after"] == [3, 3, 2] and said["input_columns"] == [0, 1, 2]
     torch.testing.assert_close(model(x), before, rtol=1e-12, atol=1e-12)
     assert said["params_after"] == count_params(model) == count_params(KAN([3, 3, 2], grid_size=4))
+    said = prune(model, x, threshold=1e-2, inputs=True)  # ... and dropped where asked
+    assert said["widths_after"] == [2, 3, 2] and said["input_columns"] == [0, 2]
+    torch.testing.assert_close(model(x), before, rtol=1e-12, atol=1e-12)
 
 
 def _two_of_four(rows: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -93,14 +100,15 @@ def _two_of_four(rows: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 @pytest.mark.parametrize("lamb, kept", [(1e-2, [0, 1]), (0.0, [0, 1, 2, 3])])
 def test_a_sparsified_kan_is_pruned_to_the_inputs_its_function_reads(lamb, kept):
-    """With the paper's sparsity (lamb 1e-2) the planted irrelevant inputs are pruned; without
-    it (the control) the same pruning keeps all four, so the finding is the penalty's."""
+    """With the paper's sparsity (lamb 1e-2) and trainer.prune_inputs the planted irrelevant
+    inputs are pruned; without the penalty (the control) the same pruning keeps all four, so
+    the finding is the penalty's."""
     (x_tr, y_tr), (x_te, y_te) = _two_of_four(600, 0), _two_of_four(300, 1)
     task = Task("two_of_four", "regression", x_tr.float(), y_tr.float(), x_te.float(), y_te.float(), 1)
     torch.manual_seed(0)
     model = build({"name": "kan", "hidden": [4], "grid_size": 3}, 4, 1)
     cfg = TrainerConfig(optimizer="pykan_lbfgs", lr=1.0, batch_size=100000, dtype="float64", grid_schedule=[3, 5],
-                        steps_per_grid=20, lamb=lamb, prune_threshold=1e-2, eval_every=5)
+                        steps_per_grid=20, lamb=lamb, prune_threshold=1e-2, prune_inputs=True, eval_every=5)
     result = fit(model, task, cfg, 0, extension=GridExtension("grid_size", family("kan").refine))
     pruned = result.extra["pruning"]
     assert result.status == "ok" and pruned["input_columns"] == kept
@@ -119,6 +127,7 @@ def test_the_pruned_record_states_the_pruned_model_and_its_recounted_size(tmp_pa
                      "model=kan", "model.hidden=[4]", "trainer.optimizer=pykan_lbfgs", "trainer.lr=1",
                      "trainer.batch_size=100000", "trainer.dtype=float64", "trainer.grid_schedule=[3,5]",
                      "trainer.steps_per_grid=20", "trainer.lamb=1e-2", "trainer.prune_threshold=1e-2",
+                     "trainer.prune_inputs=true",
                      f"paths.results_dir={tmp_path}")
     assert done.returncode == 0, done.stderr
     record = json.loads(next((tmp_path / "runs").glob("*.json")).read_text())
@@ -137,6 +146,7 @@ def test_the_pruned_record_states_the_pruned_model_and_its_recounted_size(tmp_pa
     (["model=kan", "trainer.prune_threshold=1e-2"], "trainer.prune_threshold"),
     (["model=kan", "trainer.lamb_entropy=10"], "trainer.lamb_entropy"),
     (["model=kan", "trainer.lamb=-1"], "trainer.lamb"),
+    (["model=kan", "trainer.prune_inputs=true"], "trainer.prune_inputs"),
 ])
 def test_a_sparsity_or_pruning_key_that_cannot_act_is_one_line(tmp_path, overrides, named):
     done = run_train("dataset=iris", "trainer.epochs=1", *overrides, f"paths.results_dir={tmp_path}")

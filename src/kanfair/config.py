@@ -168,6 +168,7 @@ class TrainerConfig:
     lamb_l1: float = 1.0
     lamb_entropy: float = 2.0
     prune_threshold: Optional[float] = None
+    prune_inputs: bool = False  # prune inputs by the same threshold too (the paper keeps every input)
 
     @property
     def stage_epochs(self) -> int:
@@ -228,6 +229,8 @@ class TrainerConfig:
             check(len(self.grid_schedule) >= 2, "trainer.prune_threshold",
                   "prunes after the first grid stage and retrains the pruned KAN in the later ones, so it "
                   "needs trainer.grid_schedule with two stages or more", "set e.g. trainer.grid_schedule=[3,5,10,20,50]")
+        check(not self.prune_inputs or self.prune_threshold is not None, "trainer.prune_inputs",
+              "is set without trainer.prune_threshold, so it would change nothing", "set trainer.prune_threshold too")
 
     def _check_grid_schedule(self) -> None:
         schedule = list(self.grid_schedule)

@@ -87,7 +87,8 @@ HASHED_UNLESS = {"dataset.split": None, "dataset.split_seed": 0, "dataset.source
                  "trainer.val_seed": 0, "trainer.dtype": "float32", "trainer.eval_every": 1,
                  "trainer.grid_schedule": [], "trainer.steps_per_grid": None, "trainer.grid_update_every": 0,
                  "trainer.grid_update_until": None, "trainer.lamb": 0.0, "trainer.lamb_l1": 1.0,
-                 "trainer.lamb_entropy": 2.0, "trainer.prune_threshold": None, "tune.repeat": 0}
+                 "trainer.lamb_entropy": 2.0, "trainer.prune_threshold": None,
+                 "trainer.prune_inputs": False, "tune.repeat": 0}
 # keys that change no result (scripts/bench_eval.py and tests/test_trainer.py check it),
 # hashed as the value the earliest records hold, whatever their value, so records resume
 HASHED_AS = {"trainer.eval_batch_size": 4096}

@@ -413,7 +413,7 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
     for stage, knob in enumerate(cfg.grid_schedule or [None]):
         residual = 0.0
         if stage == 1 and cfg.prune_threshold is not None:  # the sparsified KAN pruned, then retrained
-            pruned = prune(model, x_tr, cfg.prune_threshold)
+            pruned = prune(model, x_tr, cfg.prune_threshold, cfg.prune_inputs)
             objective, selectable_from = objective_for(task, physics), len(history)
         if stage:  # refine, then a fresh optimizer (and compiled graph) for the new parameters
             residual = extension.refine(model, knob, x_tr)

@@ -26,7 +26,8 @@ from kanfair.models import FAMILIES, REFERENCES
 # on the split `trainer.protocol`, `val_fraction` and `val_seed` make, on `threads` threads
 NETWORK_ONLY = {
     "trainer": ("optimizer", "lr", "weight_decay", "batch_size", "epochs", "eval_every", "dtype", "compile",
-                "grid_update_every", "grid_update_until", "lamb", "lamb_l1", "lamb_entropy", "prune_threshold"),
+                "grid_update_every", "grid_update_until", "lamb", "lamb_l1", "lamb_entropy", "prune_threshold",
+                "prune_inputs"),
     "budget": ("vary", "tolerance"),
 }
 SCHEMAS = {"trainer": TrainerConfig, "budget": BudgetConfig}

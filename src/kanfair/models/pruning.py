@@ -8,10 +8,11 @@
   loss (pykan's defaults lamb_l1 = 1, lamb_entropy = 2; its coefficient penalties default
   to 0 and are left out).
 - Pruning: a hidden node stays when its largest incoming edge and its largest outgoing edge
-  are both above the threshold theta (1e-2 in the paper). kanfair applies the outgoing half
-  of the rule to the input nodes too (pykan's later `prune_input`), so an input that no
-  edge reads is dropped; a layer never loses its last node (the one of largest score stays).
-  Edges between kept nodes are kept (pykan v1 masks no single edges).
+  are both above the threshold theta (1e-2 in the paper); the paper keeps every input. On
+  request (`inputs=True`, trainer.prune_inputs) an input stays only when its largest
+  outgoing edge is above theta (the role of pykan's later `prune_input`), so an input that
+  no edge reads is dropped. A layer never loses its last node (the one of largest score
+  stays). Edges between kept nodes are kept (pykan v1 masks no single edges).
 
 Hand-written because pykan's versions work only on pykan's own model.
 """
@@ -43,7 +44,7 @@ def _kept(score: torch.Tensor, threshold: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def prune(model: torch.nn.Module, x: torch.Tensor, threshold: float) -> dict[str, Any]:
+def prune(model: torch.nn.Module, x: torch.Tensor, threshold: float, inputs: bool = False) -> dict[str, Any]:
     """Prune `model` (a kanfair KAN) in place by its edge sizes on the training inputs `x`.
     Returns what the record says of it: the threshold, widths and trainable parameters
     before and after, the input columns kept and each layer's node scores."""
@@ -55,8 +56,8 @@ def prune(model: torch.nn.Module, x: torch.Tensor, threshold: float) -> dict[str
     model(x, edge_scales=scales)
     model.train(was_training)
     # node l's score: min(largest incoming, largest outgoing); inputs have only outgoing edges
-    kept = [_kept(scales[0].max(0).values, threshold)]
     scores = [scales[0].max(0).values]
+    kept = [_kept(scores[0], threshold) if inputs else torch.arange(len(scores[0]), device=x.device)]
     for incoming, outgoing in zip(scales[:-1], scales[1:]):
         score = torch.minimum(incoming.max(1).values, outgoing.max(0).values)
         scores.append(score)
