@@ -92,3 +92,67 @@ def test_the_scaling_rows_and_verdict_come_from_the_toy_runs(tmp_path):
         assert ("wholly below 3.5 on 1 (kan_toy_xy)" in text) == (not holds)
         assert ("exceeds the MLP's (95% interval of the difference above 0) on 1 of 1" in text) == holds
         assert "| kan_toy_xy | 2 | mlp | 5 | 2.00 |" in text
+
+
+@pytest.fixture
+def pruned(tmp_path):
+    """i_6_2: lamb 1e-3 has the lower validation RMSE (its seeds pruned to [2,2,1] twice and
+    [2,1,1] once, 40, 40 and 31 params), lamb 1e-2 the lower test RMSE (a decoy); the MLPs
+    at the pruned size: tanh [6] wins on validation, relu [4,4] is lucky on test."""
+    folder = tmp_path / "runs"
+    for seed in range(3):
+        for lamb, val, test, widths, params in ((1e-3, 2e-4, 3e-4, [2, 2, 1] if seed < 2 else [2, 1, 1],
+                                                 40 if seed < 2 else 31),
+                                                (1e-2, 9e-4, 1e-5, [2, 1, 1], 20)):
+            write_run(folder, f"kp{lamb}-{seed}", "kan", seed, test, hidden=widths[1:-1], params=params,
+                      dataset="feynman_i_6_2", metric="rmse", protocol="val", val_metric=val, widths=widths,
+                      extra={"sparsity": {"lamb": lamb}, "pruning": {"widths_after": widths}})
+        _feynman_run(folder, "feynman_i_6_2", "kan", (5,), seed, val=5e-4, test=6e-4, params=300)
+        for activation, hidden, val, test in (("tanh", (6,), 1e-4, 2e-4), ("relu", (4, 4), 8e-4, 1e-6)):
+            write_run(folder, f"mp-{activation}-{seed}", "mlp", seed, test, hidden=hidden, params=37,
+                      dataset="feynman_i_6_2", metric="rmse", protocol="val", val_metric=val,
+                      budget={"kind": "params", "target": 37, "convention": "ops"},
+                      model_spec={"name": "mlp", "hidden": list(hidden), "activation": activation})
+    return folder
+
+
+def test_the_pruned_table_chooses_lamb_and_the_mlp_on_validation(pruned):
+    from kanfair.report.kan_paper import pruned_sizes, pruned_table
+    frame = feynman_frame(read_records(pruned, print))
+    assert pruned_sizes(frame).to_dict() == {"feynman_i_6_2": 37}  # mean of 40, 40, 31 under lamb 1e-3
+    row = pruned_table(frame).loc["feynman_i_6_2"]
+    assert row.pruned_lamb == "0.001" and row.pruned_test == pytest.approx(3e-4)
+    assert row.pruned_shapes == "[2,2,1] ×2, [2,1,1]"
+    assert row.mlp_configuration == "tanh [6]" and row.mlp_test == pytest.approx(2e-4) and row.mlp_params == 37
+    assert row.unpruned_test == pytest.approx(6e-4) and row.unpruned_params == 300
+    assert row.paper_pruned_min_shape == "[2,2,1]" and row.paper_pruned == pytest.approx(2.86e-5)
+    # the resized MLPs are not taken for the width-5 MLPs of the unpruned comparison
+    validation, papers_rule = feynman_tables(frame)
+    assert "mlp_test" not in validation and np.isnan(papers_rule.loc["feynman_i_6_2", "mlp_test"])
+
+
+def test_the_report_writes_the_pruned_table_and_its_verdict(pruned, tmp_path):
+    written = tables.write_report(pruned, tmp_path / "out", kan_paper=True)
+    text = (tmp_path / "out" / "kan_paper.md").read_text()
+    assert tmp_path / "out" / "kan_paper_feynman_pruned.csv" in written
+    assert ("| i_6_2 | 3.00e-04 ± 0.0e+00 | 37 | 0.001 | [2,2,1] ×2, [2,1,1] | 2.00e-04 ± 0.0e+00 | 37 | tanh [6] | "
+            "6.00e-04 ± 0.0e+00 | 300 | [2,2,1], [2,2,1,1] | 2.86e-05 | 4.60e-05 |") in text
+    assert "*Pruned KAN against an MLP of its size:* the pruned KAN has the lower test RMSE on 0 of 1" in text
+
+
+def test_the_mlps_at_the_pruned_size_are_one_experiment_that_includes_the_study(pruned, tmp_path):
+    from omegaconf import OmegaConf
+
+    from kanfair.cli.pruned_mlps import main
+    out = tmp_path / "kan_paper_pruned_mlp.yaml"
+    assert main(["--runs", str(pruned), "--out", str(out)]) == 0
+    config = OmegaConf.load(out)
+    assert list(config.defaults) == ["kan_paper_pruned", "_self_"]
+    grid = config.hydra.sweeper.grids.i_6_2_mlp_at_pruned
+    assert (grid.dataset, grid.budget, grid["budget.target"], grid["budget.convention"]) == (
+        "feynman_i_6_2", "params", 37, "ops")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SystemExit) as stop:  # one line, exit status 2
+        main(["--runs", str(empty), "--out", str(out)])
+    assert stop.value.code == 2

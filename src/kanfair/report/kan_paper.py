@@ -11,6 +11,10 @@ sentences computed from both. The two rules:
 - the paper's: per equation the lowest test RMSE over every scored epoch, seed and
   configuration (for the KAN, over both shapes), as "the best model ... over random seeds
   and depths" reads, chosen on test.
+
+Where the runs hold pruned KANs (trainer.prune_threshold) and MLPs sized to them (a params
+budget), a third table sets them beside the unpruned KAN and Table 2's pruned columns: the
+pruned KAN's lamb chosen on validation, its shapes over seeds, and the MLP at its size.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from kanfair.report.scaling import THEORY_ALPHA, compare_alphas, scaling_frame
 ALPHA = 0.05
 NEAR = 0.5  # "almost saturate alpha = 4": a fitted alpha within this of 4
 KAN_COLUMNS = {"kan_human": "KAN, the paper's shape", "kan_width5": "KAN, width 5"}
+PRUNED, MLP_AT_PRUNED = "kan_pruned", "mlp_at_pruned"
 
 
 def published_table2() -> pd.DataFrame:
@@ -44,16 +49,19 @@ def feynman_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     for record in records:
         if not record["dataset"].startswith("feynman_") or record["status"] != "ok":
             continue
-        spec = record.get("model_spec", {})
-        if record["model"] == "kan":
+        spec, extra = record.get("model_spec", {}), record.get("extra", {})
+        configuration = f"{spec.get('activation', '')} {record['hidden']}".strip()
+        if record["model"] == "kan" and "pruning" in extra:
+            column, configuration = PRUNED, f"lamb {extra['sparsity']['lamb']:g}"
+        elif record["model"] == "kan":
             column = "kan_width5" if record["hidden"] == [5] else "kan_human"
         elif record["model"] == "mlp":
-            column = "mlp"
+            column = MLP_AT_PRUNED if (record.get("budget") or {}).get("kind") == "params" else "mlp"
         else:
             continue
         tests = [row[f"test_{record['metric']}"] for row in record.get("history", [])]
         rows.append({"dataset": record["dataset"], "column": column, "seed": record["seed"],
-                     "configuration": f"{spec.get('activation', '')} {record['hidden']}".strip(),
+                     "configuration": configuration, "widths": str(record.get("widths", "")).replace(" ", ""),
                      "params": record["params"], "val": record["val_metric"], "test": record["test_metric"],
                      "best_test": min((t for t in tests if math.isfinite(t)), default=np.nan)})
     return pd.DataFrame(rows)
@@ -93,6 +101,78 @@ def feynman_tables(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     published["paper_kan"] = paper[["human", "pruned", "unpruned"]].min(axis=1)
     join = lambda rows: pd.DataFrame(rows).set_index("dataset").join(published, how="left")  # noqa: E731
     return join(validation), join(papers_rule)
+
+
+def pruned_sizes(frame: pd.DataFrame) -> pd.Series:
+    """Per equation, the trainable parameters of its pruned KAN (the lamb of lowest mean
+    validation RMSE; the mean over seeds of the selected stage's count, rounded): the size
+    its MLPs are matched to."""
+    pruned = frame[frame.column == PRUNED] if len(frame) else frame
+    if not len(pruned):
+        return pd.Series(dtype=int)
+    return pruned.groupby("dataset").apply(lambda runs: round(_chosen_on_validation(runs).params)).astype(int)
+
+
+def pruned_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per equation with pruned KANs: the pruned KAN (lamb chosen on validation: test mean
+    and std over seeds, params, the pruned shapes over seeds), the MLP sized to it (its
+    configuration chosen on validation), the unpruned width-5 KAN, and Table 2's pruned
+    shapes and RMSE."""
+    paper = published_table2()
+    rows = []
+    for dataset, runs in frame[frame.column == PRUNED].groupby("dataset", sort=True):
+        best = _chosen_on_validation(runs)
+        chosen = runs[runs.configuration == best.configuration]
+        shapes = chosen["widths"].value_counts()
+        row = {"dataset": dataset, "pruned_lamb": best.configuration.removeprefix("lamb "),
+               "pruned_test": best.test, "pruned_std": best["std"], "pruned_params": best.params,
+               "pruned_shapes": ", ".join(f"{shape}" + (f" ×{n}" if n > 1 else "") for shape, n in shapes.items())}
+        for column, name in ((MLP_AT_PRUNED, "mlp"), ("kan_width5", "unpruned")):
+            group = frame[(frame.dataset == dataset) & (frame.column == column)]
+            if len(group):
+                other = _chosen_on_validation(group)
+                row.update({f"{name}_test": other.test, f"{name}_std": other["std"], f"{name}_params": other.params,
+                            f"{name}_configuration": other.configuration})
+        rows.append(row)
+    if not rows:
+        return pd.DataFrame()
+    published = paper[["pruned_min_shape", "pruned_best_shape", "pruned", "unpruned"]].add_prefix("paper_")
+    return pd.DataFrame(rows).set_index("dataset").join(published, how="left")
+
+
+def pruned_markdown(table: pd.DataFrame) -> list[str]:
+    lines = ["## Pruned KANs (Table 2's pruned columns)", "",
+             "Selected on validation (mean ± std of test RMSE over seeds; params: trainable, of the selected "
+             "grid stage). The pruned KAN's lamb is chosen on validation; its shapes are those of its seeds; the "
+             "MLP is sized to the pruned KAN's parameters (a params budget) and its activation and depth chosen "
+             "on validation.", "",
+             "| equation | pruned KAN | params | lamb | shapes | MLP at its size | params | MLP configuration "
+             "| unpruned KAN, width 5 | params | paper: pruned shapes (min, best) | paper: pruned | paper: unpruned |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for dataset, row in table.iterrows():
+        lines.append(
+            f"| {dataset.removeprefix('feynman_')} | {_cell(row.pruned_test, row.pruned_std)} | {row.pruned_params:.0f} | "
+            f"{row.pruned_lamb} | {row.pruned_shapes} | {_cell(row.get('mlp_test', np.nan), row.get('mlp_std', np.nan))} | "
+            f"{row.get('mlp_params', np.nan):.0f} | {row.get('mlp_configuration', '')} | "
+            f"{_cell(row.get('unpruned_test', np.nan), row.get('unpruned_std', np.nan))} | "
+            f"{row.get('unpruned_params', np.nan):.0f} | {row.paper_pruned_min_shape}, {row.paper_pruned_best_shape} | "
+            f"{_cell(row.paper_pruned)} | {_cell(row.paper_unpruned)} |")
+    return lines
+
+
+def pruned_verdict_lines(table: pd.DataFrame) -> list[str]:
+    """The pruned KAN against the MLP at its size and against the unpruned KAN."""
+    lines = []
+    if {"pruned_test", "mlp_test"} <= set(table):
+        v = paired_verdict(table.pruned_test, table.mlp_test)
+        lines.append(f"- *Pruned KAN against an MLP of its size:* the pruned KAN has the lower test RMSE on "
+                     f"{v['wins']} of {v['equations']} equations, the MLP on {v['losses']}; median ratio "
+                     f"{v['median_ratio']:.2g}; Wilcoxon signed-rank p = {v['p']:.2g}: {v['says']}.")
+    if {"pruned_test", "unpruned_test"} <= set(table):
+        v = paired_verdict(table.pruned_test, table.unpruned_test)
+        lines.append(f"- *Pruned against unpruned KAN (width 5):* the pruned one is lower on {v['wins']} of "
+                     f"{v['equations']} equations (median ratio {v['median_ratio']:.2g}, p = {v['p']:.2g}).")
+    return lines
 
 
 def paired_verdict(kan: pd.Series, mlp: pd.Series) -> dict[str, Any]:
@@ -185,7 +265,8 @@ def verdict_lines(table: pd.DataFrame, replicates: dict, validation: pd.DataFram
 
 
 def write_kan_paper(records: list[dict[str, Any]], runs: pd.DataFrame, out: Path) -> list[Path]:
-    """kan_paper.md, kan_paper_feynman.csv and kan_paper_feynman_papers_rule.csv."""
+    """kan_paper.md, kan_paper_feynman.csv and kan_paper_feynman_papers_rule.csv, and with
+    pruned KANs kan_paper_feynman_pruned.csv."""
     toys = runs[runs.dataset.str.startswith("kan_toy_")]
     table, replicates = scaling_frame(toys) if len(toys) else (pd.DataFrame(), {})
     if len(table):
@@ -193,14 +274,20 @@ def write_kan_paper(records: list[dict[str, Any]], runs: pd.DataFrame, out: Path
         table = table.assign(inputs=table.dataset.map(inputs))
     frame = feynman_frame(records)
     validation, papers_rule = feynman_tables(frame) if len(frame) else (pd.DataFrame(), pd.DataFrame())
+    pruned = pruned_table(frame) if len(frame) else pd.DataFrame()
     lines = ["# The KAN paper's claims, re-tested", ""]
-    lines += verdict_lines(table, replicates, validation, papers_rule) + [""]
+    lines += verdict_lines(table, replicates, validation, papers_rule) + pruned_verdict_lines(pruned) + [""]
     if len(table):
         lines += scaling_markdown(table, replicates) + [""]
     if len(validation):
         lines += feynman_markdown(validation, papers_rule) + [""]
+    if len(pruned):
+        lines += pruned_markdown(pruned) + [""]
     written = [out / "kan_paper.md", out / "kan_paper_feynman.csv", out / "kan_paper_feynman_papers_rule.csv"]
     written[0].write_text("\n".join(lines))
     validation.to_csv(written[1])
     papers_rule.to_csv(written[2])
+    if len(pruned):
+        written.append(out / "kan_paper_feynman_pruned.csv")
+        pruned.to_csv(written[-1])
     return written
