@@ -1,13 +1,15 @@
 """Time one physics-informed training step of every family against the MLP, at matched
-trainable parameters.
+trainable parameters, with the Laplacian by autograd and by forward mode.
 
-One step is what a PINN for a 2-D Poisson problem does per iteration: u = model(x) on the
-collocation points, its Laplacian by autograd (first derivatives with create_graph, then
-each second derivative d2u/dx_i2, kept differentiable), the squared residual's mean, and
-backward to the parameters. The KAN paper reports its KANs training about 10x slower than
-MLPs; this prints each family's median time as a multiple of the matched tanh MLP's (the
-PINN default), all variants interleaved in one process (random order each round) so that
-machine noise hits them alike.
+One step is what a PINN for a 2-D Poisson problem does per iteration: u on the collocation
+points, its Laplacian, the squared residual's mean, and backward to the parameters. Two
+paths to the Laplacian (kanfair.data.pde.Derivatives): autograd (first derivatives with
+create_graph, then each second derivative, kept differentiable) and, for the models that
+offer it, forward mode (closed-form derivatives carried through the layers,
+kanfair.models.jet). The KAN paper reports its KANs training about 10x slower than MLPs;
+this prints each family's median time by each path, and as a multiple of the matched tanh
+MLP's (the PINN default) by its fastest path, all variants interleaved in one process
+(random order each round) so that machine noise hits them alike.
 Examples: python scripts/bench_pinn.py
           python scripts/bench_pinn.py --params 300 --points 4096 --threads 2
 """
@@ -23,7 +25,7 @@ from torch import nn
 
 from bench_kan import interleaved_medians  # scripts/bench_kan.py, beside this one
 from kanfair.budget import match
-from kanfair.data.pde import laplacian  # the PDE tasks' operator, as the trainer takes it
+from kanfair.data.pde import Derivatives, derivative_path, laplacian  # as the PDE tasks take them
 from kanfair.models import FAMILIES, build, count_params
 
 BASELINE = "mlp"
@@ -43,13 +45,14 @@ def matched_models(params: float, layers: int, dim: int) -> dict[str, tuple[list
     return models
 
 
-def poisson_step(model: nn.Module, x: torch.Tensor, source: torch.Tensor) -> Callable[[], torch.Tensor]:
+def poisson_step(model: nn.Module, x: torch.Tensor, source: torch.Tensor,
+                 path: str) -> Callable[[], torch.Tensor]:
     """One optimisation step's work (no update): the mean squared residual of
-    Laplacian(u) = source, backward to the parameters; the step returns the loss."""
+    Laplacian(u) = source, its derivatives by `path`, backward to the parameters; the step
+    returns the loss."""
     def step() -> torch.Tensor:
         model.zero_grad(set_to_none=True)
-        points = x.detach().requires_grad_()
-        loss = ((laplacian(model(points), points)[:, 0] - source) ** 2).mean()
+        loss = ((laplacian(Derivatives(model, x, path))[:, 0] - source) ** 2).mean()
         loss.backward()
         return loss.detach()
     return step
@@ -70,18 +73,22 @@ def main() -> None:
     x = torch.rand(args.points, 2) * 2 - 1
     source = -2 * math.pi**2 * torch.sin(math.pi * x[:, 0]) * torch.sin(math.pi * x[:, 1])
     models = matched_models(args.params, args.layers, 2)
-    steps = {name: poisson_step(model, x, source) for name, (_, model) in models.items()}
+    steps = {(name, path): poisson_step(model, x, source, path) for name, (_, model) in models.items()
+             for path in ("autograd", "forward") if path == "autograd" or derivative_path(model) == "forward"}
     for step in steps.values():  # warm-up (the engine's kernels load on first use)
         for _ in range(3):
             step()
     medians = interleaved_medians(steps, args.rounds)
-    print(f"One PINN step (2-D Poisson: u, its Laplacian by autograd, the residual's backward), "
-          f"{args.points} points, float32, CPU, {torch.get_num_threads()} threads, "
-          f"{args.rounds} interleaved rounds (medians)")
-    print(f"{'family':18s} {'hidden':>12s} {'params':>7s} {'ms':>8s} {'x ' + BASELINE:>7s}")
+    fastest = {name: min(ms for (family, _), ms in medians.items() if family == name) for name in models}
+    print(f"One PINN step (2-D Poisson: u, its Laplacian, the residual's backward), {args.points} points, "
+          f"float32, CPU, {torch.get_num_threads()} threads, {args.rounds} interleaved rounds (medians); "
+          f"'x {BASELINE}': each family's fastest path over the tanh MLP's fastest")
+    print(f"{'family':18s} {'hidden':>12s} {'params':>7s} {'autograd ms':>12s} {'forward ms':>11s} "
+          f"{'x ' + BASELINE:>7s}")
     for name, (hidden, model) in models.items():
-        print(f"{name:18s} {str(hidden):>12s} {count_params(model):7,d} {medians[name]:8.2f} "
-              f"{medians[name] / medians[BASELINE]:7.2f}")
+        forward = medians.get((name, "forward"))
+        print(f"{name:18s} {str(hidden):>12s} {count_params(model):7,d} {medians[(name, 'autograd')]:12.2f} "
+              f"{'n/a' if forward is None else f'{forward:.2f}':>11s} {fastest[name] / fastest[BASELINE]:7.2f}")
 
 
 if __name__ == "__main__":

@@ -33,9 +33,24 @@ def test_the_step_is_the_poisson_residual_and_reaches_the_parameters():
     x = torch.rand(64, 2, dtype=torch.float64) * 2 - 1
     source = -2 * math.pi**2 * torch.sin(math.pi * x[:, 0]) * torch.sin(math.pi * x[:, 1])
     exact, other = Solution(math.pi), Solution(2.0)
-    assert bench_pinn.poisson_step(exact, x, source)().item() == pytest.approx(0, abs=1e-20)
-    assert bench_pinn.poisson_step(other, x, source)().item() > 1
+    assert bench_pinn.poisson_step(exact, x, source, "autograd")().item() == pytest.approx(0, abs=1e-20)
+    assert bench_pinn.poisson_step(other, x, source, "autograd")().item() > 1
     assert other.amplitude.grad is not None and other.amplitude.grad.abs() > 0
+
+
+def test_both_paths_time_the_same_loss():
+    """The forward-mode step of a KAN computes the autograd step's loss (the paths differ in
+    cost only)."""
+    from kanfair.models import build
+    x = torch.rand(64, 2, dtype=torch.float64) * 2 - 1
+    source = torch.zeros(64, dtype=torch.float64)
+    torch.manual_seed(0)
+    model = build({"name": "kan", "hidden": [4, 4], "grid_size": 5}, 2, 1).double()
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.coef.normal_()
+    by_autograd = bench_pinn.poisson_step(model, x, source, "autograd")().item()
+    assert bench_pinn.poisson_step(model, x, source, "forward")().item() == pytest.approx(by_autograd, rel=1e-10)
 
 
 def test_every_family_is_matched_to_the_budget_with_the_tanh_mlp_first():

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from kanfair.config import TrainerConfig
 from kanfair.schema import check
 from kanfair.data import Task
-from kanfair.data.pde import Physics
+from kanfair.data.pde import Physics, derivative_path
 from kanfair.models import boosting, count_params
 from kanfair.models.pruning import prune, sparsity_penalty
 
@@ -467,6 +467,8 @@ def fit(model: nn.Module, task: Task, cfg: TrainerConfig, seed: int,
             status, message = "diverged", f"{bad[0]} is {history[best][bad[0]]} at the selected epoch"
     selected = _selected_row(history, best, score_train_last)
     extra = {"lbfgs": lbfgs_settings(cfg)} if cfg.optimizer in LBFGS_OPTIMIZERS else {}
+    if physics is not None:  # how the operators' derivatives were taken (kanfair.data.pde.Derivatives)
+        extra["derivatives"] = derivative_path(model)
     if cfg.lamb:
         extra["sparsity"] = {"lamb": cfg.lamb, "lamb_l1": cfg.lamb_l1, "lamb_entropy": cfg.lamb_entropy,
                              "stages": "the first" if pruned else "all"}

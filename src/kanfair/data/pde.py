@@ -6,9 +6,11 @@ every term, their targets and weights. The trainer's loop calls `Physics.loss` w
 supervised task calls its criterion, and `Physics.score` where it evaluates a split; the
 exact solution is used only for the reported errors, never for training or selection.
 
-Operators are taken by autograd (`create_graph=True`), so the loss's backward is a
-derivative of a second derivative: every family is twice differentiable in its inputs
-(tests/test_families.py). The four problems and their sources are in
+Operators read u's derivatives from a `Derivatives`: by forward mode (the model's
+`forward_jet`, kanfair.models.jet: closed-form derivatives carried through the layers,
+differentiated once by the loss's backward) where the model offers it, else by autograd
+(`create_graph=True`, so the loss's backward is a derivative of a second derivative): every
+family is twice differentiable in its inputs (tests/test_families.py). The four problems and their sources are in
 shared/reference/pde.md; each source term is tested against the operator of its exact
 solution (tests/test_pde.py). Errors follow PINNacle: relative L2 (L2RE) on a uniform
 evaluation grid, with the mean squared error (MSE) and the squared H1 error (MSE plus the
@@ -27,10 +29,10 @@ from torch import nn
 from kanfair.config import DatasetConfig
 from kanfair.data import splitting
 from kanfair.data.task import Task
+from kanfair.models import jet
 from kanfair.schema import check
 
 Field = Callable[[torch.Tensor], torch.Tensor]  # points (n, d) -> values (n, 1)
-Operator = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (u(x), x) -> L[u](x)
 PI = math.pi
 TERMS = ("residual", "boundary", "initial", "initial_velocity")
 
@@ -40,14 +42,47 @@ def gradient(u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return torch.autograd.grad(u.sum(), x, create_graph=True)[0]
 
 
-def second_derivatives(u: torch.Tensor, x: torch.Tensor, dims: tuple[int, ...]) -> list[torch.Tensor]:
-    """d2u/dx_i2 for i in `dims`, each (n, 1), from one first derivative."""
-    first = gradient(u, x)
-    return [gradient(first[:, i], x)[:, i:i + 1] for i in dims]
+def derivative_path(model: Callable[[torch.Tensor], torch.Tensor]) -> str:
+    """How a Derivatives of this model is taken: "forward" where it offers forward_jet,
+    else "autograd"."""
+    return "forward" if hasattr(model, "forward_jet") else "autograd"
 
 
-def laplacian(u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    return sum(second_derivatives(u, x, tuple(range(x.shape[1]))))
+class Derivatives:
+    """u on the points x, (n, 1), and its first and second derivatives along each input,
+    each (n, 1) and differentiable in the parameters: from the model's forward_jet where
+    it has one (`path` "forward"), else by autograd (`path` "autograd"; also for any
+    function of x, e.g. an exact solution)."""
+
+    def __init__(self, model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                 path: Optional[str] = None) -> None:
+        """`path` "autograd" takes autograd's even where forward mode is offered (to compare)."""
+        self.dim, self.path = x.shape[1], path or derivative_path(model)
+        if self.path == "forward":
+            self.jet = model.forward_jet(jet.seed(x))
+            self.value = self.jet[0]
+        else:
+            self.x = x.detach().requires_grad_(True)
+            self.value, self.slope = model(self.x), None
+
+    def first(self, i: int) -> torch.Tensor:
+        if self.path == "forward":
+            return self.jet[1 + i]
+        if self.slope is None:
+            self.slope = gradient(self.value, self.x)
+        return self.slope[:, i:i + 1]
+
+    def second(self, i: int) -> torch.Tensor:
+        if self.path == "forward":
+            return self.jet[1 + self.dim + i]
+        return gradient(self.first(i), self.x)[:, i:i + 1]
+
+
+Operator = Callable[[Derivatives], torch.Tensor]  # u's derivatives -> L[u] on its points
+
+
+def laplacian(u: Derivatives) -> torch.Tensor:
+    return sum(u.second(i) for i in range(u.dim))
 
 
 @dataclass(frozen=True)
@@ -87,12 +122,12 @@ PROBLEMS = {problem.name: problem for problem in (
             lambda x: torch.sin(PI * x[:, :1]) * torch.sin(PI * x[:, 1:]), ("residual", "boundary")),
     # Shukla et al.'s Helmholtz (a1 = 1, a2 = 4, k = 1)
     Problem("pde_helmholtz2d", (-1.0, -1.0), (1.0, 1.0),
-            lambda u, x: laplacian(u, x) + HELMHOLTZ_K ** 2 * u,
+            lambda u: laplacian(u) + HELMHOLTZ_K ** 2 * u.value,
             lambda x: (HELMHOLTZ_K ** 2 - 17 * PI ** 2) * torch.sin(PI * x[:, :1]) * torch.sin(4 * PI * x[:, 1:]),
             lambda x: torch.sin(PI * x[:, :1]) * torch.sin(4 * PI * x[:, 1:]), ("residual", "boundary")),
     # arXiv 2602.15068's wave equation u_tt = u_xx; inputs (x, t)
     Problem("pde_wave1d", (0.0, 0.0), (1.0, 1.0),
-            lambda u, x: (lambda xx, tt: tt - xx)(*second_derivatives(u, x, (0, 1))),
+            lambda u: u.second(1) - u.second(0),
             lambda x: torch.zeros_like(x[:, :1]),
             lambda x: torch.cos(PI * x[:, 1:]) * torch.sin(PI * x[:, :1]),
             ("residual", "boundary", "initial", "initial_velocity"), time_dim=1),
@@ -148,17 +183,15 @@ class Physics:
     def loss(self, model: nn.Module, x: torch.Tensor, source: torch.Tensor
              ) -> tuple[torch.Tensor, torch.Tensor]:
         """The weighted physics loss (weight x mean square of each term), and u on x."""
-        x = x.detach().requires_grad_(True)
-        u = model(x)
-        total = self.weights["residual"] * (self.problem.operator(u, x) - source).pow(2).mean()
+        u = Derivatives(model, x)
+        total = self.weights["residual"] * (self.problem.operator(u) - source).pow(2).mean()
         for term, points in self.points.items():
             if term == "initial_velocity":
-                points = points.detach().requires_grad_(True)
-                value = gradient(model(points), points)[:, self.problem.time_dim:self.problem.time_dim + 1]
+                value = Derivatives(model, points).first(self.problem.time_dim)
             else:
                 value = model(points)
             total = total + self.weights[term] * (value - self.targets[term]).pow(2).mean()
-        return total, u.detach()
+        return total, u.value.detach()
 
     def score(self, model: nn.Module, x_train: torch.Tensor, source: torch.Tensor,
               x_test: torch.Tensor, u_test: torch.Tensor, batch_size: int) -> dict[str, float]:

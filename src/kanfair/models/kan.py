@@ -16,7 +16,8 @@ from torch import nn
 
 from kanfair.flops import ACTIVATION_FLOPS, LayerCost
 from kanfair.models.engine import native
-from kanfair.models.engine.bspline import (ExactKnots, GridRange, bspline_basis, make_knots,
+from kanfair.models import jet
+from kanfair.models.engine.bspline import (ExactKnots, GridRange, basis_jet, bspline_basis, make_knots,
                                            scaled_spline_weight, spline_linear)
 from kanfair.models.family import Family, Spec
 from kanfair.models.refit import refine_stack, refit_spline
@@ -114,6 +115,18 @@ class KANLinear(ExactKnots):
             y = y + F.linear(SHORTCUTS[self.shortcut](flat), self.base_scale)
         return (y + self.bias).reshape(*x.shape[:-1], self.out_features)
 
+    def forward_jet(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The output jet of an input jet (kanfair.models.jet): each edge's phi, phi' and
+        phi'' from the basis and its derivatives, chained, in one matmul with the weights."""
+        d = jet.directions(inputs)
+        basis, slope, curvature = basis_jet(inputs[0], self.knots, self.grid_size, self.spline_order)
+        first, second = inputs[1:1 + d].unsqueeze(-1), inputs[1 + d:].unsqueeze(-1)
+        rows = torch.cat([basis[None], slope * first, curvature * first * first + slope * second])
+        out = F.linear(rows.flatten(2), self.spline_weight().flatten(1))
+        if self.base_scale is not None:
+            out = out + jet.linear(jet.elementwise(inputs, jet.ELEMENTWISE[self.shortcut]), self.base_scale)
+        return jet.add_bias(out, self.bias)
+
     @torch.no_grad()
     def update_grid(self, x: torch.Tensor, margin: float = GRID_MARGIN) -> None:
         """Move each input's grid to the range of `x` (plus a margin) and refit the
@@ -168,19 +181,28 @@ class KAN(nn.Module):
         """The input columns the first layer takes (all, unless pruning dropped some)."""
         return x if self.input_columns is None else x[..., self.input_columns]
 
-    def forward(self, x: torch.Tensor, edge_scales: Optional[list] = None) -> torch.Tensor:
-        """The outputs; with a list as `edge_scales`, each layer's KANLinear.edge_scales on
-        its inputs is appended to it (the sparsity penalty's terms)."""
+    def _count_step(self, x: torch.Tensor) -> None:
+        """A training step: the grids move to x every grid_update_every steps."""
         if self.training and self.grid_update_every:
             if self.steps > 0 and int(self.steps) % self.grid_update_every == 0:
                 self.update_grid(x)
             self.steps += 1
+
+    def forward(self, x: torch.Tensor, edge_scales: Optional[list] = None) -> torch.Tensor:
+        """The outputs; with a list as `edge_scales`, each layer's KANLinear.edge_scales on
+        its inputs is appended to it (the sparsity penalty's terms)."""
+        self._count_step(x)
         x = self.read_inputs(x)
         for layer in self.layers:
             if edge_scales is not None:
                 edge_scales.append(layer.edge_scales(x))
             x = layer(x)
         return x
+
+    def forward_jet(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Forward-mode derivatives (kanfair.models.jet) of the outputs."""
+        self._count_step(inputs[0])
+        return jet.through(self.layers, self.read_inputs(inputs))
 
     @torch.no_grad()
     def update_grid(self, x: torch.Tensor) -> None:

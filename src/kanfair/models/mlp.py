@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from kanfair.flops import ACTIVATION_FLOPS, LayerCost, linear_row
+from kanfair.models import jet
 from kanfair.models.family import Family, Spec
 from kanfair.schema import ModelConfig, check, check_choice
 
@@ -25,6 +27,11 @@ class MLP(nn.Sequential):
             layers.append(ACTIVATIONS[activation]())
         layers.append(nn.Linear(widths[-2], widths[-1]))
         super().__init__(*layers)
+
+    def forward_jet(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Forward-mode derivatives (kanfair.models.jet) of the outputs; batch norm has none
+        (it couples the points: a PDE task refuses it)."""
+        return jet.through(self, inputs)
 
 
 @dataclass

@@ -551,3 +551,68 @@ def spline_activation(x: torch.Tensor, coef: torch.Tensor, knots: torch.Tensor,
                                                kernels).view(x.shape)
     basis = bspline_basis(x, grid_size, spline_order, knots=knots)
     return torch.einsum("...cj,cj->...c", basis, coef)
+
+
+# The basis with its first and second derivatives in x, from one evaluation of the cell's
+# pieces: what a KAN layer's forward-mode (Taylor) derivatives need (kanfair.models.jet).
+# On a cell the K+1 non-zero basis functions are polynomials in u = (x - t_c)/h, so
+# d^m B/dx^m is the m-th derivative of those polynomials times 1/h^m: one table of powers
+# of u serves the value and every derivative. The backward (d loss/dx, first order only: a
+# forward-mode loss is differentiated once) takes the next derivative, d3B/dx3 for the
+# second; autograd would differentiate the basis twice for what these closed forms give.
+
+
+def _derivative_coefficients(spline_order: int, order: int, dtype: torch.dtype, device) -> torch.Tensor:
+    """Rows d: the coefficient of u^d in d^order/du^order of K!·piece r, (K+1-order, K+1)."""
+    coefficients = piece_polynomials(spline_order, dtype, device)[0]
+    for _ in range(order):
+        degree = torch.arange(1, coefficients.shape[0], dtype=dtype, device=device).unsqueeze(-1)
+        coefficients = coefficients[1:] * degree
+    return coefficients
+
+
+def basis_derivatives(x: torch.Tensor, knots: torch.Tensor, grid_size: int, spline_order: int,
+                      orders: tuple[int, ...]) -> list[torch.Tensor]:
+    """d^m B/dx^m for each m in `orders`, each dense (..., n, G+K); zero for m > K. Not
+    differentiable (basis_jet is)."""
+    x = x.detach()
+    cell, u, inside, inv_h = _locate(x, knots, grid_size, spline_order)
+    index_table, weight_table = _constants(grid_size, spline_order, x.dtype, x.device)[:2]
+    index = _lookup(index_table, cell)
+    weight = _lookup(weight_table, torch.where(inside, cell, grid_size + 2 * spline_order))  # carries 1/K!
+    powers = _powers(u, spline_order + 1)
+    scale = inv_h.unsqueeze(-1) if inv_h.dim() else inv_h
+    dense = []
+    for order in orders:
+        out = x.new_zeros(*x.shape, grid_size + spline_order)
+        if order <= spline_order:
+            coefficients = _derivative_coefficients(spline_order, order, x.dtype, x.device)
+            flat = powers[:spline_order + 1 - order].flatten(1).t()
+            pieces = (flat @ coefficients).view(*u.shape, spline_order + 1) * weight * scale ** order
+            out.scatter_add_(-1, index, pieces)
+        dense.append(out)
+    return dense
+
+
+class _BasisJet(torch.autograd.Function):
+    """(B, dB/dx, d2B/dx2), each (..., n, G+K), differentiable once in x."""
+
+    @staticmethod
+    def forward(ctx, x, knots, grid_size, spline_order):
+        ctx.save_for_backward(x, knots)
+        ctx.grid = (grid_size, spline_order)
+        return tuple(basis_derivatives(x, knots, grid_size, spline_order, (0, 1, 2)))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        x, knots = ctx.saved_tensors
+        slopes = basis_derivatives(x, knots, *ctx.grid, (1, 2, 3))
+        grad_x = sum((grad * slope).sum(-1) for grad, slope in zip(grads, slopes) if grad is not None)
+        return grad_x, None, None, None
+
+
+def basis_jet(x: torch.Tensor, knots: torch.Tensor, grid_size: int,
+              spline_order: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The basis of the inputs `x` (..., n) on `knots` with its first and second derivatives
+    in x: three tensors (..., n, G+K), differentiable (once) in x."""
+    return _BasisJet.apply(x, knots.to(x.dtype), grid_size, spline_order)
