@@ -10,7 +10,8 @@ from torch import nn
 
 from kanfair.flops import LayerCost, linear_row
 from kanfair.models.engine import native
-from kanfair.models.engine.bspline import ExactKnots, GridRange, make_knots, spline_activation
+from kanfair.models.engine.bspline import ExactKnots, GridRange, basis_jet, make_knots, spline_activation
+from kanfair.models import jet
 from kanfair.models.family import Family, Spec
 from kanfair.models.kan import (SplineConfig, basis_ops, check_spline_twice_differentiable,
                                 kanbefair_spline_term, noise_fit_coefficients, spline_label)
@@ -48,6 +49,14 @@ class BSplineActivation(ExactKnots):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return spline_activation(x, self.coef, self.knots, self.grid_size, self.spline_order)
 
+    def forward_jet(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Forward-mode derivatives (kanfair.models.jet), channel by channel, from the basis
+        and its derivatives."""
+        def spline(v: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            return tuple((basis * self.coef).sum(-1)
+                         for basis in basis_jet(v, self.knots, self.grid_size, self.spline_order))
+        return jet.elementwise(inputs, spline)
+
 
 class BSplineMLP(nn.Sequential):
     """Linear -> [BatchNorm1d] -> BSplineActivation per hidden layer, then a final Linear;
@@ -68,6 +77,9 @@ class BSplineMLP(nn.Sequential):
             if hidden and not spline_first:
                 layers.append(spline(d_out))
         super().__init__(*layers)
+
+    def forward_jet(self, inputs: torch.Tensor) -> torch.Tensor:
+        return jet.through(self, inputs)
 
 
 @dataclass

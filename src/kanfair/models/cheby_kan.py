@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kanfair.flops import ACTIVATION_FLOPS, LayerCost, basis_expansion_row
+from kanfair.models import jet
 from kanfair.models.family import Family, Spec
 from kanfair.models.refit import refine_stack
 from kanfair.schema import ModelConfig, check_at_least
@@ -57,11 +58,30 @@ class ChebyKANLayer(nn.Module):
         features = chebyshev_features(torch.tanh(x), self.degree)  # (..., in, d+1)
         return F.linear(features.flatten(-2), self.coef.flatten(1))
 
+    def forward_jet(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Forward-mode derivatives (kanfair.models.jet): T_n(t), T_n'(t), T_n''(t) by the
+        recurrence's own derivatives, chained through t = tanh(x)."""
+        t = torch.tanh(inputs[0])
+        values, slopes, curvatures = [torch.ones_like(t), t], [torch.zeros_like(t), torch.ones_like(t)], \
+            [torch.zeros_like(t), torch.zeros_like(t)]
+        for _ in range(2, self.degree + 1):  # T_{n+1} = 2t T_n - T_{n-1}, differentiated twice in t
+            values.append(2 * t * values[-1] - values[-2])
+            slopes.append(2 * values[-2] + 2 * t * slopes[-1] - slopes[-2])
+            curvatures.append(4 * slopes[-2] + 2 * t * curvatures[-1] - curvatures[-2])
+        stack = lambda rows: torch.stack(rows[:self.degree + 1], -1)  # noqa: E731
+        dt = (1 - t * t).unsqueeze(-1)  # tanh' and tanh'' = -2 t tanh'
+        slope = stack(slopes) * dt
+        curvature = stack(curvatures) * dt * dt - 2 * t.unsqueeze(-1) * dt * stack(slopes)
+        return jet.basis_map(inputs, stack(values), slope, curvature, self.coef.flatten(1))
+
 
 class ChebyKAN(nn.Sequential):
     def __init__(self, widths: Sequence[int], degree: int = 4) -> None:
         super().__init__(*(ChebyKANLayer(d_in, d_out, degree)
                            for d_in, d_out in zip(widths[:-1], widths[1:])))
+
+    def forward_jet(self, inputs: torch.Tensor) -> torch.Tensor:
+        return jet.through(self, inputs)
 
 
 @dataclass

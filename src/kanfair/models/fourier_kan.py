@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kanfair.flops import TRANSCENDENTAL_FLOPS, LayerCost, basis_expansion_row
+from kanfair.models import jet
 from kanfair.models.family import Family, Spec
 from kanfair.models.refit import refine_stack
 from kanfair.schema import ModelConfig, check_at_least
@@ -73,11 +74,25 @@ class FourierKANLayer(nn.Module):
         features = _FourierFeatures.apply(x, self.k.to(x.dtype))  # (..., in, 2g)
         return F.linear(features.flatten(-2), self.coef.flatten(1), self.bias)
 
+    def forward_jet(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Forward-mode derivatives (kanfair.models.jet): (cos kx)' = -k sin kx, (sin kx)' =
+        k cos kx, and the second derivatives -k^2 times the features."""
+        k = self.k.to(inputs.dtype)
+        angles = inputs[0].unsqueeze(-1) * k
+        cos, sin = torch.cos(angles), torch.sin(angles)
+        features = torch.cat([cos, sin], -1)
+        slope = torch.cat([-sin * k, cos * k], -1)
+        curvature = -features * torch.cat([k, k]) ** 2
+        return jet.basis_map(inputs, features, slope, curvature, self.coef.flatten(1), self.bias)
+
 
 class FourierKAN(nn.Sequential):
     def __init__(self, widths: Sequence[int], frequencies: int = 5) -> None:
         super().__init__(*(FourierKANLayer(d_in, d_out, frequencies)
                            for d_in, d_out in zip(widths[:-1], widths[1:])))
+
+    def forward_jet(self, inputs: torch.Tensor) -> torch.Tensor:
+        return jet.through(self, inputs)
 
 
 @dataclass

@@ -48,6 +48,40 @@ def linear(jet: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = 
     return out if bias is None else add_bias(out, bias)
 
 
+def basis_map(inputs: torch.Tensor, basis: torch.Tensor, slope: torch.Tensor, curvature: torch.Tensor,
+              weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """A KAN layer's edges sum_i sum_m weight[o, i·m] F_m(x_i) (+ bias), from the features
+    F(x), F'(x) and F''(x) of its inputs' values, each (n, in, m): the chain rule for every
+    edge at once, in one matmul with the weights (out, in·m)."""
+    d = directions(inputs)
+    first, second = inputs[1:1 + d].unsqueeze(-1), inputs[1 + d:].unsqueeze(-1)
+    rows = torch.cat([basis.unsqueeze(0), slope * first, curvature * first * first + slope * second])
+    return linear(rows.flatten(2), weight, bias)
+
+
+def product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The jet of a·b (broadcast): (ab)' = a'b + ab', (ab)'' = a''b + 2a'b' + ab''."""
+    d = directions(a)
+    return torch.cat([a[:1] * b[:1], a[1:1 + d] * b[:1] + a[:1] * b[1:1 + d],
+                      a[1 + d:] * b[:1] + 2 * a[1:1 + d] * b[1:1 + d] + a[:1] * b[1 + d:]])
+
+
+def layer_norm(jet: torch.Tensor, norm: torch.nn.LayerNorm) -> torch.Tensor:
+    """nn.LayerNorm over the last axis: (x - mean) / sqrt(var + eps) · weight + bias, by the
+    rules above (the mean is linear; 1/sqrt elementwise)."""
+    centred = jet - jet.mean(-1, keepdim=True)
+    variance = product(centred, centred).mean(-1, keepdim=True)
+    eps = norm.eps
+
+    def inverse_sqrt(v: torch.Tensor):
+        r = (v + eps).rsqrt()
+        return r, -0.5 * r ** 3, 0.75 * r ** 5
+    out = product(centred, elementwise(variance, inverse_sqrt))
+    if norm.weight is not None:
+        out = out * norm.weight
+    return out if norm.bias is None else add_bias(out, norm.bias)
+
+
 def elementwise(jet: torch.Tensor, f: Elementwise) -> torch.Tensor:
     d = directions(jet)
     value, first, second = jet[:1], jet[1:1 + d], jet[1 + d:]

@@ -118,11 +118,8 @@ class KANLinear(ExactKnots):
     def forward_jet(self, inputs: torch.Tensor) -> torch.Tensor:
         """The output jet of an input jet (kanfair.models.jet): each edge's phi, phi' and
         phi'' from the basis and its derivatives, chained, in one matmul with the weights."""
-        d = jet.directions(inputs)
-        basis, slope, curvature = basis_jet(inputs[0], self.knots, self.grid_size, self.spline_order)
-        first, second = inputs[1:1 + d].unsqueeze(-1), inputs[1 + d:].unsqueeze(-1)
-        rows = torch.cat([basis[None], slope * first, curvature * first * first + slope * second])
-        out = F.linear(rows.flatten(2), self.spline_weight().flatten(1))
+        features = basis_jet(inputs[0], self.knots, self.grid_size, self.spline_order)
+        out = jet.basis_map(inputs, *features, self.spline_weight().flatten(1))
         if self.base_scale is not None:
             out = out + jet.linear(jet.elementwise(inputs, jet.ELEMENTWISE[self.shortcut]), self.base_scale)
         return jet.add_bias(out, self.bias)

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from kanfair.flops import LayerCost, linear_row
+from kanfair.models import jet
 from kanfair.models.family import Family, Spec
 from kanfair.schema import ModelConfig, check_at_least, check_choice
 
@@ -114,6 +115,29 @@ class GroupRational(nn.Module):
         numerator = self.numerator if len(self.numerator) == 1 else self.numerator[self.group_of]
         return rational(x, numerator, self.denominator[self.group_of])
 
+    def derivatives(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """R, R' and R'' at x by the quotient rule, |x|' = sign(x) (+1 at 0) as `magnitude`:
+        R' = (P' - R·Q')/Q, R'' = (P'' - 2R'·Q' - R·Q'')/Q."""
+        a = self.numerator if len(self.numerator) == 1 else self.numerator[self.group_of]
+        b = magnitude(self.denominator[self.group_of])
+        powers = torch.stack([x ** k for k in range(NUMERATOR_DEGREE + 1)], -1)  # 1, x, ..., x^5
+        k = torch.arange(NUMERATOR_DEGREE + 1, dtype=x.dtype, device=x.device)
+        p = (powers * a).sum(-1)
+        p1 = (powers[..., :-1] * a[:, 1:] * k[1:]).sum(-1)
+        p2 = (powers[..., :-2] * a[:, 2:] * k[2:] * k[1:-1]).sum(-1)
+        sign = torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
+        size = powers[..., :DENOMINATOR_DEGREE + 1] * sign.unsqueeze(-1) ** k[:DENOMINATOR_DEGREE + 1]  # |x|^k
+        q = 1 + (size[..., 1:] * b).sum(-1)
+        q1 = sign * (size[..., :-1] * b * k[1:DENOMINATOR_DEGREE + 1]).sum(-1)
+        q2 = (size[..., :-2] * b[:, 1:] * k[2:DENOMINATOR_DEGREE + 1] * k[1:DENOMINATOR_DEGREE]).sum(-1)
+        r = p / q
+        r1 = (p1 - r * q1) / q
+        return r, r1, (p2 - 2 * r1 * q1 - r * q2) / q
+
+    def forward_jet(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Forward-mode derivatives (kanfair.models.jet), channel by channel."""
+        return jet.elementwise(inputs, self.derivatives)
+
 
 class RationalKAN(nn.Sequential):
     """[GroupRational -> Linear] per layer of widths [in] + hidden + [out]."""
@@ -126,6 +150,9 @@ class RationalKAN(nn.Sequential):
                                         shared_numerator))
             layers.append(nn.Linear(d_in, d_out))
         super().__init__(*layers)
+
+    def forward_jet(self, inputs: torch.Tensor) -> torch.Tensor:
+        return jet.through(self, inputs)
 
 
 @dataclass

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kanfair.flops import ACTIVATION_FLOPS, TRANSCENDENTAL_FLOPS, LayerCost, basis_expansion_row, linear_row
+from kanfair.models import jet
 from kanfair.models.family import Family, Spec
 from kanfair.models.refit import least_squares, refine_stack
 from kanfair.schema import ModelConfig, check_at_least, check_range
@@ -85,12 +86,25 @@ class RBFKANLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(self._basis(x).flatten(-2), self.spline_weight) + self.base(F.silu(x))
 
+    def forward_jet(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Forward-mode derivatives (kanfair.models.jet): through the layer norm, then each
+        Gaussian g(z) = exp(-r^2), r = (z - c)s: g' = -2rs·g, g'' = (4r^2 - 2)s^2·g."""
+        normed = jet.layer_norm(inputs, self.norm) if isinstance(self.norm, nn.LayerNorm) else inputs
+        r = (normed[0].unsqueeze(-1) - self.centres.to(inputs.dtype)) * self.inverse_width
+        gauss = torch.exp(-r * r)
+        s = self.inverse_width
+        spline = jet.basis_map(normed, gauss, -2 * r * s * gauss, (4 * r * r - 2) * s * s * gauss, self.spline_weight)
+        return spline + jet.linear(jet.elementwise(inputs, jet.ELEMENTWISE["silu"]), self.base.weight, self.base.bias)
+
 
 class RBFKAN(nn.Sequential):
     def __init__(self, widths: Sequence[int], grid_size: int = 8,
                  grid_range: Sequence[float] = (-2.0, 2.0)) -> None:
         super().__init__(*(RBFKANLayer(d_in, d_out, grid_size, grid_range)
                            for d_in, d_out in zip(widths[:-1], widths[1:])))
+
+    def forward_jet(self, inputs: torch.Tensor) -> torch.Tensor:
+        return jet.through(self, inputs)
 
 
 @dataclass
