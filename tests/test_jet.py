@@ -112,9 +112,10 @@ def _physics(problem: str):
     return physics.to(torch.device("cpu"), torch.float64), x.double(), source.double()
 
 
-# rbf_kan's LayerNorm: torch 2.14's layer_norm double backward, differentiated once more, gives
-# wrong gradients to the parameters before it (a third derivative: up to 7% off the finite
-# differences of the loss, which the forward path matches below), so its autograd path is no reference
+# rbf_kan's LayerNorm: torch 2.14's layer_norm double backward, differentiated once more, takes
+# the saved mean and 1/std for constants (pytorch/pytorch#175754), so the parameters before it
+# get wrong gradients (up to 7% off the finite differences of the loss, which the forward
+# path matches below): its autograd path is no reference
 AUTOGRAD_RIGHT = sorted(set(FORWARD) - {"rbf_kan"})
 
 
