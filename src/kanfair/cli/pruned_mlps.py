@@ -21,8 +21,9 @@ def experiment_yaml(sizes: dict[str, int], runs: str, tolerance: float) -> str:
     parameters (budget.convention=ops counts the trainable ones)."""
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = ["# @package _global_",
-             f"# Written by scripts/kan_paper_pruned_mlps.py from {runs} on {stamp}: phase 2 of",
-             "# experiment=kan_paper_pruned (which it includes, so its done runs resume): per Feynman equation,",
+             f"# Written by scripts/kan_paper_pruned_mlps.py on {stamp} from the records in",
+             f"# {runs}: phase 2 of experiment=kan_paper_pruned (which it includes, so its",
+             "# done runs resume): per Feynman equation,",
              "# MLPs of width-5 shape (tanh, relu, silu; depth 2 and 3, 250 steps, as kan_paper's) resized",
              "# to the trainable parameters of that equation's pruned KAN (its lamb chosen on validation).",
              "defaults:", "  - kan_paper_pruned", "  - _self_", "", "hydra:", "  sweeper:", "    grids:"]
